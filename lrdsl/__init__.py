@@ -1,0 +1,19 @@
+"""lrdsl: learning-rate schedules and optimizers as plain strings.
+
+    >>> import lrdsl
+    >>> sched = lrdsl.compile("step(base=0.1, s=10) then exp(s=5)")
+    >>> sched(0), sched(10)
+    (0.1, 0.01)
+
+See SPEC.md for the language; the pinned surface is ``parse``, ``compile``, ``Schedule``,
+``optimizer`` and ``LRDSLError``.
+"""
+
+from .errors import LRDSLError
+from .parser import parse
+from .plugins import hookimpl
+from .schedule import Schedule, compile
+
+__version__ = "0.1.0"
+
+__all__ = ["LRDSLError", "Schedule", "compile", "hookimpl", "parse", "__version__"]

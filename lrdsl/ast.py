@@ -1,0 +1,171 @@
+"""The immutable AST of an lrdsl expression.
+
+Every node is a frozen dataclass, hashable and comparable by value. ``str(node)`` is the
+canonical text (see :mod:`lrdsl.printer`) and ``parse(str(node)) == node`` for every node.
+Source positions ride along for error messages but never take part in equality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Optional, Tuple, Union
+
+Position = Optional[Tuple[int, int]]  # (line, column), both 1-based
+
+
+class Expr:
+    """Base of all AST nodes."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        from .printer import to_text
+
+        return to_text(self)
+
+    def children(self) -> Iterator["Expr"]:
+        """The direct sub-expressions, in source order."""
+        return iter(())
+
+
+@dataclass(frozen=True, repr=False)
+class Number(Expr):
+    """A numeric literal: ``0.1``, ``3e-4``, ``10`` (ints stay ints)."""
+
+    value: Union[int, float]
+
+    def __repr__(self) -> str:
+        return f"Number({self.value!r})"
+
+
+@dataclass(frozen=True, repr=False)
+class Duration(Expr):
+    """A number with a unit: ``500it``, ``5ep``, ``10%``."""
+
+    value: Union[int, float]
+    unit: str  # "it", "ep" or "%"
+
+    def __repr__(self) -> str:
+        return f"Duration({self.value!r}, {self.unit!r})"
+
+
+@dataclass(frozen=True)
+class String(Expr):
+    """A double-quoted string (no escapes)."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Boolean(Expr):
+    """``true`` or ``false``."""
+
+    value: bool
+
+
+@dataclass(frozen=True)
+class ListExpr(Expr):
+    """``[a, b, ...]``."""
+
+    items: Tuple[Expr, ...]
+
+    def children(self):
+        return iter(self.items)
+
+
+@dataclass(frozen=True)
+class TupleExpr(Expr):
+    """``(a, b, ...)`` (at least one comma)."""
+
+    items: Tuple[Expr, ...]
+
+    def children(self):
+        return iter(self.items)
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    """An identifier: ``it``, ``ep``, ``progress``, ``base``, ``lr0``, ``pi``, ``e``, ``inf``."""
+
+    name: str
+    pos: Position = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Variable(Expr):
+    """``$name``: a value supplied by the host (``variables={...}``)."""
+
+    name: str
+    pos: Position = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """``name(arg, ..., key=arg, ...)``: a schedule node, optimizer node or function."""
+
+    name: str
+    args: Tuple[Expr, ...] = ()
+    kwargs: Tuple[Tuple[str, Expr], ...] = ()
+    pos: Position = field(default=None, compare=False, repr=False)
+
+    def children(self):
+        yield from self.args
+        for _, value in self.kwargs:
+            yield value
+
+
+@dataclass(frozen=True)
+class Neg(Expr):
+    """Unary minus."""
+
+    operand: Expr
+
+    def children(self):
+        yield self.operand
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    """``left op right`` with ``op`` one of ``+ - * / **``."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    def children(self):
+        yield self.left
+        yield self.right
+
+
+@dataclass(frozen=True)
+class Phase(Expr):
+    """One phase of a sequence: ``body`` or ``body for length``."""
+
+    body: Expr
+    length: Optional[Expr] = None
+
+    def children(self):
+        yield self.body
+        if self.length is not None:
+            yield self.length
+
+
+@dataclass(frozen=True)
+class Sequence(Expr):
+    """``phase then phase ...``; a single phase with ``for`` is a one-phase sequence."""
+
+    phases: Tuple[Phase, ...]
+
+    def children(self):
+        return iter(self.phases)
+
+
+def depth(node: Expr) -> int:
+    """Nesting depth of ``node``, computed without recursion (safe on any input)."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in current.children())
+    return deepest

@@ -1,0 +1,1 @@
+"""The built-in nodes, registered through the same hooks as any plugin."""

@@ -1,0 +1,146 @@
+"""Compiled expressions: a function of local time, once for floats and once for arrays.
+
+A :class:`Curve` holds two closures built at compile time:
+
+- ``at(t) -> float`` for the training loop (plain Python floats, no NumPy),
+- ``over(t, xp) -> array`` for whole arrays in the array namespace ``xp`` (numpy, jax.numpy).
+
+Parameters are folded into the closures, so evaluation does no lookups or dispatch.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import operator
+from typing import Callable, Optional, Sequence, Tuple
+
+from .scalarmath import SCALAR
+
+
+class Curve:
+    """A compiled expression of local time ``t`` (in clock units)."""
+
+    __slots__ = ("at", "over", "constant", "label", "parts", "stateful")
+
+    def __init__(self, at: Callable, over: Callable, label: str, constant: Optional[float] = None,
+                 parts: Tuple = (), stateful: Tuple = ()):
+        self.at = at
+        self.over = over
+        self.label = label
+        self.constant = constant  # the value, when it does not depend on time
+        self.parts = parts  # (start, curve) per phase, for sequences
+        self.stateful = stateful  # objects with report(), state_dict(), load_state_dict()
+
+    def locate(self, t: float) -> Tuple[int, float, "Curve"]:
+        """(phase number from 1, local time, phase curve) at ``t``; (1, t, self) if not a sequence."""
+        if not self.parts:
+            return 1, t, self
+        starts = [start for start, _ in self.parts]
+        index = max(bisect.bisect_right(starts, t) - 1, 0)
+        start, curve = self.parts[index]
+        return index + 1, t - start, curve
+
+
+def constant(value: float, label: str) -> Curve:
+    """A value that does not change over time."""
+    return Curve(lambda t: value, lambda t, xp: value, label, constant=value)
+
+
+def of_time(scalar: Callable[[float], float], array: Callable, label: str) -> Curve:
+    """A curve given directly as its two closures (identifiers such as ``it``, ``progress``)."""
+    return Curve(scalar, array, label)
+
+
+def node(evaluate: Callable, values: Sequence, label: str) -> Curve:
+    """A schedule node's formula ``evaluate(xp, t, *values)`` with its parameters bound."""
+    args = tuple(values)
+    scalar = SCALAR
+    return Curve(lambda t: evaluate(scalar, t, *args), lambda t, xp: evaluate(xp, t, *args), label)
+
+
+def _scalar_pow(left, right):
+    return math.pow(left, right)  # never a complex number, unlike **
+
+
+_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
+def binary(op: str, left: Curve, right: Curve, label: str) -> Curve:
+    """``left op right`` pointwise, folded when both sides are constant."""
+    scalar_op = _scalar_pow if op == "**" else _OPERATORS[op]
+    array_op = operator.pow if op == "**" else _OPERATORS[op]
+    if left.constant is not None and right.constant is not None:
+        return constant(scalar_op(left.constant, right.constant), label)
+    stateful = left.stateful + right.stateful
+    f, g = left.at, right.at
+    F, G = left.over, right.over
+    if right.constant is not None:
+        c = right.constant
+        return Curve(lambda t: scalar_op(f(t), c), lambda t, xp: array_op(F(t, xp), c), label, stateful=stateful)
+    if left.constant is not None:
+        c = left.constant
+        return Curve(lambda t: scalar_op(c, g(t)), lambda t, xp: array_op(c, G(t, xp)), label, stateful=stateful)
+    return Curve(lambda t: scalar_op(f(t), g(t)), lambda t, xp: array_op(F(t, xp), G(t, xp)), label,
+                 stateful=stateful)
+
+
+def negate(operand: Curve, label: str) -> Curve:
+    """``-operand``."""
+    if operand.constant is not None:
+        return constant(-operand.constant, label)
+    f, F = operand.at, operand.over
+    return Curve(lambda t: -f(t), lambda t, xp: -F(t, xp), label, stateful=operand.stateful)
+
+
+def function(evaluate: Callable, arguments: Sequence[Curve], label: str) -> Curve:
+    """A pointwise function ``evaluate(xp, *values)`` of its argument curves."""
+    stateful = tuple(s for a in arguments for s in a.stateful)
+    if all(a.constant is not None for a in arguments):
+        return constant(evaluate(SCALAR, *(a.constant for a in arguments)), label)
+    scalars = tuple(a.at for a in arguments)
+    arrays = tuple(a.over for a in arguments)
+    scalar = SCALAR
+    return Curve(lambda t: evaluate(scalar, *(f(t) for f in scalars)),
+                 lambda t, xp: evaluate(xp, *(F(t, xp) for F in arrays)), label, stateful=stateful)
+
+
+def held(curve: Curve, length: float) -> Curve:
+    """``curve`` on [0, length], holding its value at ``length`` afterwards."""
+    if curve.constant is not None or math.isinf(length):
+        return curve
+    f, F = curve.at, curve.over
+    return Curve(lambda t: f(t if t < length else length), lambda t, xp: F(xp.minimum(t, length), xp),
+                 curve.label, parts=curve.parts, stateful=curve.stateful)
+
+
+def sequence(phases: Sequence[Tuple[float, float, Curve]], label: str) -> Curve:
+    """Phases ``(start, length, curve)`` one after another; each curve sees its local time.
+
+    At a boundary the new phase applies (half-open intervals); the last phase holds its end
+    value past its length.
+    """
+    last_start, last_length, last = phases[-1]
+    last = held(last, last_length)
+    parts = tuple((start, curve) for start, _, curve in phases[:-1]) + ((last_start, last),)
+    stateful = tuple(s for _, curve in parts for s in curve.stateful)
+    if len(phases) == 1:
+        return Curve(last.at, last.over, label, last.constant, parts, stateful)
+    starts = [start for start, _ in parts]
+    scalars = [curve.at for _, curve in parts]
+    if len(parts) == 2:
+        first, second, boundary = scalars[0], scalars[1], starts[1]
+        at = lambda t: first(t) if t < boundary else second(t - boundary)  # noqa: E731
+    else:
+        def at(t):
+            index = bisect.bisect_right(starts, t) - 1
+            return scalars[index](t - starts[index])
+
+    def over(t, xp):
+        out = last.over(xp.maximum(t - last_start, 0.0), xp)
+        for (start, length, curve) in reversed(phases[:-1]):
+            local = xp.clip(t - start, 0.0, length)
+            out = xp.where(t < start + length, curve.over(local, xp), out)
+        return out
+
+    return Curve(at, over, label, parts=parts, stateful=stateful)

@@ -1,0 +1,60 @@
+"""Every error lrdsl raises on bad input is an :class:`LRDSLError` (SPEC §8).
+
+The subclasses say which stage refused the input; each message says where, what was
+expected, and (for names) the closest valid ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class LRDSLError(ValueError):
+    """Base of every error the library raises on bad input."""
+
+
+class LRDSLSyntaxError(LRDSLError):
+    """The text is not an lrdsl expression; the message shows the line, a caret and what was expected."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+class UnknownNameError(LRDSLError):
+    """An unknown node, parameter, identifier or ``$variable``."""
+
+
+class ParameterError(LRDSLError):
+    """A parameter has the wrong type or a value outside its allowed range."""
+
+
+class UnitError(LRDSLError):
+    """A duration needs a conversion the host did not make possible (``steps_per_epoch``, ``total``)."""
+
+
+class PhaseError(LRDSLError):
+    """A phase whose length cannot be known, or a horizon left unknown."""
+
+
+class EvaluationError(LRDSLError):
+    """A schedule produced NaN, an infinity or a negative value, or was asked for a bad time."""
+
+
+class PluginError(LRDSLError):
+    """A plugin declared something invalid, or two sources provide the same name."""
+
+
+def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """The candidates closest in spelling to ``name``, best first."""
+    return difflib.get_close_matches(name, sorted(set(candidates)), n=limit, cutoff=0.5)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A ``"; did you mean 'a' or 'b'?"`` suffix, or '' when nothing is close."""
+    near = closest(name, candidates)
+    if not near:
+        return ""
+    return "; did you mean " + " or ".join(repr(n) for n in near) + "?"

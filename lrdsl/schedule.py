@@ -1,0 +1,174 @@
+"""The compiled schedule users hold: ``sched(i)``, ``sched(epoch=e)``, ``sched.values(array)``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from . import ast
+from .clock import UNIT_WORDS, make_clock
+from .compiler import Context, compile_phases
+from .errors import EvaluationError, LRDSLError, UnitError
+from .parser import parse
+from .plugins import default_registry
+from .registry import Registry
+
+_INF = math.inf
+
+
+class Schedule:
+    """A learning-rate schedule compiled from an lrdsl expression.
+
+    ``sched(i)`` is the value for the update at global iteration ``i`` (the k-th update uses
+    ``sched(k)``); ``sched(epoch=e)`` evaluates by epoch; ``sched(i, epoch=e)`` gives both and
+    the schedule uses the counter it runs on. Values are never NaN, infinite or negative: such
+    a value raises :class:`EvaluationError` naming the phase and the time.
+    """
+
+    def __init__(self, tree: ast.Expr, curve, clock, base: float):
+        self.expression = str(tree)  # canonical text
+        self.clock = clock
+        self.base = base
+        self._curve = curve
+        self._at = curve.at
+        self._per_iteration = clock.scale("it")
+        self._per_epoch = clock.scale("ep")
+        self._prefers_epoch = clock.unit == "ep"
+        self._time_free = curve.constant is not None
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def __call__(self, iteration=None, epoch=None) -> float:
+        if iteration is not None and (epoch is None or not self._prefers_epoch):
+            point, scale = iteration, self._per_iteration
+        else:
+            point, scale = epoch, self._per_epoch
+        try:
+            t = point * scale
+            if not t >= 0.0:
+                raise TypeError
+        except TypeError:
+            t = self._bad_time(point, scale, "iteration" if point is iteration else "epoch")
+        try:
+            value = self._at(t)
+        except (ArithmeticError, ValueError) as error:
+            raise self._failure(t, f"fails ({error})") from None
+        if value >= 0.0 and value < _INF:
+            return value
+        raise self._failure(t, f"gives {value!r}")
+
+    def values(self, iterations=None, *, epochs=None) -> np.ndarray:
+        """The schedule at every point of ``iterations`` (or ``epochs``), as float64, vectorised."""
+        counter = "iteration" if epochs is None else "epoch"
+        points = iterations if epochs is None else epochs
+        scale = self._per_iteration if epochs is None else self._per_epoch
+        if points is None:
+            raise LRDSLError("values() needs iterations (an array of iteration numbers) or epochs=")
+        try:
+            t = np.asarray(points, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise LRDSLError(f"values(): {counter}s must be numbers, got {type(points).__name__}") from None
+        if scale is None:
+            self._bad_time(0, None, counter)
+        if scale != 1.0:
+            t = t * scale
+        if t.size and not t.min() >= 0:
+            raise EvaluationError(f"values(): {counter}s must be >= 0 (and not NaN)")
+        with np.errstate(all="ignore"):
+            out = self._curve.over(t, np)
+        out = np.asarray(out, dtype=np.float64)
+        if out.shape != t.shape:
+            out = np.broadcast_to(out, t.shape).copy()
+        if out.size and not (out.min() >= 0 and out.max() < _INF):
+            bad = np.flatnonzero(~((out >= 0) & (out < _INF)))[0]
+            raise self._failure(float(t.flat[bad]), f"gives {out.flat[bad]!r}")
+        return out
+
+    # -- metric-driven nodes -----------------------------------------------------------------------
+    def report(self, metric: float) -> None:
+        """Feed a metric (e.g. validation loss) to the metric-driven nodes (``plateau``).
+
+        A schedule without such nodes ignores it, so a training loop may always report.
+        """
+        try:
+            metric = float(metric)
+        except (TypeError, ValueError):
+            raise LRDSLError(f"report(): the metric must be a number, got {metric!r}") from None
+        if not math.isfinite(metric):
+            raise EvaluationError(f"report(): the metric is {metric!r}; a metric must be finite")
+        for node in self._curve.stateful:
+            node.report(metric)
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume: the expression and the state of stateful nodes."""
+        return {"expression": self.expression, "base": self.base,
+                "nodes": [node.state_dict() for node in self._curve.stateful]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("expression") != self.expression:
+            raise LRDSLError(f"load_state_dict(): the state is for {state.get('expression')!r}, "
+                             f"not for {self.expression!r}")
+        nodes = state.get("nodes", [])
+        if len(nodes) != len(self._curve.stateful):
+            raise LRDSLError("load_state_dict(): the state does not match this schedule's stateful nodes")
+        for node, node_state in zip(self._curve.stateful, nodes):
+            node.load_state_dict(node_state)
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.expression!r}, base={self.base!r}, clock={UNIT_WORDS[self.clock.unit]!r})"
+
+    # -- errors ----------------------------------------------------------------------------------
+    def _bad_time(self, point, scale, counter: str) -> float:
+        if point is None:
+            raise LRDSLError("a schedule is evaluated at an iteration, sched(i), or an epoch, sched(epoch=e)")
+        if scale is None:
+            if self._time_free:
+                return 0.0
+            clock = UNIT_WORDS[self.clock.unit]
+            raise UnitError(f"this schedule counts {clock} (its durations are in {clock}); evaluating it by "
+                            f"{counter} needs steps_per_epoch= when compiling, or call it by "
+                            f"{'epoch: sched(epoch=e)' if clock == 'epochs' else 'iteration: sched(i)'}")
+        if isinstance(point, bool) or not isinstance(point, (int, float, np.number)):
+            raise LRDSLError(f"the {counter} must be a number, got {type(point).__name__}")
+        raise EvaluationError(f"the {counter} must be >= 0, got {point!r}")
+
+    def _failure(self, t: float, what: str) -> EvaluationError:
+        number, local, curve = self._curve.locate(t)
+        unit = UNIT_WORDS[self.clock.unit][:-1]
+        phase = f" in phase {number} ({curve.label})" if self._curve.parts and len(self._curve.parts) > 1 else ""
+        return EvaluationError(f"schedule {self.expression!r} {what} at {unit} {t:g}{phase}, local time "
+                               f"{local:g}; a learning rate must be finite and >= 0")
+
+
+def _trees(tree: ast.Expr, variables: Mapping[str, Any]):
+    """The expression and every string variable's expression (for the clock's unit scan)."""
+    yield tree
+    for value in variables.values():
+        if isinstance(value, str):
+            try:
+                yield parse(value)
+            except LRDSLError:
+                continue  # a plain string parameter such as mode="triangular2"
+
+
+def compile(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, variables=None,
+            registry: Optional[Registry] = None) -> Schedule:
+    """Compile an lrdsl expression into a :class:`Schedule` (SPEC §7)."""
+    tree = parse(text_or_node) if isinstance(text_or_node, str) else text_or_node
+    if not isinstance(tree, ast.Expr):
+        raise LRDSLError(f"compile() takes an lrdsl expression (a string or a parsed node), "
+                         f"not {type(text_or_node).__name__}")
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
+        raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
+    variables = dict(variables or {})
+    registry = registry or default_registry()
+    clock = make_clock(_trees(tree, variables), steps_per_epoch, total)
+    total_length = clock.convert(*clock.total, "total") if clock.total else None
+    ctx = Context(registry, clock, variables, float(base), float(base), total_length)
+    phases = tree.phases if isinstance(tree, ast.Sequence) else (ast.Phase(tree),)
+    curve = compile_phases(phases, ctx, str(tree))
+    return Schedule(tree, curve, clock, float(base))
+
+
+__all__ = ["Schedule", "compile"]
