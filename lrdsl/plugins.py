@@ -12,7 +12,8 @@ from .registry import Registry
 
 hookimpl = pluggy.HookimplMarker("lrdsl")
 
-BUILTIN_PLUGINS = ("lrdsl.builtin.functions", "lrdsl.builtin.schedules")
+BUILTIN_PLUGINS = ("lrdsl.builtin.functions", "lrdsl.builtin.schedules", "lrdsl.builtin.catalog",
+                   "lrdsl.builtin.optimizers")
 ENTRY_POINT_GROUP = "lrdsl"
 
 
