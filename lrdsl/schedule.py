@@ -85,6 +85,21 @@ class Schedule:
             raise self._failure(float(t.flat[bad]), f"gives {out.flat[bad]!r}")
         return out
 
+    def array_function(self, xp, counter: str = "it"):
+        """``f(points) -> values`` in the array namespace ``xp`` (numpy, jax.numpy), for jit and vmap.
+
+        ``points`` are iterations (``counter="it"``) or epochs (``"ep"``). Unlike :meth:`values`
+        it does no checks, so it can be traced; the values are those of :meth:`values`.
+        """
+        scale = self.clock.scale(counter)
+        if scale is None:
+            self._bad_time(0, None, UNIT_WORDS[counter][:-1])
+        over = self._curve.over
+        if self._curve.constant is not None:
+            value = self._curve.constant
+            return lambda points: xp.zeros_like(xp.asarray(points) * 1.0) + value
+        return lambda points: over(xp.asarray(points) * scale, xp)
+
     # -- metric-driven nodes -----------------------------------------------------------------------
     def report(self, metric: float) -> None:
         """Feed a metric (e.g. validation loss) to the metric-driven nodes (``plateau``).
