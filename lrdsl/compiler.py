@@ -45,6 +45,16 @@ def _label(node: ast.Expr, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class _Lazy:
+    """A node's short text, printed only if an error message uses it."""
+
+    def __init__(self, node: ast.Expr):
+        self.node = node
+
+    def __str__(self) -> str:
+        return _label(self.node)
+
+
 # -- variables ---------------------------------------------------------------------------------
 
 def variable_value(node: ast.Variable, ctx: Context):
@@ -241,15 +251,14 @@ class SubSchedule:
 
     curve: curves.Curve
     length: Optional[float]
-    text: str
+    source: ast.Expr
 
 
 def compile_sub(node: ast.Expr, ctx: Context) -> SubSchedule:
     length = natural_length(node, ctx)
     sub_ctx = replace(ctx, phase_length=length)
-    curve = compile_phases(node.phases if isinstance(node, ast.Sequence) else (ast.Phase(node),), sub_ctx,
-                           _label(node))
-    return SubSchedule(curve, length, _label(node))
+    curve = compile_phases(node.phases if isinstance(node, ast.Sequence) else (ast.Phase(node),), sub_ctx, node)
+    return SubSchedule(curve, length, node)
 
 
 # -- lengths -----------------------------------------------------------------------------------
@@ -281,13 +290,13 @@ def natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
 
 # -- expressions -------------------------------------------------------------------------------
 
-def compile_phases(phases, ctx: Context, label: str) -> curves.Curve:
+def compile_phases(phases, ctx: Context, label) -> curves.Curve:
     """A sequence of phases in an enclosing phase of length ``ctx.phase_length``."""
     compiled, start, base = [], 0.0, ctx.base
     count = len(phases)
     for number, phase in enumerate(phases, start=1):
         last = number == count
-        phase_label = _label(phase.body)
+        phase_label = _Lazy(phase.body)
         if phase.length is not None:
             length = duration(phase.length, ctx, f"phase {number} ({phase_label}): for")
             if length <= 0:
@@ -357,11 +366,11 @@ def _identifier(node: ast.Name, ctx: Context) -> curves.Curve:
 
 
 def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
-    spec = ctx.registry.get(node.name, kinds=("schedule", "function"), where=f"{ctx.where(node)[1:]}: "
+    spec = ctx.registry.get(node.name, kinds=("schedule", "function"), where=f"at {ctx.where(node)[2:-1]}: "
                             if node.pos else "")
     where = f"{node.name}(){ctx.where(node)}: "
     bound = bind(node, spec, ctx)
-    label = _label(node)
+    label = node
     if spec.kind == "function":
         arguments = [compile_expr(arg, ctx) for arg in bound.values()]
         if not spec.variadic and len(arguments) != len(spec.params):
@@ -376,19 +385,19 @@ def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
 def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
     """A numeric expression as a Curve of local time."""
     if isinstance(node, ast.Number):
-        return curves.constant(float(node.value), to_text(node))
+        return curves.constant(float(node.value), node)
     if isinstance(node, ast.Call):
         return compile_call(node, ctx)
     if isinstance(node, ast.BinOp):
-        return curves.binary(node.op, compile_expr(node.left, ctx), compile_expr(node.right, ctx), _label(node))
+        return curves.binary(node.op, compile_expr(node.left, ctx), compile_expr(node.right, ctx), node)
     if isinstance(node, ast.Neg):
-        return curves.negate(compile_expr(node.operand, ctx), _label(node))
+        return curves.negate(compile_expr(node.operand, ctx), node)
     if isinstance(node, ast.Name):
         return _identifier(node, ctx)
     if isinstance(node, ast.Variable):
         return compile_expr(variable_tree(node, ctx), ctx)
     if isinstance(node, ast.Sequence):
-        return compile_phases(node.phases, ctx, _label(node))
+        return compile_phases(node.phases, ctx, node)
     if isinstance(node, ast.Duration):
         raise ParameterError(f"a duration ({to_text(node)}) is only allowed as a length: a node's duration "
                              "parameter or after 'for'")

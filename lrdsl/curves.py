@@ -15,6 +15,8 @@ import math
 import operator
 from typing import Callable, Optional, Sequence, Tuple
 
+import numpy as np
+
 from .scalarmath import SCALAR
 
 
@@ -23,14 +25,19 @@ class Curve:
 
     __slots__ = ("at", "over", "constant", "label", "parts", "stateful")
 
-    def __init__(self, at: Callable, over: Callable, label: str, constant: Optional[float] = None,
+    def __init__(self, at: Callable, over: Callable, label, constant: Optional[float] = None,
                  parts: Tuple = (), stateful: Tuple = ()):
         self.at = at
         self.over = over
-        self.label = label
+        self.label = label  # what it was compiled from: an AST node or a string, printed only for errors
         self.constant = constant  # the value, when it does not depend on time
         self.parts = parts  # (start, curve) per phase, for sequences
         self.stateful = stateful  # objects with report(), state_dict(), load_state_dict()
+
+    def describe(self, limit: int = 80) -> str:
+        """The source text of this curve, shortened to ``limit`` characters."""
+        text = str(self.label)
+        return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def locate(self, t: float) -> Tuple[int, float, "Curve"]:
         """(phase number from 1, local time, phase curve) at ``t``; (1, t, self) if not a sequence."""
@@ -42,17 +49,17 @@ class Curve:
         return index + 1, t - start, curve
 
 
-def constant(value: float, label: str) -> Curve:
+def constant(value: float, label) -> Curve:
     """A value that does not change over time."""
     return Curve(lambda t: value, lambda t, xp: value, label, constant=value)
 
 
-def of_time(scalar: Callable[[float], float], array: Callable, label: str) -> Curve:
+def of_time(scalar: Callable[[float], float], array: Callable, label) -> Curve:
     """A curve given directly as its two closures (identifiers such as ``it``, ``progress``)."""
     return Curve(scalar, array, label)
 
 
-def node(evaluate: Callable, values: Sequence, label: str) -> Curve:
+def node(evaluate: Callable, values: Sequence, label) -> Curve:
     """A schedule node's formula ``evaluate(xp, t, *values)`` with its parameters bound."""
     args = tuple(values)
     scalar = SCALAR
@@ -66,7 +73,7 @@ def _scalar_pow(left, right):
 _OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
 
-def binary(op: str, left: Curve, right: Curve, label: str) -> Curve:
+def binary(op: str, left: Curve, right: Curve, label) -> Curve:
     """``left op right`` pointwise, folded when both sides are constant."""
     scalar_op = _scalar_pow if op == "**" else _OPERATORS[op]
     array_op = operator.pow if op == "**" else _OPERATORS[op]
@@ -85,7 +92,7 @@ def binary(op: str, left: Curve, right: Curve, label: str) -> Curve:
                  stateful=stateful)
 
 
-def negate(operand: Curve, label: str) -> Curve:
+def negate(operand: Curve, label) -> Curve:
     """``-operand``."""
     if operand.constant is not None:
         return constant(-operand.constant, label)
@@ -93,7 +100,7 @@ def negate(operand: Curve, label: str) -> Curve:
     return Curve(lambda t: -f(t), lambda t, xp: -F(t, xp), label, stateful=operand.stateful)
 
 
-def function(evaluate: Callable, arguments: Sequence[Curve], label: str) -> Curve:
+def function(evaluate: Callable, arguments: Sequence[Curve], label) -> Curve:
     """A pointwise function ``evaluate(xp, *values)`` of its argument curves."""
     stateful = tuple(s for a in arguments for s in a.stateful)
     if all(a.constant is not None for a in arguments):
@@ -114,7 +121,7 @@ def held(curve: Curve, length: float) -> Curve:
                  curve.label, parts=curve.parts, stateful=curve.stateful)
 
 
-def sequence(phases: Sequence[Tuple[float, float, Curve]], label: str) -> Curve:
+def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
     """Phases ``(start, length, curve)`` one after another; each curve sees its local time.
 
     At a boundary the new phase applies (half-open intervals); the last phase holds its end
@@ -137,6 +144,8 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label: str) -> Curve:
             return scalars[index](t - starts[index])
 
     def over(t, xp):
+        if xp is np and t.ndim == 1 and t.size > 1 and (t[1:] >= t[:-1]).all():
+            return _over_sorted(t, parts)
         out = last.over(xp.maximum(t - last_start, 0.0), xp)
         for (start, length, curve) in reversed(phases[:-1]):
             local = xp.clip(t - start, 0.0, length)
@@ -144,3 +153,15 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label: str) -> Curve:
         return out
 
     return Curve(at, over, label, parts=parts, stateful=stateful)
+
+
+def _over_sorted(t: np.ndarray, parts) -> np.ndarray:
+    """The NumPy evaluation of a sequence on sorted times: each phase computes only its slice."""
+    out = np.empty_like(t)
+    starts = [start for start, _ in parts]
+    edges = [0, *np.searchsorted(t, starts[1:], side="left").tolist(), t.size]
+    for (start, curve), low, high in zip(parts, edges, edges[1:]):
+        if high > low:
+            local = t[low:high] - start if start else t[low:high]
+            out[low:high] = curve.over(local, np)
+    return out

@@ -57,4 +57,5 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     near = closest(name, candidates)
     if not near:
         return ""
-    return "; did you mean " + " or ".join(repr(n) for n in near) + "?"
+    quoted = [repr(n) for n in near]
+    return "; did you mean " + (", ".join(quoted[:-1]) + " or " if len(quoted) > 1 else "") + quoted[-1] + "?"

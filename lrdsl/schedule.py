@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Mapping, Optional
 
@@ -28,7 +29,7 @@ class Schedule:
     """
 
     def __init__(self, tree: ast.Expr, curve, clock, base: float):
-        self.expression = str(tree)  # canonical text
+        self.tree = tree
         self.clock = clock
         self.base = base
         self._curve = curve
@@ -37,6 +38,11 @@ class Schedule:
         self._per_epoch = clock.scale("ep")
         self._prefers_epoch = clock.unit == "ep"
         self._time_free = curve.constant is not None
+
+    @functools.cached_property
+    def expression(self) -> str:
+        """The canonical text of the schedule."""
+        return str(self.tree)
 
     # -- evaluation ------------------------------------------------------------------------------
     def __call__(self, iteration=None, epoch=None) -> float:
@@ -84,6 +90,14 @@ class Schedule:
             bad = np.flatnonzero(~((out >= 0) & (out < _INF)))[0]
             raise self._failure(float(t.flat[bad]), f"gives {out.flat[bad]!r}")
         return out
+
+    def phase_starts(self, counter: str = "it") -> list:
+        """Where each top-level phase starts, counted in ``counter`` ("it" or "ep"); [0.0] for one phase."""
+        scale = self.clock.scale(counter)
+        if scale is None:
+            self._bad_time(0, None, UNIT_WORDS[counter][:-1])  # raises unless the schedule is constant
+            return [0.0]
+        return [start / scale for start, _ in self._curve.parts] or [0.0]
 
     def array_function(self, xp, counter: str = "it"):
         """``f(points) -> values`` in the array namespace ``xp`` (numpy, jax.numpy), for jit and vmap.
@@ -151,7 +165,7 @@ class Schedule:
     def _failure(self, t: float, what: str) -> EvaluationError:
         number, local, curve = self._curve.locate(t)
         unit = UNIT_WORDS[self.clock.unit][:-1]
-        phase = f" in phase {number} ({curve.label})" if self._curve.parts and len(self._curve.parts) > 1 else ""
+        phase = f" in phase {number} ({curve.describe()})" if self._curve.parts and len(self._curve.parts) > 1 else ""
         return EvaluationError(f"schedule {self.expression!r} {what} at {unit} {t:g}{phase}, local time "
                                f"{local:g}; a learning rate must be finite and >= 0")
 
@@ -178,12 +192,28 @@ def compile(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, v
         raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
     variables = dict(variables or {})
     registry = registry or default_registry()
+    arguments = (tree, float(base), steps_per_epoch, total)
+    try:
+        curve, clock = _compile_cached(*arguments, tuple(sorted(variables.items())), registry)
+    except TypeError:  # unhashable variable values: compile without the cache
+        curve, clock = _compile(*arguments, variables, registry)
+    if curve.stateful:  # state is never shared between Schedule objects
+        curve, clock = _compile(*arguments, variables, registry)
+    return Schedule(tree, curve, clock, float(base))
+
+
+def _compile(tree, base, steps_per_epoch, total, variables, registry):
     clock = make_clock(_trees(tree, variables), steps_per_epoch, total)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
-    ctx = Context(registry, clock, variables, float(base), float(base), total_length)
+    ctx = Context(registry, clock, variables, base, base, total_length)
     phases = tree.phases if isinstance(tree, ast.Sequence) else (ast.Phase(tree),)
-    curve = compile_phases(phases, ctx, str(tree))
-    return Schedule(tree, curve, clock, float(base))
+    return compile_phases(phases, ctx, tree), clock
+
+
+@functools.lru_cache(maxsize=512)
+def _compile_cached(tree, base, steps_per_epoch, total, variable_items, registry):
+    """Compiled curves are immutable closures, so a repeated compile is served from here."""
+    return _compile(tree, base, steps_per_epoch, total, dict(variable_items), registry)
 
 
 __all__ = ["Schedule", "compile"]

@@ -1,0 +1,179 @@
+"""The ``lrdsl`` command: plot, eval and check a schedule; list the nodes.
+
+    lrdsl plot 'step(base=0.1, s=10) then exp(s=5)' --iterations 60
+    lrdsl eval 'cosine(T=100)' --at 0,50,100 --json
+    lrdsl check 'warmup(5%) then cosine()' --total 90ep
+    lrdsl nodes [NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from . import compile as compile_schedule
+from . import parse
+from .errors import LRDSLError
+from .textplot import render
+
+
+def _variable(text: str):
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    try:
+        return name, float(value)
+    except ValueError:
+        return name, value  # a string variable: a duration such as 5ep, or an expression
+
+
+def _total(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text  # a duration such as 90ep
+
+
+def _schedule_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("expression", help="an lrdsl schedule, e.g. 'warmup(5%%) then cosine()'")
+    parser.add_argument("--base", type=float, default=1.0, help="the base learning rate b (default 1.0)")
+    parser.add_argument("--steps-per-epoch", type=float, default=None, help="iterations per epoch")
+    parser.add_argument("--total", type=_total, default=None, help="training length: 10000 or 90ep")
+    parser.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
+                        help="a $variable (repeatable)")
+
+
+def _compile(args):
+    return compile_schedule(args.expression, base=args.base, steps_per_epoch=args.steps_per_epoch,
+                            total=args.total, variables=dict(args.var))
+
+
+def _counter(args) -> str:
+    return "ep" if args.epochs is not None else "it"
+
+
+def cmd_plot(args) -> None:
+    sched = _compile(args)
+    counter = _counter(args)
+    length = args.epochs if counter == "ep" else args.iterations
+    if length is None:
+        length = 100
+    if length < 1:
+        raise LRDSLError(f"--{'epochs' if counter == 'ep' else 'iterations'} must be at least 1")
+    name = "epoch" if counter == "ep" else "iteration"
+    points = np.linspace(0, length, 401) if counter == "ep" else np.arange(int(length), dtype=float)
+    values = sched.values(epochs=points) if counter == "ep" else sched.values(points)
+    print(sched.expression)
+    print(render(points, values, x_name=name))
+    print()
+    keys = [(0.0, "start")]
+    keys += [(start, f"phase {n} starts") for n, start in enumerate(sched.phase_starts(counter), start=1)
+             if 0 < start < points[-1]]
+    keys.append((float(points[-1]), "end"))
+    for where, what in keys:
+        value = sched(epoch=where) if counter == "ep" else sched(where)
+        print(f"  {name} {where:>8g}  {value:<14.6g} {what}")
+    if args.png:
+        _save_png(args.png, points, values, sched.expression, name)
+
+
+def _save_png(path: str, points, values, title: str, name: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise LRDSLError("--png needs matplotlib: pip install 'lrdsl[plot]'") from None
+    figure, axes = plt.subplots(figsize=(8, 4))
+    axes.plot(points, values)
+    axes.set_xlabel(name)
+    axes.set_ylabel("learning rate")
+    axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    print(f"wrote {path}")
+
+
+def _points(text: str):
+    try:
+        return [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise LRDSLError(f"--at expects numbers separated by commas, got {text!r}") from None
+
+
+def cmd_eval(args) -> None:
+    sched = _compile(args)
+    points = _points(args.at)
+    name = "epoch" if args.by_epoch else "iteration"
+    values = [sched(epoch=p) if args.by_epoch else sched(p) for p in points]
+    if args.json:
+        print(json.dumps({"expression": sched.expression, "counter": name,
+                          "points": [{name: p, "value": v} for p, v in zip(points, values)]}))
+        return
+    for point, value in zip(points, values):
+        print(f"{name} {point:g}: {value!r}")
+
+
+def cmd_check(args) -> None:
+    sched = _compile(args)
+    print(sched.expression)
+    starts = sched.phase_starts(sched.clock.unit)
+    unit = "epochs" if sched.clock.unit == "ep" else "iterations"
+    print(f"ok: {len(starts)} phase(s), counted in {unit}; phases start at {', '.join(f'{s:g}' for s in starts)}")
+
+
+def cmd_nodes(args) -> None:
+    from . import listing
+    from .plugins import default_registry
+
+    registry = default_registry()
+    if args.name:
+        print(listing.node_doc(registry.get(args.name)))
+    else:
+        print(listing.node_table(registry))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lrdsl", description="Learning-rate schedules as strings.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plot = commands.add_parser("plot", help="draw a schedule in the terminal and print its key values")
+    _schedule_options(plot)
+    plot.add_argument("--iterations", type=int, default=None, help="iterations to draw (default 100)")
+    plot.add_argument("--epochs", type=float, default=None, help="draw by epoch instead, over this many")
+    plot.add_argument("--png", default=None, help="also save a PNG there (needs matplotlib)")
+    plot.set_defaults(run=cmd_plot)
+
+    evaluate = commands.add_parser("eval", help="print the schedule's values at given points")
+    _schedule_options(evaluate)
+    evaluate.add_argument("--at", required=True, help="comma-separated points, e.g. 0,10,100")
+    evaluate.add_argument("--epoch", dest="by_epoch", action="store_true", help="the points are epochs")
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluate.set_defaults(run=cmd_eval)
+
+    check = commands.add_parser("check", help="validate and print the canonical form")
+    _schedule_options(check)
+    check.set_defaults(run=cmd_check)
+
+    nodes = commands.add_parser("nodes", help="list every node, or show one node's documentation")
+    nodes.add_argument("name", nargs="?", help="a node name")
+    nodes.set_defaults(run=cmd_nodes)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except LRDSLError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
