@@ -152,11 +152,13 @@ def duration(node: ast.Expr, ctx: Context, what: str) -> float:
         node = variable_tree(node, ctx)
     if isinstance(node, ast.Duration):
         return ctx.clock.convert(node.value, node.unit, what)
+    if isinstance(node, ast.Neg) and isinstance(node.operand, ast.Duration):
+        return -duration(node.operand, ctx, what)
     if isinstance(node, (ast.Number, ast.BinOp, ast.Neg, ast.Name)) and not _is_inf(node):
         curve = compile_expr(node, replace(ctx, phase_length=None))
         if curve.constant is not None:
             return ctx.clock.convert(curve.constant, "it", what)
-    raise ParameterError(f"{what}: expects a duration (500, 500it, 5ep or 10%), got {_kind_of(node)}: "
+    raise ParameterError(f"{what} expects a duration (500, 500it, 5ep or 10%), got {_kind_of(node)}: "
                          f"{_label(node)}")
 
 
@@ -190,7 +192,7 @@ def _default(param: Param, spec: NodeSpec, ctx: Context, where: str):
         return ctx.base
     if param.default is not REQUIRED:
         value = param.default
-        if param.kind == "duration":
+        if param.kind == "duration" and value is not None:  # None: "derived from another parameter"
             return ctx.clock.convert(value, "it", f"{where}{param.name}")
         return value
     # An unset horizon takes the length of its phase (SPEC §4.3).
@@ -223,7 +225,7 @@ def _value(param: Param, node: ast.Expr, ctx: Context, where: str):
             raise ParameterError(f"{where}parameter {param.name} expects a whole number >= 0 or inf, got {value:g}")
         return value
     if kind == "duration":
-        return duration(node, ctx, f"{where}{param.name}")
+        return duration(node, ctx, f"{where}parameter {param.name}")
     if kind == "bool":
         if not isinstance(node, ast.Boolean):
             raise _type_error(where, param, node)
@@ -237,7 +239,7 @@ def _value(param: Param, node: ast.Expr, ctx: Context, where: str):
         if not isinstance(node, accepted):
             raise _type_error(where, param, node)
         if kind == "durations":
-            return tuple(duration(item, ctx, f"{where}{param.name}") for item in node.items)
+            return tuple(duration(item, ctx, f"{where}parameter {param.name}") for item in node.items)
         item_param = replace(param, kind="number", check=None)
         return tuple(constant_number(item, ctx, where, item_param) for item in node.items)
     if kind in ("schedule", "any"):

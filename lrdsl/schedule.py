@@ -88,7 +88,7 @@ class Schedule:
             out = np.broadcast_to(out, t.shape).copy()
         if out.size and not (out.min() >= 0 and out.max() < _INF):
             bad = np.flatnonzero(~((out >= 0) & (out < _INF)))[0]
-            raise self._failure(float(t.flat[bad]), f"gives {out.flat[bad]!r}")
+            raise self._failure(float(t.flat[bad]), f"gives {float(out.flat[bad])!r}")
         return out
 
     def phase_starts(self, counter: str = "it") -> list:

@@ -1,0 +1,178 @@
+"""Parser and printer: the AST shape of each construct, the round trip, syntax errors, input limits."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from lrdsl import LRDSLError, parse
+from lrdsl.ast import (BinOp, Boolean, Call, Duration, ListExpr, Name, Neg, Number, Phase, Sequence, String,
+                       TupleExpr, Variable)
+from lrdsl.errors import LRDSLSyntaxError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "roundtrip.txt"
+
+
+def fixture_expressions():
+    lines = (line.strip() for line in FIXTURE.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_fixture_is_large_enough():
+    assert len(fixture_expressions()) >= 60
+
+
+@pytest.mark.parametrize("text", fixture_expressions())
+def test_round_trip(text):
+    tree = parse(text)
+    printed = str(tree)
+    assert parse(printed) == tree
+    assert str(parse(printed)) == printed  # the canonical form is a fixed point
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0.1", Number(0.1)),
+    ("10", Number(10)),
+    ("-2", Number(-2)),
+    ("3e-4", Number(3e-4)),
+    ("500", Number(500)),
+    ("500it", Duration(500, "it")),
+    ("5ep", Duration(5, "ep")),
+    ("0.5ep", Duration(0.5, "ep")),
+    ("10%", Duration(10, "%")),
+    ('"triangular2"', String("triangular2")),
+    ("true", Boolean(True)),
+    ("false", Boolean(False)),
+    ("[30ep, 60ep]", ListExpr((Duration(30, "ep"), Duration(60, "ep")))),
+    ("(0.9, 0.999)", TupleExpr((Number(0.9), Number(0.999)))),
+    ("(1,)", TupleExpr((Number(1),))),
+    ("(1)", Number(1)),
+    ("it", Name("it")),
+    ("$peak_lr", Variable("peak_lr")),
+    ("$optimizer.lr", Variable("optimizer.lr")),
+    ("f()", Call("f")),
+    ("f(1, x=2)", Call("f", (Number(1),), (("x", Number(2)),))),
+])
+def test_atoms(text, expected):
+    assert parse(text) == expected
+
+
+def test_precedence_follows_the_spec():
+    a, b, c = Name("a"), Name("b"), Name("c")
+    assert parse("a + b * c") == BinOp("+", a, BinOp("*", b, c))
+    assert parse("a - b - c") == BinOp("-", BinOp("-", a, b), c)
+    assert parse("a / b * c") == BinOp("*", BinOp("/", a, b), c)
+    assert parse("a ** b ** c") == BinOp("**", a, BinOp("**", b, c))
+    assert parse("-a ** b") == Neg(BinOp("**", a, b))
+    assert parse("a ** -b") == BinOp("**", a, Neg(b))
+    assert parse("-2 ** 2") == Neg(BinOp("**", Number(2), Number(2)))
+
+
+def test_then_binds_loosest_and_for_belongs_to_its_phase():
+    tree = parse("a * 2 for 10 then b + 1")
+    assert tree == Sequence((Phase(BinOp("*", Name("a"), Number(2)), Number(10)),
+                             Phase(BinOp("+", Name("b"), Number(1)))))
+    assert parse("a for 5ep") == Sequence((Phase(Name("a"), Duration(5, "ep")),))
+    assert parse("(a then b) * 2") == BinOp("*", Sequence((Phase(Name("a")), Phase(Name("b")))), Number(2))
+
+
+def test_comments_and_newlines_are_whitespace():
+    text = """
+        warmup(T=5)   # ramp up
+        then          # and then
+        cosine(T=10)
+    """
+    assert parse(text) == parse("warmup(T=5) then cosine(T=10)")
+
+
+def test_positions_do_not_affect_equality():
+    assert parse("f(x)") == parse("  f( x )")
+    assert parse("  f(x)").pos == (1, 3)
+
+
+def test_the_ast_is_immutable_and_hashable():
+    tree = parse("warmup(T=5) then cosine(T=10)")
+    with pytest.raises(AttributeError):
+        tree.phases = ()
+    assert hash(tree) == hash(parse("warmup(T=5)  then  cosine(T=10)"))
+
+
+def test_parse_is_cached():
+    text = "cosine(T=123457) then constant(0.5)"
+    assert parse(text) is parse(text)
+
+
+def _syntax_error(text):
+    with pytest.raises(LRDSLSyntaxError) as info:
+        parse(text)
+    return info.value
+
+
+def test_syntax_error_shows_line_column_caret_and_expected():
+    error = _syntax_error("warmup(T=5)\nthen cosine(T=10 end=0)")
+    message = str(error)
+    assert (error.line, error.column) == (2, 18)
+    assert "line 2, column 18" in message
+    assert "then cosine(T=10 end=0)\n" in message
+    caret_line = message.splitlines()[2]
+    assert caret_line.index("^") == message.splitlines()[1].index("end")
+    assert "expected:" in message and "','" in message and "')'" in message
+
+
+def test_syntax_error_at_end_of_input():
+    message = str(_syntax_error("cosine(T="))
+    assert "unexpected the end of the expression" in message
+    assert "a number" in message and "a duration" in message
+
+
+def test_syntax_error_on_unknown_character():
+    message = str(_syntax_error("cosine(T=10) @ 2"))
+    assert "unexpected '@'" in message and "column 14" in message
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("", "unexpected the end"),
+    ("# only a comment", "unexpected the end"),
+    ("f(x=1, 2)", "positional argument after keyword arguments"),
+    ("f(x=1, x=2)", "argument 'x' given twice"),
+    ("then", "'then' is a keyword"),
+    ("f(for=1)", "'for' is a keyword"),
+    ("1e999", "too large"),
+    ("5 ep", "unexpected"),
+    ("cosine(T=10) cosine(T=10)", "unexpected"),
+])
+def test_other_syntax_errors(text, fragment):
+    assert fragment in str(_syntax_error(text))
+
+
+def test_non_string_input_is_an_lrdsl_error():
+    with pytest.raises(LRDSLError, match="must be a string"):
+        parse(42)
+
+
+def _quickly(text, seconds=2.0):
+    start = time.perf_counter()
+    with pytest.raises(LRDSLError) as info:
+        parse(text)
+    assert time.perf_counter() - start < seconds
+    return str(info.value)
+
+
+def test_one_megabyte_input_fails_fast():
+    assert "too long" in _quickly("1 + " * 250_000 + "1")
+
+
+def test_ten_thousand_parentheses_never_recurse():
+    deep = "(" * 10_000 + "1" + ")" * 10_000
+    assert parse(deep) == Number(1)  # parentheses alone add no depth
+    assert "nested too deeply" in _quickly("-(" * 5_000 + "x" + ")" * 5_000)
+    assert "nested too deeply" in _quickly("f(" * 5_000 + ")" * 5_000)
+    assert "nested too deeply" in _quickly("[" * 10_000 + "]" * 10_000)
+
+
+def test_unbalanced_deep_input_is_a_syntax_error():
+    assert "unexpected" in _quickly("(" * 10_000)
+
+
+def test_long_operator_chain_within_the_limit_is_rejected_cleanly():
+    assert "nested too deeply" in _quickly("1" + " + 1" * 5_000)
