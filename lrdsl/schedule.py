@@ -76,7 +76,7 @@ class Schedule:
         except (TypeError, ValueError):
             raise LRDSLError(f"values(): {counter}s must be numbers, got {type(points).__name__}") from None
         if scale is None:
-            self._bad_time(0, None, counter)
+            scale = self._bad_time(0, None, counter) or 1.0  # raises unless the schedule is constant
         if scale != 1.0:
             t = t * scale
         if t.size and not t.min() >= 0:

@@ -224,6 +224,12 @@ def test_state_dict_round_trip_of_a_stateless_schedule():
         lrdsl.compile("cosine(T=10)").load_state_dict(state)
 
 
+def test_a_constant_schedule_can_be_evaluated_by_either_counter():
+    sched = lrdsl.compile("0.5 * base", base=0.2)
+    assert sched(epoch=3) == 0.1 and sched(7) == 0.1
+    assert sched.values(epochs=[0, 1.5]).tolist() == [0.1, 0.1]
+
+
 def test_report_is_ignored_by_schedules_without_metric_driven_nodes():
     sched = lrdsl.compile("cosine(T=10)")
     sched.report(0.5)
