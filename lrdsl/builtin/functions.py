@@ -28,48 +28,27 @@ def clip(xp, x: float, lo: float, hi: float):
     return xp.minimum(xp.maximum(x, lo), hi)
 
 
-@function_node()
-def floor(xp, x: float):
-    """floor(x): the largest integer <= x."""
-    return xp.floor(x)
+def _math(name: str, doc: str):
+    """A one-argument function applied pointwise through ``xp.<name>``."""
+
+    def evaluate(xp, x: float):
+        return getattr(xp, name)(x)
+
+    evaluate.__doc__ = doc
+    return function_node(name)(evaluate)
 
 
-@function_node()
-def ceil(xp, x: float):
-    """ceil(x): the smallest integer >= x."""
-    return xp.ceil(x)
-
-
-@function_node()
-def sqrt(xp, x: float):
-    """sqrt(x), x >= 0."""
-    return xp.sqrt(x)
-
-
-@function_node()
-def log(xp, x: float):
-    """log(x): natural logarithm, x > 0."""
-    return xp.log(x)
-
-
-@function_node()
-def cos(xp, x: float):
-    """cos(x), x in radians."""
-    return xp.cos(x)
-
-
-@function_node()
-def sin(xp, x: float):
-    """sin(x), x in radians."""
-    return xp.sin(x)
-
-
-@function_node("abs")
-def abs_(xp, x: float):
-    """abs(x) = |x|."""
-    return xp.abs(x)
+MATH = [
+    _math("floor", "floor(x): the largest integer <= x."),
+    _math("ceil", "ceil(x): the smallest integer >= x."),
+    _math("sqrt", "sqrt(x), x >= 0."),
+    _math("log", "log(x): natural logarithm, x > 0."),
+    _math("cos", "cos(x), x in radians."),
+    _math("sin", "sin(x), x in radians."),
+    _math("abs", "abs(x) = |x|."),
+]
 
 
 @hookimpl
 def lrdsl_nodes():
-    return [minimum, maximum, clip, floor, ceil, sqrt, log, cos, sin, abs_]
+    return [minimum, maximum, clip, *MATH]
