@@ -13,7 +13,8 @@ from .errors import LRDSLError
 from .parser import parse
 from .plugins import hookimpl
 from .schedule import Schedule, compile
+from .optim import optimizer
 
 __version__ = "0.1.0"
 
-__all__ = ["LRDSLError", "Schedule", "compile", "hookimpl", "parse", "__version__"]
+__all__ = ["LRDSLError", "Schedule", "compile", "hookimpl", "optimizer", "parse", "__version__"]

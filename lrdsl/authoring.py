@@ -13,7 +13,17 @@ written once::
         return base * (1 - xp.tanh(3 * xp.minimum(t, T) / T))
 
 The parameters' names, order, defaults and types come from the signature (after ``xp, t``);
-ranges come from ``checks``; the docstring is the node's documentation.
+ranges come from ``checks``; the docstring is the node's documentation. The registry validates
+every declaration when it is registered and every use of the node in a string against it.
+
+- :func:`schedule_node`: a pure formula ``f(xp, t, *params)``;
+- :func:`built_schedule_node`: ``build(context, *params) -> Curve``, for stateful nodes and
+  nodes that take a sub-schedule;
+- :func:`function_node`: a pointwise function ``f(xp, *values)`` (``min``, ``floor``);
+- :func:`optimizer_node`: an optimizer's update rule ``update(param, grad, state, *hyper)``.
+
+Return the declared specs from an ``@lrdsl.hookimpl def lrdsl_nodes()`` (:mod:`lrdsl.hookspecs`);
+docs/writing-a-plugin.md is the full guide.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ import inspect
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, get_args, get_origin
+
+from .errors import PluginError
 
 
 class _Sentinel:
@@ -102,17 +114,22 @@ class Param:
     default: Any = REQUIRED  # REQUIRED, BASE or a value
     check: Optional[Check] = None
 
-    def describe(self) -> str:
-        if self.default is REQUIRED:
-            return self.name
+    def default_text(self) -> str:
+        """The default as written in a signature (``b``: the incoming base); '' when required."""
         default = self.default
+        if default is REQUIRED:
+            return ""
         if isinstance(default, str):
-            default = f'"{default}"'
-        elif isinstance(default, bool):
-            default = str(default).lower()
-        elif isinstance(default, float) and math.isinf(default):
-            default = "inf"
-        return f"{self.name}={default}"
+            return f'"{default}"'
+        if isinstance(default, bool):
+            return str(default).lower()
+        if isinstance(default, float) and math.isinf(default):
+            return "inf"
+        return str(default)
+
+    def describe(self) -> str:
+        """``name`` or ``name=default``, as in a signature."""
+        return f"{self.name}={self.default_text()}" if self.default is not REQUIRED else self.name
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,11 @@ class NodeSpec:
         """The first line of the documentation."""
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
 
+    @property
+    def names(self) -> Tuple[str, ...]:
+        """The name, then the aliases."""
+        return (self.name, *self.aliases)
+
     def signature(self) -> str:
         if self.variadic:
             return f"{self.name}({self.params[0].name}, ...)"
@@ -164,7 +186,7 @@ def _kind(annotation, where: str) -> str:
         return "numbers_tuple"
     if annotation is Any:
         return "any"
-    raise TypeError(f"{where}: unsupported annotation {annotation!r}; use float, int, bool, str, Duration, "
+    raise PluginError(f"{where}: unsupported annotation {annotation!r}; use float, int, bool, str, Duration, "
                     "Count, ScheduleArg, list[Duration], list[float] or tuple[float, ...]")
 
 
@@ -176,12 +198,16 @@ def params_from_signature(function: Callable, skip: int, checks: Mapping[str, Ch
     params = []
     for p in declared:
         if p.name not in hints:
-            raise TypeError(f"{where}: parameter {p.name!r} needs a type annotation")
+            raise PluginError(f"{where}: parameter {p.name!r} needs a type annotation")
         default = REQUIRED if p.default is inspect.Parameter.empty else p.default
         params.append(Param(p.name, _kind(hints[p.name], where), default, checks.get(p.name)))
+    for key, check in checks.items():
+        if not isinstance(check, Check):
+            raise PluginError(f"{where}: checks[{key!r}] is a {type(check).__name__}; use positive, nonnegative, "
+                              "finite_positive, between(...), one_of(...) or Check(test, text)")
     unknown = set(checks) - {p.name for p in params}
     if unknown:
-        raise TypeError(f"{where}: checks name unknown parameters {sorted(unknown)}")
+        raise PluginError(f"{where}: checks name unknown parameters {sorted(unknown)}")
     return tuple(params)
 
 
@@ -226,22 +252,57 @@ def function_node(name: str | None = None, *, variadic: bool = False) -> Callabl
     return declare
 
 
-def optimizer_node(name: str | None = None, *, checks: Mapping[str, Check] | None = None,
-                   **extra) -> Callable[[Callable], NodeSpec]:
-    """Declare an optimizer node from a typed factory ``make(*hyperparameters) -> update rule``.
+def optimizer_node(name: str | None = None, *, aliases: Sequence[str] = (),
+                   checks: Mapping[str, Check] | None = None, requires: Sequence[Check] = (),
+                   fixed: Sequence[str] = (), **extra) -> Callable[[Callable], NodeSpec]:
+    """Declare an optimizer node from its update rule ``update(param, grad, state, *hyperparameters)``.
 
-    Hyperparameters annotated ``float`` (or ``tuple[float, ...]``) may be given as schedules in a
-    string; ``extra`` carries optimizer-specific data for the optimizer layer and the bridges.
+    The signature after ``param, grad, state`` declares the hyperparameters (names, order,
+    defaults, types: ``float``, ``bool``, ``int``, ``str``, ``tuple[float, float]``) as for schedule
+    nodes, and the docstring (with the update formula) is the node's documentation::
+
+        import numpy as np
+        from lrdsl.authoring import between, nonnegative, optimizer_node
+        from lrdsl.optim.kernels import ema
+
+        @optimizer_node(checks={"lr": nonnegative, "beta": between(0, 1, high_open=True)})
+        def signum(param, grad, state, lr: float = 1e-3, beta: float = 0.9):
+            '''Signum: m ← β·m + (1−β)·g;  θ ← θ − lr·sign(m).'''
+            m = state.zeros("momentum")
+            ema(m, grad, beta)
+            step = np.sign(m, out=state.scratch(0))
+            step *= -lr
+            param += step
+
+    Each step calls ``update`` once per parameter array with the array to update in place, its
+    gradient (read-only), its :class:`lrdsl.optim.ParamState` (``state.step``, saved entries,
+    ``state.scratch(i)`` temporaries) and the hyperparameters' values at this iteration.
+
+    - A ``float`` hyperparameter, and each item of a ``tuple[float, ...]`` one, may be a schedule
+      in the string (compiled with incoming base 1.0, evaluated at every step); ``fixed`` names
+      the float hyperparameters that must stay numbers (e.g. a value used only when the state
+      is created).
+    - ``checks`` give ranges, checked on constants once and on every value a schedule takes.
+    - ``requires`` are :class:`Check` s of the dict of all values (``Check(lambda h: ..., "nesterov
+      needs momentum > 0")``), for constraints between hyperparameters.
+    - ``extra`` carries data for the framework bridges, in ``spec.extra``.
     """
 
     def declare(function: Callable) -> NodeSpec:
-        params = params_from_signature(function, 0, checks or {})
+        where = getattr(function, "__name__", repr(function))
+        params = params_from_signature(function, 3, checks or {})
+        floats = {p.name for p in params if p.kind in ("number", "numbers_tuple")}
+        if set(fixed) - floats:
+            raise PluginError(f"{where}: fixed names {sorted(set(fixed) - floats)}, which are not float hyperparameters")
+        if not all(isinstance(check, Check) for check in requires):
+            raise PluginError(f"{where}: requires must be Check(test, text) objects")
         return NodeSpec(name or function.__name__, "optimizer", params, _doc(function), build=function,
-                        extra=dict(extra))
+                        aliases=tuple(aliases),
+                        extra={"requires": tuple(requires), "fixed": frozenset(fixed), **extra})
 
     return declare
 
 
 def _check_horizon(function: Callable, horizon: str | None, params: Tuple[Param, ...]) -> None:
     if horizon is not None and not any(p.name == horizon and p.kind == "duration" for p in params):
-        raise TypeError(f"{function.__name__}: horizon {horizon!r} must name a Duration parameter")
+        raise PluginError(f"{function.__name__}: horizon {horizon!r} must name a Duration parameter")

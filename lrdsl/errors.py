@@ -43,6 +43,10 @@ class EvaluationError(LRDSLError):
     """A schedule produced NaN, an infinity or a negative value, or was asked for a bad time."""
 
 
+class ArrayError(LRDSLError):
+    """Arrays given to an optimizer do not fit: parameters, gradients (count, shape, dtype, NaN) or saved state."""
+
+
 class PluginError(LRDSLError):
     """A plugin declared something invalid, or two sources provide the same name."""
 

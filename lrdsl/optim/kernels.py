@@ -1,0 +1,54 @@
+"""In-place NumPy building blocks the update rules are written with.
+
+Every function writes into arrays it is given (``out=`` ufuncs), so a step allocates
+nothing. Scalars are Python floats, which keep a float32 array float32 (NEP 50).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ema(average: np.ndarray, value: np.ndarray, beta: float) -> None:
+    """``average ← beta·average + (1 − beta)·value``, in place, without a temporary."""
+    np.subtract(average, value, out=average)
+    average *= beta
+    average += value
+
+
+def ema_square(average: np.ndarray, value: np.ndarray, beta: float, tmp: np.ndarray) -> None:
+    """``average ← beta·average + (1 − beta)·value²`` (``tmp`` is overwritten)."""
+    np.multiply(value, value, out=tmp)
+    ema(average, tmp, beta)
+
+
+def with_l2(param: np.ndarray, grad: np.ndarray, weight_decay: float, tmp: np.ndarray) -> np.ndarray:
+    """``grad + weight_decay·param`` (coupled L2 decay) in ``tmp``; ``grad`` itself when the decay is 0."""
+    if weight_decay == 0:
+        return grad
+    np.multiply(param, weight_decay, out=tmp)
+    tmp += grad
+    return tmp
+
+
+def add_scaled(param: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray) -> None:
+    """``param ← param + alpha·x`` (``tmp`` is overwritten; it may be ``x`` itself)."""
+    np.multiply(x, alpha, out=tmp)
+    param += tmp
+
+
+def add_scaled_ratio(param: np.ndarray, alpha: float, numerator: np.ndarray, denominator: np.ndarray,
+                     tmp: np.ndarray) -> None:
+    """``param ← param + alpha·numerator/denominator`` (torch's ``addcdiv_``; ``tmp`` may be the denominator)."""
+    np.divide(numerator, denominator, out=tmp)
+    tmp *= alpha
+    param += tmp
+
+
+def sqrt_plus(x: np.ndarray, divisor: float, eps: float, out: np.ndarray) -> np.ndarray:
+    """``√x / divisor + eps`` into ``out`` (the Adam family's denominator); returns ``out``."""
+    np.sqrt(x, out=out)
+    if divisor != 1.0:
+        out /= divisor
+    out += eps
+    return out
