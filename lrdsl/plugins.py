@@ -1,51 +1,274 @@
-"""Plugin discovery: the built-in nodes and third-party entry points, through one pluggy manager."""
+"""Plugin discovery: the built-in nodes and third-party entry points, through one pluggy manager.
+
+The built-in modules (:data:`BUILTIN_PLUGINS`) and every entry point of the group ``lrdsl``
+implement the same hooks (:mod:`lrdsl.hookspecs`) and are read by the same loop. A broken
+built-in is a bug and raises; a broken third-party plugin never takes the library down:
+
+- an entry point that fails to import or to register, a hook that raises or returns something
+  other than node specs, and a malformed node each give an :class:`LRDSLPluginWarning` naming
+  the distribution and the reason; that plugin (or just that node) is skipped;
+- a plugin node whose name (or alias) is a built-in's is skipped with a warning: built-in
+  names mean what SPEC §5 says and cannot be overridden;
+- a name two plugins both provide is *withdrawn* with a warning: neither node is used, and
+  using the name is a :class:`~lrdsl.errors.PluginError` naming both distributions, until
+  the user blocks or uninstalls one. There is no silent override and no renaming.
+
+Users turn entry-point loading off with ``LRDSL_NO_PLUGINS=1`` or block distributions with
+``LRDSL_BLOCK_PLUGINS=dist1,dist2`` (distribution or entry-point names); in Python,
+:func:`configure_plugins` does the same and overrides the environment.
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
+import os
+import re
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 import pluggy
 
 from . import hookspecs
-from .registry import Registry
+from .authoring import NodeSpec
+from .errors import PluginError, did_you_mean
+from .registry import NameClashError, Registry, withdrawn_reason
+from .scalarmath import SCALAR
 
 hookimpl = pluggy.HookimplMarker("lrdsl")
 
 BUILTIN_PLUGINS = ("lrdsl.builtin.functions", "lrdsl.builtin.schedules", "lrdsl.builtin.catalog",
                    "lrdsl.builtin.optimizers")
+BUILTIN_SOURCE = "lrdsl"
 ENTRY_POINT_GROUP = "lrdsl"
+ENV_NO_PLUGINS = "LRDSL_NO_PLUGINS"
+ENV_BLOCK_PLUGINS = "LRDSL_BLOCK_PLUGINS"
+_FALSE = ("", "0", "false", "no", "off")
+
+
+class LRDSLPluginWarning(UserWarning):
+    """A third-party plugin, or one of its nodes, was skipped; the message names the distribution and why."""
+
+
+# -- policy ------------------------------------------------------------------------------------
+
+def normalise(name: str) -> str:
+    """A distribution name as packaging compares them (PEP 503): ``LRDSL_Extras`` -> ``lrdsl-extras``."""
+    return re.sub(r"[-_.]+", "-", name).lower().strip()
+
+
+@dataclass(frozen=True)
+class PluginPolicy:
+    """Whether entry points are loaded, and which distributions (or entry-point names) are blocked."""
+
+    entry_points: bool = True
+    block: FrozenSet[str] = frozenset()
+
+    def blocks(self, *names: str) -> bool:
+        return any(normalise(name) in self.block for name in names if name)
+
+
+_overrides: Dict[str, object] = {}
+
+
+def plugin_policy() -> PluginPolicy:
+    """The policy in force: :func:`configure_plugins`' settings, else the environment."""
+    entry_points = _overrides.get("entry_points")
+    if entry_points is None:
+        entry_points = os.environ.get(ENV_NO_PLUGINS, "").strip().lower() in _FALSE
+    block = _overrides.get("block")
+    if block is None:
+        block = os.environ.get(ENV_BLOCK_PLUGINS, "").split(",")
+    return PluginPolicy(bool(entry_points), frozenset(normalise(b) for b in block if b.strip()))
+
+
+def configure_plugins(*, entry_points: Optional[bool] = None, block: Optional[Iterable[str]] = None) -> None:
+    """Set, for this process, whether entry points load and which plugins are blocked.
+
+    ``None`` leaves a setting to the environment (``LRDSL_NO_PLUGINS``, ``LRDSL_BLOCK_PLUGINS``).
+    The default registry is rebuilt on its next use.
+    """
+    if isinstance(block, str):
+        raise PluginError("configure_plugins(block=...) takes a list of distribution names, not a string")
+    _overrides["entry_points"] = entry_points
+    _overrides["block"] = None if block is None else tuple(block)
+    default_registry.cache_clear()
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+def _warn(source: str, message: str) -> None:
+    warnings.warn(f"lrdsl plugin {source!r}: {message}", LRDSLPluginWarning, stacklevel=3)
+
+
+def _error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+@dataclass
+class LoadedPlugins:
+    """The pluggy manager and, by registered plugin name, the source (distribution) of each plugin."""
+
+    manager: pluggy.PluginManager
+    sources: Dict[str, str] = field(default_factory=dict)
+
+    def register(self, plugin, name: str, source: str) -> None:
+        """Register ``plugin``; a third party's failure is a warning, a built-in's raises."""
+        try:
+            self.manager.register(plugin, name=name)
+        except Exception as error:  # pluggy validates hook signatures here
+            if source == BUILTIN_SOURCE:
+                raise
+            _warn(source, f"skipped: registering {name!r} failed: {_error(error)}")
+            return
+        self.sources[name] = source
+        self._check_hooks(plugin, name, source)
+
+    def _check_hooks(self, plugin, name: str, source: str) -> None:
+        callers = self.manager.get_hookcallers(plugin) or []
+        known = [n for n in dir(hookspecs) if n.startswith("lrdsl_")]
+        for caller in callers:
+            if caller.spec is None:
+                _warn(source, f"{name!r} implements unknown hook {caller.name!r}{did_you_mean(caller.name, known)}; "
+                      f"the hooks are {', '.join(known)}")
+        if not callers:
+            _warn(source, f"{name!r} implements no hook: mark its functions with @lrdsl.hookimpl")
+
+
+def _entry_points() -> List[importlib.metadata.EntryPoint]:
+    seen, unique = set(), []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        key = (_dist_name(ep), ep.name, ep.value)
+        if key not in seen:  # the same distribution twice on sys.path
+            seen.add(key)
+            unique.append(ep)
+    return sorted(unique, key=lambda ep: (normalise(_dist_name(ep)), ep.name))
+
+
+def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist is not None and dist.name else f"entry point {ep.name}"
+
+
+def load_plugins(policy: Optional[PluginPolicy] = None,
+                 plugins: Optional[Mapping[str, object]] = None) -> LoadedPlugins:
+    """The built-in plugins, then ``plugins`` (source name -> module or object), then entry points."""
+    policy = plugin_policy() if policy is None else policy
+    manager = pluggy.PluginManager("lrdsl")
+    manager.add_hookspecs(hookspecs)
+    loaded = LoadedPlugins(manager)
+    for module in BUILTIN_PLUGINS:
+        loaded.register(importlib.import_module(module), module, BUILTIN_SOURCE)
+    for source, plugin in (plugins or {}).items():
+        if not policy.blocks(source):
+            loaded.register(plugin, source, source)
+    if not policy.entry_points:
+        return loaded
+    for ep in _entry_points():
+        source = _dist_name(ep)
+        if policy.blocks(source, ep.name):
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as error:  # any failure in third-party code
+            _warn(source, f"skipped: importing entry point '{ep.name} = {ep.value}' failed: {_error(error)}")
+            continue
+        loaded.register(plugin, f"{source}:{ep.name}", source)
+    return loaded
 
 
 def plugin_manager(entry_points: bool = True) -> pluggy.PluginManager:
-    """A manager with the built-in plugins and (optionally) every ``lrdsl`` entry point."""
-    manager = pluggy.PluginManager("lrdsl")
-    manager.add_hookspecs(hookspecs)
-    for module in BUILTIN_PLUGINS:
-        manager.register(importlib.import_module(module), name=module)
-    if entry_points:
-        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    return manager
+    """A manager with the built-in plugins and (optionally) the ``lrdsl`` entry points."""
+    policy = plugin_policy()
+    return load_plugins(PluginPolicy(entry_points and policy.entry_points, policy.block)).manager
 
 
-def _source(manager: pluggy.PluginManager, plugin) -> str:
-    for registered, dist in manager.list_plugin_distinfo():
-        if registered is plugin:
-            return dist.project_name
-    return "lrdsl"
+# -- the registry ------------------------------------------------------------------------------
+
+def _hook_specs(impl, source: str) -> Tuple:
+    """What one plugin's ``lrdsl_nodes`` returned; a third party's failure is a warning and no nodes."""
+    try:
+        specs = impl.function()
+        if specs is None or isinstance(specs, (str, bytes)) or not hasattr(specs, "__iter__"):
+            raise PluginError(f"its lrdsl_nodes hook returned {type(specs).__name__}, not a list of nodes")
+        return tuple(specs)
+    except Exception as error:  # any failure in third-party code
+        if source == BUILTIN_SOURCE:
+            raise
+        reason = str(error) if isinstance(error, PluginError) else f"its lrdsl_nodes hook raised {_error(error)}"
+        _warn(source, f"skipped {impl.plugin_name!r}: {reason}")
+        return ()
 
 
-def build_registry(entry_points: bool = True) -> Registry:
-    """A registry filled from every plugin's ``lrdsl_nodes`` hook."""
-    manager = plugin_manager(entry_points)
+def _guarded(spec: NodeSpec, source: str) -> NodeSpec:
+    """``spec`` with its formula wrapped so that a bug in it is a PluginError naming the plugin.
+
+    Arithmetic and value errors pass through: the evaluators report them with the phase and time.
+    """
+    if source == BUILTIN_SOURCE or not isinstance(spec, NodeSpec) or not callable(spec.evaluate):
+        return spec  # the registry refuses a malformed spec
+    function = spec.evaluate
+
+    @functools.wraps(function)
+    def evaluate(xp, *args):
+        try:
+            return function(xp, *args)
+        except (ArithmeticError, ValueError):
+            raise
+        except Exception as error:
+            hint = ""
+            if isinstance(error, AttributeError) and xp is SCALAR:
+                hint = f"; the scalar evaluator's xp has only {', '.join(sorted(vars(SCALAR)))}"
+            raise PluginError(f"node {spec.name!r} from plugin {source!r} failed: {_error(error)}{hint}") from error
+
+    return replace(spec, evaluate=evaluate)
+
+
+def _add(registry: Registry, spec, source: str) -> None:
+    """Add one spec under the clash policy (see the module docstring)."""
+    try:
+        registry.add(_guarded(spec, source), source)
+    except NameClashError as clash:
+        if source == BUILTIN_SOURCE:
+            raise
+        if BUILTIN_SOURCE in clash.other_sources:
+            _warn(source, f"node {spec.name!r} skipped: {clash.name!r} is the name of the built-in node "
+                  f"{clash.other.name!r}, which a plugin cannot override; rename the plugin's node")
+        elif source in clash.other_sources:
+            _warn(source, f"node {spec.name!r} skipped: the plugin declares the name {clash.name!r} twice")
+        else:
+            if clash.other is not None:
+                registry.withdraw(clash.other, clash.other.source)
+            registry.withdraw(spec, source)
+            _warn(source, withdrawn_reason(clash.name, registry.withdrawn()[clash.name]))
+    except Exception as error:  # a malformed spec, whatever it trips over
+        if source == BUILTIN_SOURCE:
+            raise
+        _warn(source, f"node skipped: {error if isinstance(error, PluginError) else _error(error)}")
+
+
+def build_registry(entry_points: bool = True, block: Iterable[str] = (),
+                   plugins: Optional[Mapping[str, object]] = None) -> Registry:
+    """A registry filled from every plugin's ``lrdsl_nodes`` hook, built-ins first.
+
+    ``entry_points=False`` loads no third-party distribution; ``block`` adds names to the
+    blocked ones; ``plugins`` registers extra plugin objects (source name -> module or object)
+    without installing them, e.g. in tests and notebooks. The environment applies too.
+    """
+    policy = plugin_policy()
+    policy = PluginPolicy(entry_points and policy.entry_points, policy.block | {normalise(b) for b in block})
+    loaded = load_plugins(policy, plugins)
     registry = Registry()
-    for impl in reversed(manager.hook.lrdsl_nodes.get_hookimpls()):
-        for spec in impl.function():
-            registry.add(spec, _source(manager, impl.plugin))
+    for impl in loaded.manager.hook.lrdsl_nodes.get_hookimpls():  # in registration order
+        source = loaded.sources[impl.plugin_name]
+        for spec in _hook_specs(impl, source):
+            _add(registry, spec, source)
     return registry
 
 
 @functools.lru_cache(maxsize=None)
 def default_registry() -> Registry:
-    """The registry used when none is given (built once per process)."""
+    """The registry used when none is given (built once per process; see :func:`configure_plugins`)."""
     return build_registry()

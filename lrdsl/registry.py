@@ -1,29 +1,78 @@
 """The registry: every node name (and alias) the language knows, and who provided it.
 
-It raises on duplicates: a name clash between two sources is an error naming both, never a
-silent override. Every listing (CLI, docs, error suggestions) is read from here.
+It raises on duplicates: a name clash between two sources is a :class:`NameClashError` naming
+both, never a silent override. A name two plugins both claim is *withdrawn*: using it is a
+:class:`PluginError` naming every source (see :mod:`lrdsl.plugins` for the policy). Every
+listing (CLI, docs, error suggestions) is read from here.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
-from .authoring import NodeSpec
+from .authoring import KIND_NAMES, Check, NodeSpec, Param
 from .errors import PluginError, UnknownNameError, did_you_mean
 
 KINDS = ("schedule", "optimizer", "function")
+KEYWORDS = ("then", "for", "true", "false")
+# Parameter kinds a pure formula evaluate(xp, t, ...) can take; sub-schedules need build().
+_FORMULA_KINDS = frozenset(KIND_NAMES) - {"schedule", "any"}
+
+
+class NameClashError(PluginError):
+    """Two sources provide the same node name; ``other`` is the registered spec (None if withdrawn)."""
+
+    def __init__(self, name: str, source: str, other: Optional[NodeSpec], other_sources: Tuple[str, ...]):
+        self.name, self.source, self.other, self.other_sources = name, source, other, other_sources
+        provided = (f"{other.name!r} from {other.source!r}" if other else
+                    "a name already disabled because " + " and ".join(map(repr, other_sources)) + " claim it")
+        super().__init__(f"node name {name!r} from {source!r} clashes with {provided}; rename one of them")
 
 
 def validate_spec(spec: NodeSpec) -> None:
-    """Raise PluginError if ``spec`` is malformed."""
+    """Raise PluginError if ``spec`` is malformed (the message says what to fix)."""
+    from .compiler import IDENTIFIERS  # the compiler imports this module
+
     if not isinstance(spec, NodeSpec):
-        raise PluginError(f"expected a NodeSpec, got {type(spec).__name__}")
-    if not spec.name.isidentifier() or not all(a.isidentifier() for a in spec.aliases):
-        raise PluginError(f"node name {spec.name!r} (aliases {list(spec.aliases)}) must be identifiers")
+        raise PluginError(f"expected a NodeSpec (declare nodes with lrdsl.authoring), got {type(spec).__name__}")
+    what = f"node {spec.name!r}"
+    if not isinstance(spec.aliases, tuple) or not all(isinstance(n, str) and n.isidentifier()
+                                                      for n in (spec.name, *spec.aliases)):
+        raise PluginError(f"{what}: its name and aliases ({spec.aliases!r}, a tuple) must be identifiers")
+    reserved = [n for n in spec.names if n in KEYWORDS or n in IDENTIFIERS]
+    if reserved:
+        raise PluginError(f"{what}: {reserved[0]!r} is reserved by the language ({', '.join(KEYWORDS + IDENTIFIERS)})")
     if spec.kind not in KINDS:
-        raise PluginError(f"node {spec.name!r}: kind must be one of {KINDS}, not {spec.kind!r}")
-    if (spec.evaluate is None) == (spec.build is None):
-        raise PluginError(f"node {spec.name!r} needs exactly one of evaluate or build")
+        raise PluginError(f"{what}: kind must be one of {KINDS}, not {spec.kind!r}")
+    if (spec.evaluate is None) == (spec.build is None) or not callable(spec.evaluate or spec.build):
+        raise PluginError(f"{what} needs exactly one callable: evaluate or build")
+    needed = {"function": "evaluate", "optimizer": "build"}.get(spec.kind)
+    if needed and getattr(spec, needed) is None:
+        raise PluginError(f"{what}: a {spec.kind} node is declared with {needed}= "
+                          f"(use lrdsl.authoring.{spec.kind}_node)")
+    if not isinstance(spec.doc, str) or not spec.doc.strip():
+        raise PluginError(f"{what} has no documentation; give its function a docstring (first line: a summary)")
+    _validate_params(spec, what)
+
+
+def _validate_params(spec: NodeSpec, what: str) -> None:
+    if not isinstance(spec.params, tuple) or not all(isinstance(p, Param) for p in spec.params):
+        raise PluginError(f"{what}: params must be a tuple of lrdsl.authoring.Param")
+    names = [p.name for p in spec.params]
+    if len(set(names)) != len(names):
+        raise PluginError(f"{what}: parameter names {names} repeat")
+    for param in spec.params:
+        if param.kind not in KIND_NAMES:
+            raise PluginError(f"{what}: parameter {param.name!r} has unknown kind {param.kind!r}")
+        if param.check is not None and not isinstance(param.check, Check):
+            raise PluginError(f"{what}: parameter {param.name!r} has a check that is not an lrdsl.authoring.Check")
+        if spec.kind == "schedule" and spec.evaluate is not None and param.kind not in _FORMULA_KINDS:
+            raise PluginError(f"{what}: parameter {param.name!r} is a schedule, which a formula cannot take; "
+                              "declare the node with built_schedule_node")
+    if spec.horizon is not None and (spec.param(spec.horizon) is None or spec.param(spec.horizon).kind != "duration"):
+        raise PluginError(f"{what}: horizon {spec.horizon!r} must name a duration parameter")
+    if spec.variadic and len(spec.params) != 1:
+        raise PluginError(f"{what}: a variadic node declares exactly one (*args) parameter")
 
 
 class Registry:
@@ -31,25 +80,51 @@ class Registry:
 
     def __init__(self) -> None:
         self._by_name: Dict[str, NodeSpec] = {}
+        self._withdrawn: Dict[str, Tuple[str, ...]] = {}  # name -> the sources that claimed it
+        self.version = 0  # bumped by every change, so caches keyed on the registry can tell
 
     def add(self, spec: NodeSpec, source: str) -> NodeSpec:
-        """Register ``spec`` as provided by ``source`` (a distribution name, or 'lrdsl')."""
+        """Register ``spec`` as provided by ``source`` (a distribution name, or 'lrdsl').
+
+        Raises :class:`PluginError` if the spec is malformed and :class:`NameClashError` if any
+        of its names is taken (or withdrawn); then nothing is registered.
+        """
         validate_spec(spec)
         spec = spec.with_source(source)
-        for name in (spec.name, *spec.aliases):
+        for name in spec.names:
             if name in self._by_name:
-                other = self._by_name[name]
-                raise PluginError(f"node name {name!r} from {source!r} clashes with "
-                                  f"{other.name!r} from {other.source!r}; rename one of them")
-        for name in (spec.name, *spec.aliases):
+                raise NameClashError(name, source, self._by_name[name], (self._by_name[name].source,))
+            if name in self._withdrawn:
+                raise NameClashError(name, source, None, self._withdrawn[name])
+        for name in spec.names:
             self._by_name[name] = spec
+        self.version += 1
         return spec
 
-    def remove(self, name: str) -> None:
-        """Unregister the node called ``name`` (and its aliases)."""
-        spec = self._by_name[name]
-        for key in (spec.name, *spec.aliases):
+    def remove(self, name: str) -> NodeSpec:
+        """Unregister the node called ``name`` (and its aliases); returns its spec."""
+        spec = self.get(name)
+        for key in spec.names:
             del self._by_name[key]
+        self.version += 1
+        return spec
+
+    def withdraw(self, spec: NodeSpec, source: str) -> None:
+        """Disable every name of ``spec`` as claimed by ``source`` (a clash between plugins).
+
+        The spec is removed if it is registered; using any of its names then raises a
+        :class:`PluginError` that names every source that claimed it.
+        """
+        if self._by_name.get(spec.name) is not None and self._by_name[spec.name].source == source:
+            self.remove(spec.name)
+        for name in spec.names:
+            claimed = self._withdrawn.get(name, ())
+            self._withdrawn[name] = claimed + (() if source in claimed else (source,))
+        self.version += 1
+
+    def withdrawn(self) -> Dict[str, Tuple[str, ...]]:
+        """Withdrawn names and the sources that claimed each."""
+        return dict(self._withdrawn)
 
     def find(self, name: str) -> Optional[NodeSpec]:
         return self._by_name.get(name)
@@ -59,6 +134,8 @@ class Registry:
         spec = self._by_name.get(name)
         if spec is not None and spec.kind in kinds:
             return spec
+        if name in self._withdrawn:
+            raise PluginError(f"{where}{withdrawn_reason(name, self._withdrawn[name])}")
         candidates = [n for n, s in self._by_name.items() if s.kind in kinds]
         what = " or ".join(kinds)
         if spec is not None:
@@ -69,6 +146,14 @@ class Registry:
         """Sorted names (aliases included) of the given kind, or of every kind."""
         return sorted(n for n, s in self._by_name.items() if kind is None or s.kind == kind)
 
+    def copy(self) -> "Registry":
+        """An independent registry with the same nodes (to add test or notebook nodes to)."""
+        other = Registry()
+        other._by_name = dict(self._by_name)
+        other._withdrawn = dict(self._withdrawn)
+        other.version = self.version
+        return other
+
     def __iter__(self) -> Iterator[NodeSpec]:
         """Each spec once, by name."""
         unique = {spec.name: spec for spec in self._by_name.values()}
@@ -76,3 +161,22 @@ class Registry:
 
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
+
+    def __len__(self) -> int:
+        """The number of nodes (aliases not counted)."""
+        return len({spec.name for spec in self._by_name.values()})
+
+    def __bool__(self) -> bool:
+        return True  # even when empty: callers write ``registry or default_registry()``
+
+
+def withdrawn_reason(name: str, sources: Tuple[str, ...]) -> str:
+    """Why ``name`` cannot be used, and how to fix it."""
+    if len(sources) > 1:
+        listed = ", ".join(repr(s) for s in sources[:-1]) + f" and {sources[-1]!r}"
+        return (f"node {name!r} is provided by {'both ' if len(sources) == 2 else ''}{listed}, so lrdsl uses "
+                "none of them; block all but one "
+                f"(LRDSL_BLOCK_PLUGINS={sources[-1]} or lrdsl.plugins.configure_plugins(block=[...])) "
+                "or uninstall one")
+    return (f"node {name!r} from {sources[0]!r} is disabled because another name of the same node clashes "
+            "with a node of another plugin (see the lrdsl plugin warning)")

@@ -194,7 +194,7 @@ def compile(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, v
     registry = registry or default_registry()
     arguments = (tree, float(base), steps_per_epoch, total)
     try:
-        curve, clock = _compile_cached(*arguments, tuple(sorted(variables.items())), registry)
+        curve, clock = _compile_cached(*arguments, tuple(sorted(variables.items())), registry, registry.version)
     except TypeError:  # unhashable variable values: compile without the cache
         curve, clock = _compile(*arguments, variables, registry)
     if curve.stateful:  # state is never shared between Schedule objects
@@ -211,8 +211,9 @@ def _compile(tree, base, steps_per_epoch, total, variables, registry):
 
 
 @functools.lru_cache(maxsize=512)
-def _compile_cached(tree, base, steps_per_epoch, total, variable_items, registry):
-    """Compiled curves are immutable closures, so a repeated compile is served from here."""
+def _compile_cached(tree, base, steps_per_epoch, total, variable_items, registry, registry_version):
+    """Compiled curves are immutable closures, so a repeated compile is served from here
+    (keyed on the registry's version too: a node added or removed invalidates the entry)."""
     return _compile(tree, base, steps_per_epoch, total, dict(variable_items), registry)
 
 

@@ -234,3 +234,14 @@ def test_report_is_ignored_by_schedules_without_metric_driven_nodes():
     sched = lrdsl.compile("cosine(T=10)")
     sched.report(0.5)
     assert sched(5) == 0.5
+
+
+def test_the_compile_cache_follows_registry_changes():
+    from lrdsl.errors import UnknownNameError
+    from lrdsl.plugins import build_registry
+
+    registry = build_registry(entry_points=False)
+    assert lrdsl.compile("cosine(T=10)", registry=registry)(5) == 0.5
+    registry.remove("cosine")
+    with pytest.raises(UnknownNameError):
+        lrdsl.compile("cosine(T=10)", registry=registry)

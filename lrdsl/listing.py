@@ -1,0 +1,104 @@
+"""Listings of the registered nodes, read from the registry (``lrdsl nodes``, ``lrdsl nodes NAME``).
+
+- :func:`node_rows`: one dict per node (for ``--json`` and tests);
+- :func:`node_table`: those rows as an aligned text table;
+- :func:`node_doc`: one node's full documentation: signature, source, aliases, natural length,
+  its docstring (formula) and every parameter with its type, default and allowed range.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Union
+
+from .authoring import BASE, KIND_NAMES, REQUIRED, NodeSpec, Param
+from .registry import KINDS, Registry, withdrawn_reason
+
+COLUMNS = ("name", "kind", "source", "signature", "summary")
+
+
+def _registry(registry: Optional[Registry]) -> Registry:
+    if registry is not None:
+        return registry
+    from .plugins import default_registry
+
+    return default_registry()
+
+
+def node_rows(registry: Optional[Registry] = None, kind: Optional[str] = None) -> List[Dict[str, object]]:
+    """One dict per node (``name, kind, source, signature, summary, aliases``), sorted by kind then name.
+
+    ``kind`` (``"schedule"``, ``"optimizer"`` or ``"function"``) keeps only that kind.
+    """
+    if kind is not None and kind not in KINDS:
+        from .errors import UnknownNameError, did_you_mean
+
+        raise UnknownNameError(f"unknown node kind {kind!r}{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}")
+    specs = [s for s in _registry(registry) if kind is None or s.kind == kind]
+    specs.sort(key=lambda s: (KINDS.index(s.kind), s.name))
+    return [{"name": s.name, "kind": s.kind, "source": s.source, "signature": s.signature(),
+             "summary": s.summary, "aliases": list(s.aliases)} for s in specs]
+
+
+def node_table(registry: Optional[Registry] = None, kind: Optional[str] = None) -> str:
+    """Every node (or every node of ``kind``) as a text table: name, kind, source, signature, summary.
+
+    Names two plugins both provide are listed after the table as disabled, with the fix.
+    """
+    registry = _registry(registry)
+    rows = node_rows(registry, kind)
+    cells = [[c.upper() for c in COLUMNS]]
+    for row in rows:
+        name = row["name"] + (f" ({', '.join(row['aliases'])})" if row["aliases"] else "")
+        cells.append([name] + [str(row[c]) for c in COLUMNS[1:]])
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS) - 1)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1]
+             for line in cells]
+    withdrawn = registry.withdrawn()
+    if withdrawn:
+        lines.append("")
+        lines.append("disabled by a name clash:")
+        lines.extend(f"  {withdrawn_reason(name, sources)}" for name, sources in sorted(withdrawn.items()))
+    return "\n".join(lines)
+
+
+def node_doc(node: Union[str, NodeSpec], registry: Optional[Registry] = None) -> str:
+    """The full documentation of ``node``: a name (or alias) looked up in the registry, or a spec.
+
+    Raises :class:`~lrdsl.errors.UnknownNameError` (with the closest names) if there is no such
+    node, and :class:`~lrdsl.errors.PluginError` if a name clash between plugins disabled it.
+    """
+    spec = node if isinstance(node, NodeSpec) else _registry(registry).get(node)
+    name = spec.name if isinstance(node, NodeSpec) else node
+    lines = [spec.signature(), ""]
+    if name != spec.name:
+        lines.append(f"{name!r} is an alias of {spec.name!r}.")
+    lines.append(f"kind: {spec.kind}")
+    lines.append(f"source: {spec.source or 'unregistered'}")
+    lines.append(f"aliases: {', '.join(spec.aliases) if spec.aliases else 'none'}")
+    if spec.kind == "schedule":
+        lines.append(f"natural length: {f'its parameter {spec.horizon}' if spec.horizon else 'none'}")
+    lines += ["", spec.doc.strip(), "", "parameters:"]
+    lines += [_param_line(param, spec) for param in spec.params] or ["  (none)"]
+    requires = spec.extra.get("requires", ())
+    if requires:
+        lines += ["", "constraints:"] + [f"  {check.text}" for check in requires]
+    return "\n".join(lines)
+
+
+def _param_line(param: Param, spec: NodeSpec) -> str:
+    kind = KIND_NAMES.get(param.kind, param.kind)
+    if spec.variadic:
+        kind = f"one or more of {kind}"
+    if spec.kind == "optimizer" and param.kind in ("number", "numbers_tuple") \
+            and param.name not in spec.extra.get("fixed", ()):
+        kind += " (each may be a schedule)" if param.kind == "numbers_tuple" else " or a schedule"
+    allowed = f"; allowed: {param.check.text}" if param.check is not None else ""
+    return f"  {param.name}: {kind}; {_default_text(param, spec)}{allowed}"
+
+
+def _default_text(param: Param, spec: NodeSpec) -> str:
+    if param.default is BASE:
+        return "default: b, the incoming base"
+    if param.default is REQUIRED:
+        return "default: the length of its phase" if param.name == spec.horizon else "required"
+    return f"default: {param.default_text()}"

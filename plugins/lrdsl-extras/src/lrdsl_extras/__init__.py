@@ -1,0 +1,51 @@
+"""lrdsl-extras: an lrdsl plugin adding the tanh_decay and noam schedules and the signsgd optimizer."""
+
+import numpy as np
+
+import lrdsl
+from lrdsl.authoring import BASE, Duration, nonnegative, optimizer_node, positive, schedule_node
+
+
+@schedule_node(horizon="T", checks={"T": positive, "k": positive, "end": nonnegative, "base": nonnegative})
+def tanh_decay(xp, t, T: Duration, k: float = 3.0, end: float = 0.0, base: float = BASE):
+    """Tanh decay: end + (base − end) · (1 − tanh(k·p) / tanh(k)), p = min(t, T)/T.
+
+    - T > 0: its length (natural length: T); then it holds ``end``
+    - k > 0: the steepness; larger k drops sooner
+    - end >= 0: the final value
+    """
+    p = xp.minimum(t, T) / T
+    return end + (base - end) * (1 - xp.tanh(k * p) / xp.tanh(k))
+
+
+@schedule_node(checks={"warmup": positive, "d_model": positive, "scale": nonnegative})
+def noam(xp, t, warmup: Duration, d_model: float = 512.0, scale: float = 1.0):
+    """Noam schedule: scale · d_model^−0.5 · min(n^−0.5, n · warmup^−1.5), n = t + 1.
+
+    - warmup > 0: rises linearly for ``warmup`` steps, then decays as 1/sqrt(n)
+    - d_model > 0: the model width; scale >= 0: a multiplier
+    - n = t + 1 counts updates from 1, as in "Attention Is All You Need" (Vaswani et al., 2017)
+    - no natural length; it ignores the incoming base
+    """
+    n = t + 1
+    return scale * d_model ** -0.5 * xp.minimum(n ** -0.5, n * warmup ** -1.5)
+
+
+@optimizer_node(checks={"lr": nonnegative, "weight_decay": nonnegative})
+def signsgd(param, grad, state, lr: float = 1e-3, weight_decay: float = 0.0):
+    """Sign SGD: θ ← θ · (1 − lr·weight_decay) − lr · sign(g).
+
+    - lr >= 0: the step size (a number or a schedule)
+    - weight_decay >= 0: decoupled weight decay, as in AdamW
+    - Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex Problems" (2018)
+    """
+    if weight_decay:
+        param *= 1 - lr * weight_decay
+    step = np.sign(grad, out=state.scratch(0))
+    step *= -lr
+    param += step
+
+
+@lrdsl.hookimpl
+def lrdsl_nodes():
+    return [tanh_decay, noam, signsgd]
