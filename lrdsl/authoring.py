@@ -215,30 +215,28 @@ def _doc(function: Callable) -> str:
     return inspect.cleandoc(function.__doc__ or "")
 
 
+def _schedule_declaration(role: str, skip: int, name, aliases, horizon, checks) -> Callable[[Callable], NodeSpec]:
+    """A decorator turning ``function`` into a schedule NodeSpec whose ``role`` is evaluate or build."""
+
+    def declare(function: Callable) -> NodeSpec:
+        params = params_from_signature(function, skip, checks or {})
+        _check_horizon(function, horizon, params)
+        return NodeSpec(name or function.__name__, "schedule", params, _doc(function), aliases=tuple(aliases),
+                        horizon=horizon, **{role: function})
+
+    return declare
+
+
 def schedule_node(name: str | None = None, *, aliases: Sequence[str] = (), horizon: str | None = None,
                   checks: Mapping[str, Check] | None = None) -> Callable[[Callable], NodeSpec]:
     """Declare a schedule node from ``evaluate(xp, t, *params)``; returns its :class:`NodeSpec`."""
-
-    def declare(function: Callable) -> NodeSpec:
-        params = params_from_signature(function, 2, checks or {})
-        _check_horizon(function, horizon, params)
-        return NodeSpec(name or function.__name__, "schedule", params, _doc(function), evaluate=function,
-                        aliases=tuple(aliases), horizon=horizon)
-
-    return declare
+    return _schedule_declaration("evaluate", 2, name, aliases, horizon, checks)
 
 
 def built_schedule_node(name: str | None = None, *, aliases: Sequence[str] = (), horizon: str | None = None,
                         checks: Mapping[str, Check] | None = None) -> Callable[[Callable], NodeSpec]:
     """Declare a schedule node from ``build(context, *params) -> Curve`` (stateful or higher-order)."""
-
-    def declare(function: Callable) -> NodeSpec:
-        params = params_from_signature(function, 1, checks or {})
-        _check_horizon(function, horizon, params)
-        return NodeSpec(name or function.__name__, "schedule", params, _doc(function), build=function,
-                        aliases=tuple(aliases), horizon=horizon)
-
-    return declare
+    return _schedule_declaration("build", 1, name, aliases, horizon, checks)
 
 
 def function_node(name: str | None = None, *, variadic: bool = False) -> Callable[[Callable], NodeSpec]:

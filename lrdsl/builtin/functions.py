@@ -4,22 +4,21 @@ from ..authoring import function_node
 from ..plugins import hookimpl
 
 
-@function_node("min", variadic=True)
-def minimum(xp, *values: float):
-    """min(a, b, ...): the smallest argument at each point."""
-    result = values[0]
-    for value in values[1:]:
-        result = xp.minimum(result, value)
-    return result
+def _extremum(name: str, ufunc: str, doc: str):
+    """A variadic pointwise reduction through ``xp.<ufunc>`` (minimum or maximum)."""
+
+    def evaluate(xp, *values: float):
+        combine, result = getattr(xp, ufunc), values[0]
+        for value in values[1:]:
+            result = combine(result, value)
+        return result
+
+    evaluate.__doc__ = doc
+    return function_node(name, variadic=True)(evaluate)
 
 
-@function_node("max", variadic=True)
-def maximum(xp, *values: float):
-    """max(a, b, ...): the largest argument at each point."""
-    result = values[0]
-    for value in values[1:]:
-        result = xp.maximum(result, value)
-    return result
+minimum = _extremum("min", "minimum", "min(a, b, ...): the smallest argument at each point.")
+maximum = _extremum("max", "maximum", "max(a, b, ...): the largest argument at each point.")
 
 
 @function_node()
