@@ -192,7 +192,7 @@ def _default(param: Param, spec: NodeSpec, ctx: Context, where: str):
         return ctx.base
     if param.default is not REQUIRED:
         value = param.default
-        if param.kind == "duration" and value is not None:  # None: "derived from another parameter"
+        if param.kind == "duration" and isinstance(value, (int, float)):  # else: derived from another parameter
             return ctx.clock.convert(value, "it", f"{where}{param.name}")
         return value
     # An unset horizon takes the length of its phase (SPEC §4.3).

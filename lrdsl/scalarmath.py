@@ -24,6 +24,7 @@ def _sign(value):
 SCALAR = SimpleNamespace(
     minimum=min, maximum=max, where=_where, clip=_clip, abs=abs, sign=_sign,
     floor=math.floor, ceil=math.ceil, sqrt=math.sqrt, log=math.log, log2=math.log2, exp=math.exp,
+    expm1=math.expm1, log1p=math.log1p,
     cos=math.cos, sin=math.sin, tanh=math.tanh, power=math.pow,
     pi=math.pi, e=math.e, inf=math.inf,
 )

@@ -1,0 +1,229 @@
+"""Cyclical schedule nodes (SPEC §5): ``sgdr``, ``repeat``, ``cyclic`` and ``onecycle``.
+
+``sgdr`` and ``repeat`` share :func:`periods`, which finds the period containing ``t`` when
+period k lasts ``length · mult^k``. ``cyclic`` and ``onecycle`` follow torch's CyclicLR and
+OneCycleLR arithmetic step by step, including their boundary conventions.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import curves
+from ..authoring import (BASE, Check, Count, Duration, ScheduleArg, between, built_schedule_node, nonnegative,
+                         one_of, positive, schedule_node)
+from ..errors import ParameterError
+from ..scalarmath import SCALAR
+from .nodeutil import SameAs, describe_call, sub_text
+
+at_least_one = Check(lambda v: v >= 1, ">= 1")
+
+
+# -- periods of geometrically growing length ------------------------------------------------------
+
+_SNAP = 1 - 1e-12  # a computed period start this close above t still counts as reached
+
+
+def period_start(xp, k, length: float, mult: float):
+    """When period k starts, period j lasting ``length · mult^j``.
+
+    For mult near 1, mult^k − 1 cancels, so it is computed with expm1; otherwise with a
+    power, which is exact at the integer boundaries of integer multipliers (torch's T_mult).
+    """
+    if mult == 1:
+        return k * length
+    grown = xp.expm1(k * math.log(mult)) if abs(mult - 1) < 0.5 else mult ** k - 1
+    return length * grown / (mult - 1)
+
+
+def periods(xp, t, length: float, mult: float, times: float):
+    """``(k, tau, span)``: the period containing ``t``, the time into it and its length.
+
+    Period k (k = 0, 1, ...) lasts ``length · mult^k``; there are ``times`` periods (``inf``
+    allowed when mult >= 1) and after the last one time stops at its end (tau = span).
+    Periods are half-open: at a period's start the new period applies. The index from the
+    closed form is corrected by one where rounding put ``t`` on the wrong side of a boundary,
+    and a time within 1e-12 (relative) below a computed start counts as that start, so an
+    integer boundary is exact however the array backend rounds powers and logarithms.
+    """
+    end = period_start(SCALAR, times, length, mult) if math.isfinite(times) else math.inf
+    t = xp.minimum(t, end)
+    if mult == 1:
+        k = xp.floor(t / length)
+    else:
+        k = xp.floor(xp.log1p(t * (mult - 1) / length) / math.log(mult))
+    k = xp.where(t < period_start(xp, k, length, mult) * _SNAP, k - 1, k)
+    k = xp.where(t >= period_start(xp, k + 1, length, mult) * _SNAP, k + 1, k)
+    k = xp.clip(k, 0, times - 1)
+    span = length * mult ** k
+    tau = xp.clip(t - period_start(xp, k, length, mult), 0.0, span)
+    return k, tau, span
+
+
+def check_periods(name: str, mult: float, times: float) -> None:
+    """Shrinking periods (mult < 1) add up to a finite time, so they need a finite count."""
+    if mult < 1 and math.isinf(times):
+        raise ParameterError(f"{name}(): mult={mult:g} < 1 shrinks every period, so infinitely many periods "
+                             "end after a finite time; give times=<a whole number> or use mult >= 1")
+
+
+# -- sgdr -----------------------------------------------------------------------------------------
+
+def _sgdr(xp, t, T, mult, decay, end, times, base):
+    k, tau, span = periods(xp, t, T, mult, times)
+    top = base * decay ** k
+    return end + (top - end) * (1 + xp.cos(xp.pi * tau / span)) / 2
+
+
+@built_schedule_node(checks={"T": positive, "mult": positive, "decay": nonnegative, "end": nonnegative,
+                             "times": at_least_one, "base": nonnegative})
+def sgdr(ctx, T: Duration, mult: float = 1.0, decay: float = 1.0, end: float = 0.0, times: Count = math.inf,
+         base: float = BASE) -> curves.Curve:
+    """Cosine annealing with warm restarts (SGDR).
+
+    Cycle i (i = 0, 1, ...) lasts T·mult^i and is a cosine from base·decay^i down to ``end``:
+    end + (base·decay^i − end) · (1 + cos(π·τ/(T·mult^i))) / 2, τ = time into the cycle.
+    After ``times`` cycles the value is ``end``.
+
+    - T > 0: the first cycle's length; mult > 0 (mult < 1 needs a finite ``times``)
+    - decay >= 0: the peak's factor per cycle; end >= 0; times >= 1 or inf
+    - no natural length: as a non-final phase it needs ``for``
+    - matches torch CosineAnnealingWarmRestarts(T_0=T, T_mult=mult, eta_min=end), timm
+      CosineLRScheduler(t_initial=T, cycle_mul=mult, cycle_decay=decay, cycle_limit=times,
+      lr_min=end); Keras CosineDecayRestarts scales (base − end) rather than base by m_mul:
+      ``α·lr + sgdr(T, mult=t_mul, decay=m_mul, base=(1 − α)·lr)``
+    """
+    check_periods("sgdr", mult, times)
+    return curves.node(_sgdr, (T, mult, decay, end, times, base),
+                       describe_call("sgdr", T=T, mult=mult, decay=decay, end=end, times=times, base=base))
+
+
+# -- repeat ---------------------------------------------------------------------------------------
+
+def _repeated(x: curves.Curve, length: float, times: float, mult: float, decay: float, label: str) -> curves.Curve:
+    """``x`` (of length ``length``) repeated: period k stretched by mult^k and scaled by decay^k."""
+    inner_at, inner_over = x.at, x.over
+
+    def at(t):
+        k, tau, span = periods(SCALAR, t, length, mult, times)
+        return decay ** k * inner_at(tau * length / span)
+
+    def over(t, xp):
+        k, tau, span = periods(xp, t, length, mult, times)
+        return decay ** k * inner_over(tau * length / span, xp)
+
+    return curves.Curve(at, over, label, stateful=x.stateful)
+
+
+@built_schedule_node(checks={"times": at_least_one, "mult": positive, "decay": nonnegative})
+def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, decay: float = 1.0) -> curves.Curve:
+    """Repeat a schedule: x's phase again and again, each period stretched and scaled.
+
+    Period k (k = 0, 1, ...) lasts L·mult^k, L = x's length, and its value at time τ into
+    the period is decay^k · x(τ / mult^k). After ``times`` periods the value holds where
+    the last period ended (x's end value, times decay^(times−1)).
+
+    - x: any schedule with a known length (a horizon such as cosine's T, a sequence of
+      such phases, or ``x for <duration>``), including plugin nodes
+    - times >= 1 or inf; mult > 0 (mult < 1 needs a finite ``times``); decay >= 0
+    - no natural length: as a non-final phase it needs ``for``
+    - matches HF cosine_with_restarts: ``warmup(T=W) then repeat(cosine(T=(T−W)/n), times=n)``
+    """
+    text = sub_text(x)
+    if x.length is None or not math.isfinite(x.length):
+        raise ParameterError(f"repeat(): x = {text} has no known length, so it cannot be repeated; give it "
+                             f"one: set its horizon (e.g. cosine(T=10)) or write 'repeat({text} for <duration>)'")
+    if x.length <= 0:
+        raise ParameterError(f"repeat(): x = {text} has length {x.length:g}; a period must be positive")
+    check_periods("repeat", mult, times)
+    label = describe_call("repeat", text, times=times, mult=mult, decay=decay)
+    return _repeated(x.curve, x.length, times, mult, decay, label)
+
+
+# -- cyclic ---------------------------------------------------------------------------------------
+
+@schedule_node(checks={"up": positive, "down": Check(lambda v: isinstance(v, SameAs) or v >= 0, ">= 0"), "low": nonnegative, "high": nonnegative,
+                       "mode": one_of("triangular", "triangular2", "exp_range"), "gamma": nonnegative})
+def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0, high: float = BASE,
+           mode: str = "triangular", gamma: float = 1.0):
+    """Cyclical learning rate (Smith 2017), exactly as torch CyclicLR computes it.
+
+    With P = up + down, r = up/P, cycle = floor(1 + t/P), x = 1 + t/P − cycle:
+    scale = x/r if x <= r else (x − 1)/(r − 1), and
+    value = low + (high − low) · scale · f, where f = 1 ("triangular"),
+    1/2^(cycle−1) ("triangular2") or gamma^t ("exp_range").
+
+    - up > 0: the rising half-cycle; down >= 0 (default: equal to up)
+    - low, high >= 0 (default high: the incoming base b); gamma >= 0 (exp_range only)
+    - no natural length (it cycles while its phase lasts)
+    - matches torch CyclicLR(base_lr=low, max_lr=high, step_size_up=up, step_size_down=down,
+      mode=mode, gamma=gamma) at every iteration
+    """
+    if isinstance(down, SameAs):
+        down = up
+    total = up + down
+    ratio = up / total
+    cycle = xp.floor(1 + t / total)
+    x = 1.0 + t / total - cycle
+    if down == 0:
+        scale = x / ratio
+    else:
+        scale = xp.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+    height = (high - low) * scale
+    if mode == "triangular":
+        return low + height * 1.0
+    if mode == "triangular2":
+        return low + height * 0.5 ** (cycle - 1)
+    return low + height * gamma ** t
+
+
+# -- onecycle -------------------------------------------------------------------------------------
+
+def anneal_between(xp, start: float, end: float, pct, how: str):
+    """torch OneCycleLR's annealing from ``start`` to ``end`` as ``pct`` goes from 0 to 1."""
+    if how == "cos":
+        return end + (start - end) / 2.0 * (xp.cos(xp.pi * pct) + 1)
+    return (end - start) * pct + start
+
+
+def onecycle_phases(T: float, pct: float, three_phase: bool):
+    """The end steps of torch OneCycleLR's phases for total_steps = T."""
+    if three_phase:
+        return (pct * T - 1, 2 * pct * T - 2, T - 1)
+    return (pct * T - 1, T - 1)
+
+
+@schedule_node(horizon="T", checks={"T": at_least_one, "pct": between(0, 1, low_open=True, high_open=True),
+                                     "div": positive, "final_div": positive, "anneal": one_of("cos", "linear"),
+                                     "base": nonnegative})
+def onecycle(xp, t, T: Duration, pct: float = 0.3, div: float = 25.0, final_div: float = 1e4, anneal: str = "cos",
+             three_phase: bool = False, base: float = BASE):
+    """One-cycle policy, exactly as torch OneCycleLR(max_lr=base, total_steps=T) computes it.
+
+    With initial = base/div and low = initial/final_div, the phases end at steps
+    e1 = pct·T − 1 (rising initial → base) and T − 1 (falling base → low); with
+    three_phase: e1, e2 = 2·pct·T − 2 (base → initial) and T − 1 (initial → low). In the
+    phase from s to e the value is anneal(start, end, (t − s)/(e − s)), with
+    anneal = end + (start − end)·(1 + cos(π·p))/2 ("cos") or start + (end − start)·p
+    ("linear"). From T − 1 on the value holds ``low`` (torch stops at step T).
+
+    - T >= 1: total steps (natural length: T); pct in (0, 1); div, final_div > 0
+    - base >= 0: the peak (torch's max_lr), default the incoming base b
+    - matches torch OneCycleLR(max_lr, total_steps=T, pct_start=pct, anneal_strategy=anneal,
+      div_factor=div, final_div_factor=final_div, three_phase) at every step 0..T−1;
+      optax's onecycle schedules peak at int(pct·T): see docs/equivalence.md
+    """
+    initial = base / div
+    levels = (initial, base, initial, initial / final_div) if three_phase else (initial, base, initial / final_div)
+    ends = onecycle_phases(T, pct, three_phase)
+    t = xp.minimum(t, T - 1)
+    values, start = [], 0.0
+    for number, end in enumerate(ends):
+        pct_done = (t - start) / (end - start) if end != start else 1.0 + 0 * t
+        values.append(anneal_between(xp, levels[number], levels[number + 1], pct_done, anneal))
+        start = end
+    out = values[-1]
+    for end, value in zip(reversed(ends[:-1]), reversed(values[:-1])):
+        out = xp.where(t <= end, value, out)
+    return out
+

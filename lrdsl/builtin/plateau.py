@@ -1,0 +1,123 @@
+"""The metric-driven ``plateau`` node: torch ReduceLROnPlateau, report by report.
+
+Its value does not depend on time but on the metrics reported so far, so it is a stateful
+node: :class:`PlateauState` sits in ``Curve.stateful`` and ``Schedule.report`` feeds it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from .. import curves
+from ..authoring import between, built_schedule_node, nonnegative, one_of
+from ..errors import LRDSLError
+from .nodeutil import describe_call
+
+_STATE_KEYS = ("best", "bad_reports", "cooldown_left", "reports", "reductions")
+
+
+class PlateauState:
+    """Counts the reductions that reported metrics cause, with torch ReduceLROnPlateau's rules.
+
+    A metric is *better* than the best so far when (mode, threshold_mode):
+    min/rel ``m < best·(1 − threshold)``, min/abs ``m < best − threshold``,
+    max/rel ``m > best·(1 + threshold)``, max/abs ``m > best + threshold``.
+    Reports that are not better count as bad (none during cooldown); when more than
+    ``patience`` bad reports accumulate, the value becomes ``max(value·factor, min)`` if that
+    lowers it by more than ``eps``, and a cooldown of ``cooldown`` reports starts.
+    """
+
+    def __init__(self, base: float, factor: float, patience: int, threshold: float, threshold_mode: str,
+                 mode: str, cooldown: int, min_value: float, eps: float, label: str):
+        self.base, self.factor, self.patience = base, factor, patience
+        self.threshold, self.threshold_mode, self.mode = threshold, threshold_mode, mode
+        self.cooldown, self.min_value, self.eps, self.label = cooldown, min_value, eps, label
+        self.best = math.inf if mode == "min" else -math.inf
+        self.bad_reports = 0
+        self.cooldown_left = 0
+        self.reports = 0
+        self.reductions = 0
+        self.value = base
+
+    def is_better(self, metric: float) -> bool:
+        best, threshold = self.best, self.threshold
+        if self.mode == "min":
+            return metric < (best * (1 - threshold) if self.threshold_mode == "rel" else best - threshold)
+        return metric > (best * (1 + threshold) if self.threshold_mode == "rel" else best + threshold)
+
+    def reduced(self, value: float) -> float:
+        """The value after one reduction (unchanged if the cut would be <= eps)."""
+        new = max(value * self.factor, self.min_value)
+        return new if value - new > self.eps else value
+
+    def report(self, metric: float) -> None:
+        """Take one metric (one torch ``scheduler.step(metric)``)."""
+        self.reports += 1
+        if self.is_better(metric):
+            self.best = metric
+            self.bad_reports = 0
+        else:
+            self.bad_reports += 1
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.bad_reports = 0
+        if self.bad_reports > self.patience:
+            new = self.reduced(self.value)
+            if new != self.value:
+                self.value = new
+                self.reductions += 1
+            self.cooldown_left = self.cooldown
+            self.bad_reports = 0
+
+    def state_dict(self) -> dict:
+        """Counters only (JSON-friendly: the best metric is None before the first report)."""
+        return {"node": "plateau", "best": self.best if math.isfinite(self.best) else None,
+                "bad_reports": self.bad_reports, "cooldown_left": self.cooldown_left, "reports": self.reports,
+                "reductions": self.reductions}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume from :meth:`state_dict`; the value is replayed from this schedule's base."""
+        if not isinstance(state, Mapping) or state.get("node") != "plateau" or any(k not in state for k in _STATE_KEYS):
+            raise LRDSLError(f"{self.label}: load_state_dict() expects a plateau state with keys "
+                             f"{', '.join(_STATE_KEYS)}, got {state!r}")
+        counts = [state[k] for k in _STATE_KEYS[1:]]
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+            raise LRDSLError(f"{self.label}: load_state_dict(): counters must be whole numbers >= 0, got {state!r}")
+        best = state["best"]
+        if best is not None and not (isinstance(best, (int, float)) and math.isfinite(best)):
+            raise LRDSLError(f"{self.label}: load_state_dict(): best must be a finite number or None, got {best!r}")
+        self.best = (math.inf if self.mode == "min" else -math.inf) if best is None else float(best)
+        self.bad_reports, self.cooldown_left, self.reports, self.reductions = counts
+        value = self.base
+        for _ in range(self.reductions):
+            value = self.reduced(value)
+        self.value = value
+
+
+@built_schedule_node(checks={"factor": between(0, 1, high_open=True), "patience": nonnegative,
+                             "threshold": nonnegative, "threshold_mode": one_of("rel", "abs"),
+                             "mode": one_of("min", "max"), "cooldown": nonnegative, "min": nonnegative,
+                             "eps": nonnegative})
+def plateau(ctx, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+            mode: str = "min", cooldown: int = 0, min: float = 0.0, eps: float = 1e-8) -> curves.Curve:
+    """Reduce on plateau: b · factor^k (never cut below ``min``), k = reductions caused by reported metrics.
+
+    Feed it with ``sched.report(metric)`` once per evaluation. A report is bad unless the
+    metric beats the best so far by ``threshold`` (relative: best·(1 ∓ threshold), or
+    absolute: best ∓ threshold, for mode "min"/"max"); after more than ``patience``
+    consecutive bad reports the value becomes max(value·factor, min), applied only if that
+    lowers it by more than ``eps``; then ``cooldown`` reports are ignored.
+
+    - factor in [0, 1); patience, cooldown: whole numbers >= 0; threshold, min, eps >= 0
+    - mode "min" (lower is better) or "max"; threshold_mode "rel" or "abs"
+    - state: ``sched.state_dict()`` holds the counters; a resumed schedule continues exactly
+    - metric-driven, so it must be the last phase (its end value is not known in advance)
+    - matches torch ReduceLROnPlateau(mode, factor, patience, threshold, threshold_mode,
+      cooldown, min_lr=min, eps) report by report; timm PlateauLRScheduler defaults to
+      mode "max": write ``plateau(mode="max")``
+    """
+    label = describe_call("plateau", factor=factor, patience=patience, threshold=threshold,
+                          threshold_mode=threshold_mode, mode=mode, cooldown=cooldown, min=min, eps=eps)
+    state = PlateauState(ctx.base, factor, patience, threshold, threshold_mode, mode, cooldown, min, eps, label)
+    return curves.Curve(lambda t: state.value, lambda t, xp: 0.0 * t + state.value, label, stateful=(state,))
