@@ -38,3 +38,11 @@ def test_the_quick_start_test_command_is_what_ci_runs():
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     command = [line for line in ci.splitlines() if line.startswith("pip install")]
     assert len(command) == 1 and command[0] in README
+
+
+def test_the_readme_names_every_built_in_schedule_and_optimizer():
+    registry = build_registry(entry_points=False)
+    for kind in ("schedule", "optimizer"):
+        for spec in registry:
+            if spec.kind == kind:
+                assert f"`{spec.name}" in README, f"README does not mention the {kind} node {spec.name}"
