@@ -1,0 +1,250 @@
+"""Loading schedules from configs: YAML, TOML, JSON, plain dicts and Hydra/OmegaConf.
+
+A config names a schedule by a (dotted) key. The entry is either the expression itself or
+a table with the expression and its compile options::
+
+    # train.yaml
+    optimizer:
+      lr: 3.0e-4
+      schedule: "warmup(5%, base=$lr) then cosine(end=$optimizer.min_lr)"
+      min_lr: 1.0e-6
+    trainer:
+      steps: 10000
+    lr_schedule:
+      expression: "warmup(T=$warmup) then cosine(end=1e-5)"
+      base: $optimizer.lr          # a reference to another key
+      total: $trainer.steps
+      variables: {warmup: 500}
+
+    >>> sched = lrdsl.config.load_schedule("train.yaml", key="optimizer.schedule", total=10000)
+    >>> sched = lrdsl.config.load_schedule("train.yaml", key="lr_schedule")
+
+``$name`` in the expression (names may contain dots, ``$optimizer.lr``) is looked up in the
+same document, from the table holding the entry outwards to the top level (so ``$lr``
+next to ``schedule`` under ``optimizer`` is ``optimizer.lr``). Explicit ``variables=`` win,
+then the entry's own ``variables`` table, then the document. In the entry's ``base``,
+``steps_per_epoch``, ``total`` and ``variables`` values, a string that is exactly
+``$dotted.key`` is a reference resolved the same way. Keyword arguments given to
+:func:`load_schedule` override the entry's options.
+
+With Hydra, instantiate :func:`lrdsl.compile` directly (``_target_: lrdsl.compile``) and use
+OmegaConf's ``${...}`` interpolation for its ``base``/``total``/``variables``; or pass the
+composed config to :func:`load_schedule`, which accepts a ``DictConfig``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from . import ast
+from .errors import LRDSLError, UnknownNameError, did_you_mean
+from .parser import parse
+from .schedule import Schedule, compile
+
+_REFERENCE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)$")
+OPTIONS = ("base", "steps_per_epoch", "total", "variables")
+_MISSING = object()
+
+
+class ConfigError(LRDSLError):
+    """A config file or entry that cannot be read as an lrdsl schedule."""
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+def load_document(source) -> Dict[str, Any]:
+    """A config as a plain dict: a mapping, an OmegaConf ``DictConfig``, or a path to a
+    ``.yaml``/``.yml``, ``.toml`` or ``.json`` file."""
+    if type(source).__module__.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        source = OmegaConf.to_container(source, resolve=True)
+    if isinstance(source, Mapping):
+        return dict(source)
+    if not isinstance(source, (str, os.PathLike)):
+        raise ConfigError(f"a config is a mapping or a path to a YAML, TOML or JSON file, not "
+                          f"{type(source).__name__}")
+    path = os.fspath(source)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".yaml", ".yml", ".toml", ".json"):
+        raise ConfigError(f"{path}: unknown config format {suffix!r}; expected .yaml, .yml, .toml or .json")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    document = _parse_document(data, suffix, path)
+    if not isinstance(document, Mapping):
+        raise ConfigError(f"{path}: the top level of a config must be a table of keys, got "
+                          f"{type(document).__name__}")
+    return dict(document)
+
+
+def _parse_document(data: bytes, suffix: str, path: str):
+    if suffix == ".json":
+        try:
+            return json.loads(data)
+        except ValueError as error:
+            raise ConfigError(f"{path}: invalid JSON: {error}") from None
+    if suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            try:
+                import tomli as tomllib
+            except ImportError:
+                raise ConfigError("reading TOML on Python 3.10 needs tomli: pip install tomli") from None
+        try:
+            return tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError("reading YAML needs PyYAML: pip install pyyaml") from None
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: invalid YAML: {error}") from None
+
+
+def lookup(document: Mapping[str, Any], key: str, default=_MISSING):
+    """The value at a dotted ``key`` (``"optimizer.lr"``; a number indexes a list)."""
+    node: Any = document
+    for part in key.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            if default is not _MISSING:
+                return default
+            keys = list(node) if isinstance(node, Mapping) else []
+            raise UnknownNameError(f"the config has no key {key!r} (no {part!r}{did_you_mean(part, keys)}); "
+                                   f"keys there: {', '.join(map(str, keys)) or 'none'}")
+    return node
+
+
+# -- entries ---------------------------------------------------------------------------------------
+
+@dataclass
+class ConfigEntry:
+    """A schedule (or optimizer) string from a config, with its compile options resolved."""
+
+    text: str
+    key: str
+    base: Optional[float] = None
+    steps_per_epoch: Optional[float] = None
+    total: Any = None
+    variables: Dict[str, Any] = field(default_factory=dict)
+
+    def options(self) -> Dict[str, Any]:
+        """Keyword arguments for :func:`lrdsl.compile` (and the bridges), without unset ones."""
+        out = {"steps_per_epoch": self.steps_per_epoch, "total": self.total, "variables": self.variables}
+        if self.base is not None:
+            out["base"] = self.base
+        return out
+
+    def compile(self, registry=None) -> Schedule:
+        return compile(self.text, registry=registry, **self.options())
+
+
+def _scopes(key: str) -> List[str]:
+    """The tables around ``key``, innermost first, as dotted prefixes ('' is the top level)."""
+    parts = key.split(".")[:-1]
+    return [".".join(parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def _resolve_name(document: Mapping[str, Any], name: str, key: str):
+    for scope in _scopes(key):
+        value = lookup(document, f"{scope}.{name}" if scope else name, None)
+        if value is not None:
+            return _check_value(value, name)
+    where = ", ".join(repr(s) if s else "the top level" for s in _scopes(key))
+    top = list(document)
+    raise UnknownNameError(f"config entry {key!r}: ${name} is neither in variables nor a key of the config "
+                           f"(looked in {where}){did_you_mean(name.split('.')[0], top)}")
+
+
+def _check_value(value, name: str):
+    if isinstance(value, Mapping) or value is None:
+        raise ConfigError(f"${name} refers to a {'table' if value is not None else 'null'}; a variable must be "
+                          "a number, a boolean, a string or a list")
+    return value
+
+
+def _dereference(document: Mapping[str, Any], value, key: str):
+    """``value``, or the config value it refers to when it is exactly ``"$dotted.key"``."""
+    if isinstance(value, str):
+        match = _REFERENCE.match(value.strip())
+        if match:
+            return _resolve_name(document, match.group(1), key)
+    return value
+
+
+def _variable_names(text: str) -> List[str]:
+    stack, names = [parse(text)], []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Variable) and node.name not in names:
+            names.append(node.name)
+        stack.extend(node.children())
+    return names
+
+
+def _split_entry(entry, key: str) -> Tuple[str, Dict[str, Any]]:
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, Mapping):
+        unknown = set(entry) - {"expression", *OPTIONS}
+        if "expression" not in entry or unknown:
+            problem = (f"unknown keys {sorted(unknown)}" if unknown else "no 'expression' key")
+            raise ConfigError(f"config entry {key!r} has {problem}; an entry is an lrdsl string, or a table "
+                              f"with 'expression' and optionally {', '.join(OPTIONS)}")
+        if not isinstance(entry["expression"], str):
+            raise ConfigError(f"config entry {key!r}: 'expression' must be a string")
+        return entry["expression"], {k: entry[k] for k in OPTIONS if k in entry}
+    raise ConfigError(f"config entry {key!r} is a {type(entry).__name__}; expected an lrdsl string or a table "
+                      "with 'expression'")
+
+
+def load_entry(source, key: str = "schedule", *, variables: Optional[Mapping[str, Any]] = None,
+               **overrides) -> ConfigEntry:
+    """The string at ``key`` of ``source`` with every option and ``$variable`` resolved.
+
+    ``overrides`` are ``base``, ``steps_per_epoch`` and ``total``; given ones win over the entry's.
+    """
+    unknown = set(overrides) - set(OPTIONS[:3])
+    if unknown:
+        raise ConfigError(f"unknown option(s) {sorted(unknown)}; options: {', '.join(OPTIONS)}")
+    document = load_document(source)
+    text, options = _split_entry(lookup(document, key), key)
+    table = options.pop("variables", None) or {}
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"config entry {key!r}: 'variables' must be a table of name: value")
+    resolved = {name: _dereference(document, value, key) for name, value in table.items()}
+    resolved.update(variables or {})
+    for name in _variable_names(text):
+        if name not in resolved:
+            resolved[name] = _resolve_name(document, name, key)
+    options = {name: _dereference(document, value, key) for name, value in options.items()}
+    options.update({name: value for name, value in overrides.items() if value is not None})
+    return ConfigEntry(text, key, variables=resolved, **options)
+
+
+def load_schedule(source, key: str = "schedule", *, base: Optional[float] = None, steps_per_epoch=None,
+                  total=None, variables: Optional[Mapping[str, Any]] = None, registry=None) -> Schedule:
+    """Compile the schedule at ``key`` of a config (a path, a mapping or a Hydra ``DictConfig``).
+
+    See the module documentation for the entry format and how ``$variables`` are resolved.
+    """
+    entry = load_entry(source, key, variables=variables, base=base, steps_per_epoch=steps_per_epoch,
+                       total=total)
+    return entry.compile(registry=registry)
+
+
+__all__ = ["ConfigEntry", "ConfigError", "load_document", "load_entry", "load_schedule", "lookup"]

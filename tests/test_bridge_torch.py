@@ -1,0 +1,392 @@
+"""The PyTorch bridge: ScheduleLR against lrdsl's own evaluator and torch's schedulers, live."""
+
+import io
+import os
+import socket
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import lrdsl
+from lrdsl.bridges import BridgeError
+from lrdsl.bridges.torch import ScheduleLR
+from lrdsl.errors import UnitError
+
+
+def two_groups(lr0=0.05, lr1=0.5, **kwargs):
+    """torch's reference fixture: SGD with a float-lr group and a tensor-lr group."""
+    w0 = torch.nn.Parameter(torch.zeros(2))
+    w1 = torch.nn.Parameter(torch.zeros(2))
+    return torch.optim.SGD([{"params": [w0], "lr": lr0}, {"params": [w1], "lr": torch.tensor(lr1)}], **kwargs)
+
+
+def run(optimizer, scheduler, steps):
+    """The lr of every group before each step (the lr the k-th update uses), stepping as torch advises."""
+    seen = []
+    for _ in range(steps):
+        seen.append([float(group["lr"]) for group in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    return np.array(seen)
+
+
+@pytest.mark.parametrize("text", [
+    "warmup(T=4) then cosine(T=10, end=1e-3)",
+    "step(base=0.1, s=3) then exp(s=5)",
+    "0.5 * linear(T=8) + 0.1 * base",
+])
+def test_each_group_is_its_own_base(text):
+    optimizer = two_groups()
+    seen = run(optimizer, ScheduleLR(optimizer, text), 20)
+    for index, base in enumerate((0.05, 0.5)):
+        expected = lrdsl.compile(text, base=base).values(np.arange(20))
+        np.testing.assert_allclose(seen[:, index], expected, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("text, make_peer", [
+    ("cosine(T=10, end=1e-10)", lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-10)),
+    ("step(s=3)", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.1)),
+    ("exp(s=1, rate=0.9)", lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
+    ("warmup(T=4, start=0.5 * base)", lambda o: torch.optim.lr_scheduler.LinearLR(o, 0.5, 1.0, total_iters=4)),
+    ("warmup(T=3, start=0.1 * base) then cosine(T=7)", lambda o: torch.optim.lr_scheduler.SequentialLR(
+        o, [torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, total_iters=3),
+            torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7)], milestones=[3])),
+])
+def test_matches_torch_schedulers_live(text, make_peer):
+    peer_optimizer = two_groups()
+    peer = run(peer_optimizer, make_peer(peer_optimizer), 10)
+    optimizer = two_groups()
+    ours = run(optimizer, ScheduleLR(optimizer, text), 10)
+    np.testing.assert_allclose(ours, peer, rtol=0, atol=1e-7)
+
+
+def test_interval_epoch_and_steps_per_epoch():
+    text = "warmup(T=2ep) then step(s=3ep, gamma=0.5)"
+    by_epoch = two_groups()
+    seen = run(by_epoch, ScheduleLR(by_epoch, text, interval="epoch"), 8)
+    np.testing.assert_allclose(seen[:, 0], 0.05 * np.array([0, 0.5, 1, 1, 1, 0.5, 0.5, 0.5]), atol=1e-12)
+    # The same string stepped per iteration, with 4 iterations per epoch.
+    by_step = two_groups()
+    per_step = run(by_step, ScheduleLR(by_step, text, steps_per_epoch=4), 32)
+    np.testing.assert_allclose(per_step[::4, 0], seen[:, 0], atol=1e-12)
+    assert per_step[1, 0] == pytest.approx(0.05 / 8)
+
+
+def test_interval_epoch_with_an_iteration_schedule_names_the_fix():
+    with pytest.raises(UnitError, match="steps_per_epoch"):
+        ScheduleLR(two_groups(), "cosine(T=100)", interval="epoch")
+    optimizer = two_groups()
+    seen = run(optimizer, ScheduleLR(optimizer, "cosine(T=100)", interval="epoch", steps_per_epoch=50), 3)
+    np.testing.assert_allclose(seen[:, 0], lrdsl.compile("cosine(T=100)", base=0.05).values([0, 50, 100]))
+
+
+def test_bad_options_are_bridge_errors():
+    with pytest.raises(BridgeError, match="interval"):
+        ScheduleLR(two_groups(), "cosine(T=10)", interval="batch")
+    with pytest.raises(BridgeError, match="no hyperparameter 'mometum'.*momentum"):
+        ScheduleLR(two_groups(momentum=0.9), "cosine(T=10)", hyperparameters={"mometum": "linear(T=5)"})
+    with pytest.raises(BridgeError, match="per param group"):
+        ScheduleLR(two_groups(), ["cosine(T=10)"])
+    with pytest.raises(BridgeError, match="not saved by lrdsl"):
+        ScheduleLR(two_groups(), "cosine(T=10)").load_state_dict({"last_epoch": 3})
+    with pytest.raises(lrdsl.LRDSLError, match="unknown"):
+        ScheduleLR(two_groups(), "cosin(T=10)")
+
+
+def test_per_group_strings_and_explicit_base():
+    optimizer = two_groups()
+    scheduler = ScheduleLR(optimizer, ["warmup(T=4, base=0.2)", None], base=1.0)
+    seen = run(optimizer, scheduler, 6)
+    np.testing.assert_allclose(seen[:, 0], [0, 0.05, 0.1, 0.15, 0.2, 0.2])
+    np.testing.assert_allclose(seen[:, 1], 0.5)
+
+
+def test_other_hyperparameters():
+    w = torch.nn.Parameter(torch.zeros(3))
+    sgd = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    ScheduleLR(sgd, None, hyperparameters={"momentum": "linear(T=4, end=0.5)"})
+    assert sgd.param_groups[0]["momentum"] == pytest.approx(0.9)
+    adam = torch.optim.Adam([w], lr=1e-3)
+    scheduler = ScheduleLR(adam, "cosine(T=10)", hyperparameters={"betas[0]": "linear(T=5, start=0.95, end=0.85)"})
+    betas = []
+    for _ in range(6):
+        betas.append(adam.param_groups[0]["betas"][0])
+        assert isinstance(adam.param_groups[0]["betas"], tuple)
+        adam.step()
+        scheduler.step()
+    np.testing.assert_allclose(betas, [0.95, 0.93, 0.91, 0.89, 0.87, 0.85])
+    assert adam.param_groups[0]["betas"][1] == 0.999
+
+
+def make_model(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+
+
+def batches(count, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(count, 16, 4, generator=generator)
+    return x, 0.5 * x.sum(-1, keepdim=True)
+
+
+def train(model, optimizer, scheduler, x, y, start, stop, lrs):
+    for k in range(start, stop):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        loss = torch.nn.functional.mse_loss(model(x[k]), y[k])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    return loss.item()
+
+
+TEXT = "warmup(T=5) then cosine(end=1e-4)"
+
+
+def test_trains_a_model_on_the_cpu():
+    x, y = batches(60)
+    model = make_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.03)
+    scheduler = ScheduleLR(optimizer, TEXT, total=60)
+    def full_loss():
+        with torch.no_grad():
+            return torch.nn.functional.mse_loss(model(x), y).item()
+
+    first = full_loss()
+    lrs = []
+    train(model, optimizer, scheduler, x, y, 0, 60, lrs)
+    assert full_loss() < first / 10
+    np.testing.assert_allclose(lrs, lrdsl.compile(TEXT, base=0.03, total=60).values(np.arange(60)), rtol=1e-12)
+
+
+def test_checkpoint_resume_is_exact():
+    x, y = batches(40)
+    straight = make_model()
+    opt = torch.optim.AdamW(straight.parameters(), lr=0.03)
+    lrs_straight = []
+    train(straight, opt, ScheduleLR(opt, TEXT, total=40), x, y, 0, 40, lrs_straight)
+
+    model = make_model()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.03)
+    scheduler = ScheduleLR(opt, TEXT, total=40)
+    lrs = []
+    train(model, opt, scheduler, x, y, 0, 17, lrs)
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": scheduler.state_dict()}, buffer)
+    buffer.seek(0)
+    checkpoint = torch.load(buffer, weights_only=True)  # plain data only
+
+    resumed = make_model(seed=5)
+    opt = torch.optim.AdamW(resumed.parameters(), lr=0.03)
+    scheduler = ScheduleLR(opt, "constant()")  # the checkpoint's string wins, as in torch
+    resumed.load_state_dict(checkpoint["model"])
+    opt.load_state_dict(checkpoint["opt"])
+    scheduler.load_state_dict(checkpoint["sched"])
+    assert scheduler.schedules["lr"][0].expression == lrdsl.parse(TEXT).__str__()
+    train(resumed, opt, scheduler, x, y, 17, 40, lrs)
+    assert lrs == lrs_straight
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_plateau_state_resumes_and_matches_reduce_lr_on_plateau():
+    metrics = [1.0, 0.9, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.7]
+    peer_opt = two_groups()
+    peer = torch.optim.lr_scheduler.ReduceLROnPlateau(peer_opt, factor=0.5, patience=2)
+    expected = []
+    for metric in metrics:
+        peer.step(metric)
+        expected.append([float(g["lr"]) for g in peer_opt.param_groups])
+
+    text = "plateau(factor=0.5, patience=2)"
+    optimizer = two_groups()
+    scheduler = ScheduleLR(optimizer, text)
+    got = []
+    for number, metric in enumerate(metrics):
+        if number == 6:  # checkpoint and resume in the middle
+            state = scheduler.state_dict()
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            buffer.seek(0)
+            optimizer = two_groups(lr0=expected[5][0], lr1=expected[5][1])
+            for group, base in zip(optimizer.param_groups, (0.05, 0.5)):
+                group["initial_lr"] = base
+            scheduler = ScheduleLR(optimizer, text)
+            scheduler.load_state_dict(torch.load(buffer, weights_only=True))
+        optimizer.step()
+        scheduler.step()
+        scheduler.report(metric)
+        got.append([float(g["lr"]) for g in optimizer.param_groups])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert scheduler.get_last_lr()[0] == pytest.approx(expected[-1][0])
+
+
+def test_lightning_dict_shape():
+    optimizer = two_groups()
+    scheduler = ScheduleLR(optimizer, TEXT, total=100)
+    config = {"optimizer": optimizer, "lr_scheduler": scheduler.lightning_config()}
+    assert config["lr_scheduler"] == {"scheduler": scheduler, "interval": "step", "frequency": 1}
+    assert isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler)
+
+
+def test_lightning_trainer_steps_it_per_batch(tmp_path):
+    import lightning
+
+    x, y = batches(12, seed=3)
+
+    class Module(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = make_model()
+            self.lrs = []
+
+        def training_step(self, batch, index):
+            self.lrs.append(self.trainer.optimizers[0].param_groups[0]["lr"])
+            return torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": ScheduleLR(optimizer, "warmup(T=4) then exp(s=4, rate=0.5)").lightning_config()}
+
+    module = Module()
+    data = torch.utils.data.DataLoader(list(zip(x, y)), batch_size=None)
+    trainer = lightning.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, data)
+    expected = lrdsl.compile("warmup(T=4) then exp(s=4, rate=0.5)", base=0.1).values(np.arange(24))
+    np.testing.assert_allclose(module.lrs, expected, rtol=1e-12)
+
+
+def test_lightning_reports_the_monitored_metric_to_plateau(tmp_path):
+    import lightning
+
+    x, y = batches(4, seed=4)
+    text = "warmup(T=2) then plateau(factor=0.5, patience=0)"
+
+    class Module(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = make_model()
+            self.lrs = []
+
+        def training_step(self, batch, index):
+            self.lrs.append(self.trainer.optimizers[0].param_groups[0]["lr"])
+            return torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+
+        def validation_step(self, batch, index):
+            self.log("val_loss", torch.tensor(1.0))  # never improves: every report after the first cuts
+
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            scheduler = ScheduleLR(optimizer, text)
+            return [optimizer], [scheduler.lightning_config(), scheduler.lightning_report_config("val_loss")]
+
+    module = Module()
+    data = torch.utils.data.DataLoader(list(zip(x, y)), batch_size=None)
+    trainer = lightning.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                                num_sanity_val_steps=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, data, data)
+    assert module.lrs == pytest.approx([0.0, 0.05, 0.1, 0.1] + [0.1] * 4 + [0.05] * 4)
+
+
+# -- torch.distributed: 2 processes, gloo, localhost ----------------------------------------------
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _distributed_worker(rank, world, port, out):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        model = torch.nn.parallel.DistributedDataParallel(make_model())
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        scheduler = ScheduleLR(optimizer, "warmup(T=3) then plateau(factor=0.5, patience=1)")
+        x, y = batches(12, seed=10 + rank)  # each rank sees its own data
+        lrs = []
+        for k in range(12):
+            lrs.append(optimizer.param_groups[0]["lr"])
+            loss = torch.nn.functional.mse_loss(model(x[k]), y[k])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if k % 3 == 2:  # report the all-reduced loss, so every rank sees the same metric
+                metric = loss.detach().clone()
+                dist.all_reduce(metric)
+                scheduler.report(1.0 if k < 9 else metric / world)
+        gathered = [None] * world
+        dist.all_gather_object(gathered, lrs)
+        if rank == 0:
+            torch.save(gathered, out)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_distributed_gloo_every_rank_computes_the_same_rates(tmp_path):
+    out = os.fspath(tmp_path / "lrs.pt")
+    torch.multiprocessing.spawn(_distributed_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+    rank0, rank1 = torch.load(out)
+    assert rank0 == rank1
+    assert rank0[:4] == pytest.approx([0.0, 0.1 / 3, 0.2 / 3, 0.1])
+    # Three equal reports (after iterations 2, 5, 8) exceed patience=1: the rate halves from iteration 9.
+    assert rank0[4:9] == pytest.approx([0.1] * 5) and rank0[9:] == pytest.approx([0.05] * 3)
+
+
+# -- the optimizer factory -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "adamw(lr=warmup(T=3, base=0.01) then exp(s=10, rate=0.5), weight_decay=0.05)",
+    "adam(lr=cosine(T=15, base=0.01), betas=(0.95 - 0.1 * cosine(T=10), 0.999), weight_decay=0.01)",
+    "sgd(lr=warmup(T=2, base=0.1) then cosine(T=12), momentum=linear(T=10, start=0.8, end=0.95), nesterov=true)",
+    "rmsprop(lr=0.01, momentum=0.5, weight_decay=linear(T=8, start=0.1, end=0))",
+    "nadam(lr=step(s=4, base=0.01, gamma=0.5))",
+])
+def test_factory_matches_the_numpy_optimizer(text):
+    from lrdsl.bridges.torch import optimizer
+
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(15, 2, 3))
+    arrays = [np.linspace(-1, 1, 3), np.linspace(1, 2, 3)]
+    groups = [{"params": [arrays[0]]}, {"params": [arrays[1]], "lr": "0.5 * cosine(T=15, base=0.02)",
+                                        "weight_decay": 0}]
+    reference = lrdsl.optimizer(text, groups)
+    tensors = [torch.nn.Parameter(torch.tensor(a, dtype=torch.float64)) for a in arrays]
+    opt, sched = optimizer(text, [{"params": [tensors[0]]}, {**groups[1], "params": [tensors[1]]}])
+    for g in grads:
+        for tensor, grad in zip(tensors, g):
+            tensor.grad = torch.tensor(grad)
+        opt.step()
+        sched.step()
+        reference.step([g[0].copy(), g[1].copy()])
+    for tensor, array in zip(tensors, arrays):
+        np.testing.assert_allclose(tensor.detach().numpy(), array, rtol=1e-8, atol=1e-12)  # float64 rounding
+
+
+def test_factory_parts_and_errors():
+    from lrdsl.bridges.torch import TorchOptimizer, optimizer
+
+    model = torch.nn.Linear(3, 1)
+    built = optimizer("adamw(lr=warmup(10%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)",
+                      model.parameters(), total=100)
+    assert isinstance(built, TorchOptimizer) and isinstance(built.optimizer, torch.optim.AdamW)
+    assert built.optimizer.param_groups[0]["weight_decay"] == 0.05
+    assert built.lightning() == {"optimizer": built.optimizer, "lr_scheduler": {
+        "scheduler": built.scheduler, "interval": "step", "frequency": 1}}
+    opt, sched = optimizer("sgd(lr=0.1)", model.parameters())
+    assert opt.param_groups[0]["lr"] == 0.1 and sched.schedules == {"lr": [None]}
+    with pytest.raises(BridgeError, match="'lion' has no counterpart in torch.optim.*adamw.*sgd"):
+        optimizer("lion(lr=1e-4)", model.parameters())
+    with pytest.raises(lrdsl.LRDSLError, match="parameter group 1.*momentm"):
+        optimizer("sgd(lr=0.1)", [{"params": [model.weight]}, {"params": [model.bias], "momentm": 0.9}])
