@@ -37,7 +37,8 @@ def _items(items) -> str:
 
 def _text_and_strength(node: ast.Expr):
     if isinstance(node, ast.Number):
-        return number_text(node.value), (UNARY if node.value < 0 else ATOM)
+        text = number_text(node.value)
+        return text, (UNARY if text.startswith("-") else ATOM)  # -0.0 too
     if isinstance(node, ast.Duration):
         return number_text(node.value) + node.unit, ATOM
     if isinstance(node, ast.String):
