@@ -245,3 +245,16 @@ def test_the_compile_cache_follows_registry_changes():
     registry.remove("cosine")
     with pytest.raises(UnknownNameError):
         lrdsl.compile("cosine(T=10)", registry=registry)
+
+
+@pytest.mark.parametrize("text", [
+    "0.5 * (1 + cos(pi * progress)) for 1 then warmup(T=211, start=0.0560622)",
+    "cosine(T=1) for 1 then linear(T=50, start=0.3, end=0) then cosine(T=50, end=0.3)",
+    "cosine(T=1) for 1 then cosine(T=97, end=0.7) then poly(T=13, power=0.5, end=0.2)",
+])
+def test_interpolation_towards_zero_never_rounds_below_zero(text):
+    """A decay to (about) zero is a convex combination, so rounding cannot make it negative."""
+    sched = lrdsl.compile(text)
+    values = sched.values(np.arange(400))
+    assert values.min() >= 0
+    assert min(sched(t) for t in range(400)) >= 0

@@ -78,7 +78,8 @@ def poly(xp, t, T: Duration, power: float = 1.0, end: float = 0.0, base: float =
       PolynomialDecay(base, decay_steps=T, end_learning_rate=end, power) (whose default end is
       1e-4), optax polynomial_schedule and timm PolyLRScheduler (power 0.5 by default there)
     """
-    return end + (base - end) * (1 - xp.minimum(t, T) / T) ** power
+    c = (1 - xp.minimum(t, T) / T) ** power
+    return end * (1 - c) + base * c  # a convex combination: never below 0 by rounding
 
 
 @schedule_node(aliases=("inverse_sqrt",), checks={"warmup": positive, "base": nonnegative})

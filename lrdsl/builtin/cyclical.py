@@ -72,7 +72,8 @@ def check_periods(name: str, mult: float, times: float) -> None:
 def _sgdr(xp, t, T, mult, decay, end, times, base):
     k, tau, span = periods(xp, t, T, mult, times)
     top = base * decay ** k
-    return end + (top - end) * (1 + xp.cos(xp.pi * tau / span)) / 2
+    c = (1 + xp.cos(xp.pi * tau / span)) / 2
+    return end * (1 - c) + top * c  # a convex combination: never below 0 by rounding
 
 
 @built_schedule_node(checks={"T": positive, "mult": positive, "decay": nonnegative, "end": nonnegative,

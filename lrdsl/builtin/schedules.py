@@ -74,7 +74,8 @@ def linear(xp, t, T: Duration, start: float = BASE, end: float = 0.0):
     - T > 0: its length (natural length: T); start, end >= 0; a rising ramp (end > start) is valid
     - matches optax linear_schedule(start, end, T)
     """
-    return start + (end - start) * xp.minimum(t, T) / T
+    f = xp.minimum(t, T) / T
+    return start * (1 - f) + end * f  # a convex combination: never below 0 by rounding
 
 
 @schedule_node(horizon="T", checks={"T": positive, "start": nonnegative, "base": nonnegative})
@@ -84,7 +85,8 @@ def warmup(xp, t, T: Duration, start: float = 0.0, base: float = BASE):
     - T > 0: its length (natural length: T); start >= 0
     - matches torch LinearLR(start_factor=start/base, end_factor=1, total_iters=T)
     """
-    return start + (base - start) * xp.minimum(t, T) / T
+    f = xp.minimum(t, T) / T
+    return start * (1 - f) + base * f
 
 
 @schedule_node(horizon="T", checks={"T": positive, "end": nonnegative, "base": nonnegative})
@@ -95,7 +97,8 @@ def cosine(xp, t, T: Duration, end: float = 0.0, base: float = BASE):
     - matches torch CosineAnnealingLR(T_max=T, eta_min=end) for t <= T (torch is periodic
       past T_max; lrdsl holds), optax cosine_decay_schedule and Keras CosineDecay
     """
-    return end + (base - end) * (1 + xp.cos(xp.pi * xp.minimum(t, T) / T)) / 2
+    c = (1 + xp.cos(xp.pi * xp.minimum(t, T) / T)) / 2
+    return end * (1 - c) + base * c
 
 
 @hookimpl
