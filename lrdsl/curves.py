@@ -17,6 +17,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .errors import EvaluationError
 from .scalarmath import SCALAR
 
 
@@ -49,6 +50,17 @@ class Curve:
         return index + 1, t - start, curve
 
 
+def folded(compute: Callable[[], float], label) -> Curve:
+    """A constant computed at compile time; a value that cannot be a number is an error there."""
+    try:
+        value = compute()
+    except (ArithmeticError, ValueError) as error:
+        raise EvaluationError(f"{label} cannot be computed: {error}") from None
+    if not math.isfinite(value):
+        raise EvaluationError(f"{label} is {value!r}, not a finite number")
+    return constant(value, label)
+
+
 def constant(value: float, label) -> Curve:
     """A value that does not change over time."""
     return Curve(lambda t: value, lambda t, xp: value, label, constant=value)
@@ -78,7 +90,7 @@ def binary(op: str, left: Curve, right: Curve, label) -> Curve:
     scalar_op = _scalar_pow if op == "**" else _OPERATORS[op]
     array_op = operator.pow if op == "**" else _OPERATORS[op]
     if left.constant is not None and right.constant is not None:
-        return constant(scalar_op(left.constant, right.constant), label)
+        return folded(lambda: scalar_op(left.constant, right.constant), label)
     stateful = left.stateful + right.stateful
     f, g = left.at, right.at
     F, G = left.over, right.over
@@ -104,7 +116,7 @@ def function(evaluate: Callable, arguments: Sequence[Curve], label) -> Curve:
     """A pointwise function ``evaluate(xp, *values)`` of its argument curves."""
     stateful = tuple(s for a in arguments for s in a.stateful)
     if all(a.constant is not None for a in arguments):
-        return constant(evaluate(SCALAR, *(a.constant for a in arguments)), label)
+        return folded(lambda: evaluate(SCALAR, *(a.constant for a in arguments)), label)
     scalars = tuple(a.at for a in arguments)
     arrays = tuple(a.over for a in arguments)
     scalar = SCALAR

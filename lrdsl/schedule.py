@@ -82,7 +82,11 @@ class Schedule:
         if t.size and not t.min() >= 0:
             raise EvaluationError(f"values(): {counter}s must be >= 0 (and not NaN)")
         with np.errstate(all="ignore"):
-            out = self._curve.over(t, np)
+            try:
+                out = self._curve.over(t, np)
+            except (ArithmeticError, ValueError) as error:
+                raise EvaluationError(f"schedule {self.expression!r} cannot be evaluated over these "
+                                      f"{counter}s: {error}") from None
         out = np.asarray(out, dtype=np.float64)
         if out.shape != t.shape:
             out = np.broadcast_to(out, t.shape).copy()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..errors import ArrayError, LRDSLError
+from ..errors import ArrayError, EvaluationError, LRDSLError
 from ..registry import Registry
 from .config import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, collect
@@ -68,6 +69,9 @@ class Optimizer:
                     continue
                 state.step += 1
                 rule(param, grad, state, *hyper)
+                if not _finite(param):
+                    raise EvaluationError(f"step {iteration} overflowed and made parameter {self._slots[index].label} "
+                                          "non-finite; check the hyperparameters (a huge lr or weight_decay?)")
         self.iteration = iteration + 1
 
     # -- hyperparameters -------------------------------------------------------------------------
@@ -137,6 +141,13 @@ class Optimizer:
     def __repr__(self) -> str:
         texts = "; ".join(group.config.text for group in self.groups)
         return f"Optimizer({texts!r}, params={len(self._slots)}, iteration={self.iteration})"
+
+
+def _finite(array: np.ndarray) -> bool:
+    """Whether every element is finite, in one pass and without allocating (a sum; min/max if in doubt)."""
+    if math.isfinite(np.add.reduce(array, axis=None)):
+        return True
+    return bool(math.isfinite(array.min()) and math.isfinite(array.max()))
 
 
 def optimizer(text, params, steps_per_epoch=None, total=None, variables=None,
