@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 import numpy as np
@@ -58,6 +59,10 @@ def _counter(args) -> str:
 def cmd_plot(args) -> None:
     sched = _compile(args)
     counter = _counter(args)
+    if sched.clock.scale(counter) is None and sched.clock.unit != counter:
+        raise LRDSLError("this schedule counts epochs: plot it with --epochs N, or give --steps-per-epoch"
+                         if counter == "it" else
+                         "this schedule counts iterations: plot it with --iterations N, or give --steps-per-epoch")
     length = args.epochs if counter == "ep" else args.iterations
     if length is None:
         length = 100
@@ -94,15 +99,21 @@ def _save_png(path: str, points, values, title: str, name: str) -> None:
     axes.set_ylabel("learning rate")
     axes.set_title(title, fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    try:
+        figure.savefig(path, dpi=100)
+    except (OSError, ValueError) as error:
+        raise LRDSLError(f"--png {path}: cannot write the image ({error}); give a writable path ending in .png")
     print(f"wrote {path}")
 
 
 def _points(text: str):
     try:
-        return [float(p) for p in text.split(",") if p.strip()]
+        points = [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise LRDSLError(f"--at expects numbers separated by commas, got {text!r}") from None
+        points = []
+    if not points or not all(math.isfinite(p) for p in points):
+        raise LRDSLError(f"--at expects finite numbers separated by commas, e.g. 0,10,100; got {text!r}")
+    return points
 
 
 def cmd_eval(args) -> None:

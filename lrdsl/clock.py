@@ -76,14 +76,18 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
         elif isinstance(node, ast.Duration) and node.unit != "%":
             value, unit = node.value, node.unit
         else:
-            raise LRDSLError(f"total={total!r}: expected a training length such as 10000, '10000it' or '90ep'")
+            raise LRDSLError(f"total={repr(total):.40}: expected a training length such as 10000, '10000it' or '90ep'")
     elif isinstance(total, (int, float)) and not isinstance(total, bool):
         value, unit = total, "it"
     else:
-        raise LRDSLError(f"total={total!r}: expected a number of iterations or a string such as '90ep'")
+        raise LRDSLError(f"total={repr(total):.40}: expected a number of iterations or a string such as '90ep'")
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
     if not (0 < value < math.inf):
-        raise LRDSLError(f"total={total!r}: the training length must be positive and finite")
-    return float(value), unit
+        raise LRDSLError(f"total={repr(total):.40}: the training length must be positive and finite")
+    return value, unit
 
 
 def make_clock(trees: Iterable[ast.Expr], steps_per_epoch=None, total=None) -> Clock:
@@ -95,5 +99,7 @@ def make_clock(trees: Iterable[ast.Expr], steps_per_epoch=None, total=None) -> C
         steps_per_epoch = float(steps_per_epoch)
     parsed_total = parse_total(total)
     units = _units(trees, parsed_total[1] if parsed_total else None)
+    if parsed_total is not None:
+        units.add(parsed_total[1])  # total="90ep" makes a unitless schedule run on epochs
     by_epochs = steps_per_epoch is None and units == {"ep"}
     return Clock("ep" if by_epochs else "it", steps_per_epoch, parsed_total)

@@ -9,6 +9,7 @@ base is phase k's value at its end.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, replace
 from typing import Any, Dict, Mapping, Optional
 
@@ -71,8 +72,8 @@ def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
     if isinstance(value, bool):
         return ast.Boolean(value)
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ParameterError(f"variable ${node.name} = {value!r}: expected a finite number")
+        if not _finite_number(value):
+            raise ParameterError(f"variable ${node.name} = {repr(value):.40}: expected a finite number")
         return ast.Number(value)
     if isinstance(value, str):
         from .parser import parse
@@ -81,11 +82,18 @@ def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
         if any(isinstance(n, ast.Variable) for n in _walk(tree)):
             raise ParameterError(f"variable ${node.name} = {value!r} must not refer to other variables")
         return tree
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, SequenceABC):
         return ast.ListExpr(tuple(variable_tree(ast.Variable(f"{node.name}[{i}]"), replace(
             ctx, variables={f"{node.name}[{i}]": item})) for i, item in enumerate(value)))
     raise ParameterError(f"variable ${node.name} has a {type(value).__name__}; expected a number, "
                          "a boolean, a string or a list")
+
+
+def _finite_number(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _walk(node: ast.Expr):

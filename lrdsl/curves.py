@@ -55,7 +55,8 @@ def folded(compute: Callable[[], float], label) -> Curve:
     try:
         value = compute()
     except (ArithmeticError, ValueError) as error:
-        raise EvaluationError(f"{label} cannot be computed: {error}") from None
+        reason = "a number too large for a float" if isinstance(error, OverflowError) else error
+        raise EvaluationError(f"{label} cannot be computed: {reason}") from None
     if not math.isfinite(value):
         raise EvaluationError(f"{label} is {value!r}, not a finite number")
     return constant(value, label)

@@ -53,7 +53,8 @@ class PluginError(LRDSLError):
 
 def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """The candidates closest in spelling to ``name``, best first."""
-    return difflib.get_close_matches(name, sorted(set(candidates)), n=limit, cutoff=0.5)
+    strings = sorted({c for c in candidates if isinstance(c, str)})
+    return difflib.get_close_matches(str(name), strings, n=limit, cutoff=0.5)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

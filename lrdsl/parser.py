@@ -27,7 +27,7 @@ _TERMINAL_NAMES = {
     "STRING": 'a string ("...")',
     "NAME": "a name",
     "VARIABLE": "a $variable",
-    "$END": "the end of the expression",
+    "$END": "end of the expression",
 }
 
 
@@ -161,7 +161,8 @@ def _parser() -> Lark:
 
 def caret(text: str, line: int, column: int, width: int = 72) -> str:
     """The source line with a caret under ``column``, trimmed around it for long lines."""
-    source = text.splitlines()[line - 1] if text.splitlines() else ""
+    lines = text.split("\n")
+    source = lines[min(line, len(lines)) - 1]
     start = max(0, min(column - 1 - width // 2, len(source) - width))
     shown = source[start : start + width]
     prefix = "..." if start > 0 else ""
@@ -189,14 +190,12 @@ def _syntax_error(text: str, error: UnexpectedInput) -> LRDSLSyntaxError:
     if isinstance(error, UnexpectedCharacters):
         found = repr(text[error.pos_in_stream])
         expected = _expected(error.allowed)
-    elif isinstance(error, UnexpectedEOF):
-        found = "the end of the expression"
-        expected = _expected(error.expected)
-        line, column = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
     else:
-        token = error.token
-        found = "the end of the expression" if token.type == "$END" else repr(str(token))
+        at_end = isinstance(error, UnexpectedEOF) or error.token.type == "$END"
+        found = "end of the expression" if at_end else repr(str(error.token))
         expected = _expected(error.expected)
+        if at_end:
+            line, column = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
     message = (f"syntax error at line {line}, column {column}: unexpected {found}\n"
                f"{caret(text, line, column)}\nexpected: {expected}")
     return LRDSLSyntaxError(message, line, column)

@@ -35,7 +35,6 @@ from . import hookspecs
 from .authoring import NodeSpec
 from .errors import PluginError, did_you_mean
 from .registry import NameClashError, Registry, withdrawn_reason
-from .scalarmath import SCALAR
 
 hookimpl = pluggy.HookimplMarker("lrdsl")
 
@@ -218,10 +217,7 @@ def _guarded(spec: NodeSpec, source: str) -> NodeSpec:
         except (ArithmeticError, ValueError):
             raise
         except Exception as error:
-            hint = ""
-            if isinstance(error, AttributeError) and xp is SCALAR:
-                hint = f"; the scalar evaluator's xp has only {', '.join(sorted(vars(SCALAR)))}"
-            raise PluginError(f"node {spec.name!r} from plugin {source!r} failed: {_error(error)}{hint}") from error
+            raise PluginError(f"node {spec.name!r} from plugin {source!r} failed: {_error(error)}") from error
 
     return replace(spec, evaluate=evaluate)
 

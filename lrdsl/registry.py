@@ -139,7 +139,8 @@ class Registry:
         candidates = [n for n, s in self._by_name.items() if s.kind in kinds]
         what = " or ".join(kinds)
         if spec is not None:
-            raise UnknownNameError(f"{where}{name!r} is a {spec.kind} node; expected a {what} here")
+            article = "an" if spec.kind[0] in "aeiou" else "a"
+            raise UnknownNameError(f"{where}{name!r} is {article} {spec.kind} node; expected a {what} here")
         raise UnknownNameError(f"{where}unknown {what} node {name!r}{did_you_mean(name, candidates)}")
 
     def names(self, kind: Optional[str] = None) -> List[str]:

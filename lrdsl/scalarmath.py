@@ -1,12 +1,15 @@
 """The array namespace of the scalar evaluator: NumPy's names over plain Python floats.
 
 A node formula written against ``xp`` runs unchanged with ``xp=SCALAR`` (one float, fast,
-``math`` underneath) and with ``xp=numpy`` or ``jax.numpy`` (arrays). Only the names node
-formulas need are here; each behaves like its NumPy namesake on floats.
+``math`` underneath) and with ``xp=numpy`` or ``jax.numpy`` (arrays). The common names are
+plain-float functions here; any other name falls back to NumPy's function (slower, same values),
+so a formula written for NumPy always works in the scalar evaluator too.
 """
 
 import math
 from types import SimpleNamespace
+
+import numpy as np
 
 
 def _where(condition, if_true, if_false):
@@ -21,7 +24,19 @@ def _sign(value):
     return (value > 0) - (value < 0)
 
 
-SCALAR = SimpleNamespace(
+class _ScalarNamespace(SimpleNamespace):
+    def __getattr__(self, name):  # only for names not set below
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            value = getattr(np, name)
+        except AttributeError:
+            raise AttributeError(f"xp.{name}: neither the scalar evaluator nor NumPy has {name!r}") from None
+        setattr(self, name, value)
+        return value
+
+
+SCALAR = _ScalarNamespace(
     minimum=min, maximum=max, where=_where, clip=_clip, abs=abs, sign=_sign,
     floor=math.floor, ceil=math.ceil, sqrt=math.sqrt, log=math.log, log2=math.log2, exp=math.exp,
     expm1=math.expm1, log1p=math.log1p,

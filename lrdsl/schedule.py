@@ -54,12 +54,12 @@ class Schedule:
             t = point * scale
             if not t >= 0.0:
                 raise TypeError
-        except TypeError:
+        except (TypeError, ValueError, OverflowError):  # None, a string, an array, NaN, < 0, 10**400
             t = self._bad_time(point, scale, "iteration" if point is iteration else "epoch")
         try:
             value = self._at(t)
         except (ArithmeticError, ValueError) as error:
-            raise self._failure(t, f"fails ({error})") from None
+            raise self._failure(t, f"cannot be computed ({_reason(error)})") from None
         if value >= 0.0 and value < _INF:
             return value
         raise self._failure(t, f"gives {value!r}")
@@ -73,7 +73,7 @@ class Schedule:
             raise LRDSLError("values() needs iterations (an array of iteration numbers) or epochs=")
         try:
             t = np.asarray(points, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise LRDSLError(f"values(): {counter}s must be numbers, got {type(points).__name__}") from None
         if scale is None:
             scale = self._bad_time(0, None, counter) or 1.0  # raises unless the schedule is constant
@@ -139,11 +139,17 @@ class Schedule:
                 "nodes": [node.state_dict() for node in self._curve.stateful]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`; the state must be for the same expression and base."""
+        if not isinstance(state, Mapping):
+            raise LRDSLError(f"load_state_dict(): expected the dict from state_dict(), got {type(state).__name__}")
         if state.get("expression") != self.expression:
             raise LRDSLError(f"load_state_dict(): the state is for {state.get('expression')!r}, "
                              f"not for {self.expression!r}")
+        if state.get("base", self.base) != self.base:
+            raise LRDSLError(f"load_state_dict(): the state has base={state.get('base')!r}, this schedule "
+                             f"base={self.base!r}")
         nodes = state.get("nodes", [])
-        if len(nodes) != len(self._curve.stateful):
+        if not isinstance(nodes, (list, tuple)) or len(nodes) != len(self._curve.stateful):
             raise LRDSLError("load_state_dict(): the state does not match this schedule's stateful nodes")
         for node, node_state in zip(self._curve.stateful, nodes):
             node.load_state_dict(node_state)
@@ -163,7 +169,9 @@ class Schedule:
                             f"{counter} needs steps_per_epoch= when compiling, or call it by "
                             f"{'epoch: sched(epoch=e)' if clock == 'epochs' else 'iteration: sched(i)'}")
         if isinstance(point, bool) or not isinstance(point, (int, float, np.number)):
-            raise LRDSLError(f"the {counter} must be a number, got {type(point).__name__}")
+            raise LRDSLError(f"the {counter} must be a single number, got {type(point).__name__}")
+        if isinstance(point, int) and point > 0:
+            raise EvaluationError(f"the {counter} {str(point)[:12]}... is too large for a float")
         raise EvaluationError(f"the {counter} must be >= 0, got {point!r}")
 
     def _failure(self, t: float, what: str) -> EvaluationError:
@@ -172,6 +180,13 @@ class Schedule:
         phase = f" in phase {number} ({curve.describe()})" if self._curve.parts and len(self._curve.parts) > 1 else ""
         return EvaluationError(f"schedule {self.expression!r} {what} at {unit} {t:g}{phase}, local time "
                                f"{local:g}; a learning rate must be finite and >= 0")
+
+
+def _reason(error: Exception) -> str:
+    """A readable cause: OverflowError carries an errno tuple, the others a message."""
+    if isinstance(error, OverflowError):
+        return "a number too large for a float"
+    return str(error) or type(error).__name__
 
 
 def _trees(tree: ast.Expr, variables: Mapping[str, Any]):
@@ -194,11 +209,13 @@ def compile(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, v
                          f"not {type(text_or_node).__name__}")
     if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
         raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
-    variables = dict(variables or {})
+    variables = _variables(variables)
     registry = registry or default_registry()
     arguments = (tree, float(base), steps_per_epoch, total)
-    try:
-        curve, clock = _compile_cached(*arguments, tuple(sorted(variables.items())), registry, registry.version)
+    key = tuple(sorted((name, type(value), value) for name, value in variables.items()))
+    try:  # types in the key: True and 1 are equal but compile differently
+        curve, clock = _compile_cached(*arguments, (type(steps_per_epoch), type(total)), key, registry,
+                                       registry.version)
     except TypeError:  # unhashable variable values: compile without the cache
         curve, clock = _compile(*arguments, variables, registry)
     if curve.stateful:  # state is never shared between Schedule objects
@@ -215,10 +232,20 @@ def _compile(tree, base, steps_per_epoch, total, variables, registry):
 
 
 @functools.lru_cache(maxsize=512)
-def _compile_cached(tree, base, steps_per_epoch, total, variable_items, registry, registry_version):
+def _compile_cached(tree, base, steps_per_epoch, total, option_types, variable_key, registry, registry_version):
     """Compiled curves are immutable closures, so a repeated compile is served from here
     (keyed on the registry's version too: a node added or removed invalidates the entry)."""
-    return _compile(tree, base, steps_per_epoch, total, dict(variable_items), registry)
+    variables = {name: value for name, _, value in variable_key}
+    return _compile(tree, base, steps_per_epoch, total, variables, registry)
+
+
+def _variables(variables) -> dict:
+    if variables is None:
+        return {}
+    if not isinstance(variables, Mapping) or not all(isinstance(name, str) for name in variables):
+        raise LRDSLError(f"variables must be a mapping from names (strings) to values, e.g. "
+                         f'{{"peak_lr": 3e-4}}; got {variables!r:.80}')
+    return dict(variables)
 
 
 __all__ = ["Schedule", "compile"]

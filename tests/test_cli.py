@@ -60,9 +60,13 @@ def test_check_prints_the_canonical_form():
 @pytest.mark.parametrize("args, fragment", [
     (["check", "cosin(T=10)"], "did you mean 'cosine'"),
     (["check", "cosine(T="], "^"),
-    (["eval", "cosine(T=10)", "--at", "x"], "--at expects numbers"),
+    (["eval", "cosine(T=10)", "--at", "x"], "--at expects finite numbers"),
     (["eval", "step(s=5ep)", "--at", "3"], "steps_per_epoch="),
     (["plot", "cosine(T=10)", "--iterations", "0"], "at least 1"),
+    (["eval", "cosine(T=10)", "--at", "inf", "--json"], "finite numbers"),
+    (["eval", "cosine(T=10)", "--at", ",,,"], "finite numbers"),
+    (["plot", "cosine(T=5ep)"], "plot it with --epochs N"),
+    (["plot", "cosine(T=10)", "--png", "/nonexistent/dir/x.png"], "cannot write the image"),
 ])
 def test_errors_are_one_clear_message_and_exit_code_2(args, fragment):
     result = lrdsl(*args, ok=False)

@@ -131,7 +131,7 @@ def test_bad_times():
         sched(-1)
     with pytest.raises(EvaluationError, match=">= 0"):
         sched(math.nan)
-    with pytest.raises(lrdsl.LRDSLError, match="must be a number"):
+    with pytest.raises(lrdsl.LRDSLError, match="must be a single number"):
         sched("3")
     with pytest.raises(lrdsl.LRDSLError, match="sched\\(i\\)"):
         sched()
@@ -159,3 +159,46 @@ def test_variable_values_are_checked():
 
 def test_errors_are_value_errors_too():
     assert issubclass(lrdsl.LRDSLError, ValueError)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: lrdsl.compile("$x", variables={1: 1}),
+    lambda: lrdsl.compile("1", variables=[1]),
+    lambda: lrdsl.compile("1", variables="a"),
+    lambda: lrdsl.compile("cosine()", total=10**400),
+    lambda: lrdsl.compile("$x", variables={"x": 10**400}),
+    lambda: lrdsl.compile("cosine(T=10)")(10**400),
+    lambda: lrdsl.compile("cosine(T=10)")(np.array([1, 2])),
+    lambda: lrdsl.compile("cosine(T=10)").values([10**400]),
+    lambda: lrdsl.compile("cosine(T=10)").load_state_dict(None),
+    lambda: lrdsl.compile("cosine(T=10)").load_state_dict([]),
+    lambda: lrdsl.compile("cosine(T=10)").load_state_dict({"expression": "cosine(T=10)", "nodes": 5}),
+    lambda: lrdsl.compile("cosine(T=10)").load_state_dict({"expression": "cosine(T=10)", "base": 2.0}),
+    lambda: lrdsl.compile("1 / 0"),
+    lambda: lrdsl.compile("log(0)"),
+    lambda: lrdsl.compile("(-1) ** 0.5"),
+    lambda: lrdsl.compile("10 ** 400"),
+    lambda: lrdsl.compile("e ** 1000 * cosine(T=10)"),
+    lambda: lrdsl.compile("0.5 * repeat(warmup(T=3) then cosine(T=7), mult=1e300, times=7, decay=1e300)").values(
+        np.arange(0, 150, 7)),
+])
+def test_hostile_inputs_end_in_lrdsl_errors(make):
+    with pytest.raises(lrdsl.LRDSLError):
+        make()
+
+
+def test_overflow_is_reported_in_words():
+    with pytest.raises(EvaluationError, match="too large for a float"):
+        lrdsl.compile("10 ** 400")
+    with pytest.raises(EvaluationError, match="too large for a float"):
+        lrdsl.compile("10 ** (it * 100)")(5)
+
+
+def test_the_compile_cache_keeps_true_and_one_apart():
+    assert lrdsl.compile("$x * cosine(T=10)", variables={"x": 1})(0) == 1.0
+    with pytest.raises(ParameterError, match="boolean"):
+        lrdsl.compile("$x * cosine(T=10)", variables={"x": True})
+
+
+def test_list_variables_may_be_any_sequence():
+    assert lrdsl.compile("multistep(at=$m)", variables={"m": (3, 6)})(4) == pytest.approx(0.1)

@@ -121,7 +121,7 @@ def test_syntax_error_shows_line_column_caret_and_expected():
 
 def test_syntax_error_at_end_of_input():
     message = str(_syntax_error("cosine(T="))
-    assert "unexpected the end of the expression" in message
+    assert "unexpected end of the expression" in message
     assert "a number" in message and "a duration" in message
 
 
@@ -131,8 +131,10 @@ def test_syntax_error_on_unknown_character():
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("", "unexpected the end"),
-    ("# only a comment", "unexpected the end"),
+    ("", "unexpected end"),
+    ("# only a comment", "unexpected end"),
+    ("\n", "unexpected end"),
+    ("cosine(T=10) then", "column 18"),
     ("f(x=1, 2)", "positional argument after keyword arguments"),
     ("f(x=1, x=2)", "argument 'x' given twice"),
     ("then", "'then' is a keyword"),

@@ -258,3 +258,12 @@ def test_interpolation_towards_zero_never_rounds_below_zero(text):
     values = sched.values(np.arange(400))
     assert values.min() >= 0
     assert min(sched(t) for t in range(400)) >= 0
+
+
+def test_total_in_epochs_puts_a_unitless_schedule_on_epochs():
+    sched = lrdsl.compile("cosine()", total="10ep")
+    assert sched(epoch=5) == pytest.approx(0.5)
+    per_iteration = lrdsl.compile("step(s=10)", total="5ep", steps_per_epoch=2)
+    assert per_iteration(10) == pytest.approx(0.1)  # s=10 iterations; total is 10 iterations
+    with pytest.raises(lrdsl.LRDSLError, match="steps_per_epoch"):
+        lrdsl.compile("step(s=10)", total="5ep")

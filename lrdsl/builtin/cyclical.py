@@ -63,7 +63,7 @@ def periods(xp, t, length: float, mult: float, times: float):
 def check_periods(name: str, mult: float, times: float) -> None:
     """Shrinking periods (mult < 1) add up to a finite time, so they need a finite count."""
     if mult < 1 and math.isinf(times):
-        raise ParameterError(f"{name}(): mult={mult:g} < 1 shrinks every period, so infinitely many periods "
+        raise ParameterError(f"{name}(): mult={mult!r} < 1 shrinks every period, so infinitely many periods "
                              "end after a finite time; give times=<a whole number> or use mult >= 1")
 
 
