@@ -24,16 +24,18 @@ from .scalarmath import SCALAR
 class Curve:
     """A compiled expression of local time ``t`` (in clock units)."""
 
-    __slots__ = ("at", "over", "constant", "label", "parts", "stateful")
+    __slots__ = ("at", "over", "constant", "label", "parts", "stateful", "timeless")
 
     def __init__(self, at: Callable, over: Callable, label, constant: Optional[float] = None,
-                 parts: Tuple = (), stateful: Tuple = ()):
+                 parts: Tuple = (), stateful: Tuple = (), timeless: Optional[bool] = None):
         self.at = at
         self.over = over
         self.label = label  # what it was compiled from: an AST node or a string, printed only for errors
         self.constant = constant  # the value, when it does not depend on time
         self.parts = parts  # (start, curve) per phase, for sequences
         self.stateful = stateful  # objects with report(), state_dict(), load_state_dict()
+        # whether the value never depends on time (a constant, or only on reported metrics)
+        self.timeless = constant is not None if timeless is None else timeless
 
     def describe(self, limit: int = 80) -> str:
         """The source text of this curve, shortened to ``limit`` characters."""
@@ -95,14 +97,17 @@ def binary(op: str, left: Curve, right: Curve, label) -> Curve:
     stateful = left.stateful + right.stateful
     f, g = left.at, right.at
     F, G = left.over, right.over
+    timeless = left.timeless and right.timeless
     if right.constant is not None:
         c = right.constant
-        return Curve(lambda t: scalar_op(f(t), c), lambda t, xp: array_op(F(t, xp), c), label, stateful=stateful)
+        return Curve(lambda t: scalar_op(f(t), c), lambda t, xp: array_op(F(t, xp), c), label, stateful=stateful,
+                     timeless=timeless)
     if left.constant is not None:
         c = left.constant
-        return Curve(lambda t: scalar_op(c, g(t)), lambda t, xp: array_op(c, G(t, xp)), label, stateful=stateful)
+        return Curve(lambda t: scalar_op(c, g(t)), lambda t, xp: array_op(c, G(t, xp)), label, stateful=stateful,
+                     timeless=timeless)
     return Curve(lambda t: scalar_op(f(t), g(t)), lambda t, xp: array_op(F(t, xp), G(t, xp)), label,
-                 stateful=stateful)
+                 stateful=stateful, timeless=timeless)
 
 
 def negate(operand: Curve, label) -> Curve:
@@ -110,7 +115,8 @@ def negate(operand: Curve, label) -> Curve:
     if operand.constant is not None:
         return constant(-operand.constant, label)
     f, F = operand.at, operand.over
-    return Curve(lambda t: -f(t), lambda t, xp: -F(t, xp), label, stateful=operand.stateful)
+    return Curve(lambda t: -f(t), lambda t, xp: -F(t, xp), label, stateful=operand.stateful,
+                 timeless=operand.timeless)
 
 
 def function(evaluate: Callable, arguments: Sequence[Curve], label) -> Curve:
@@ -122,7 +128,8 @@ def function(evaluate: Callable, arguments: Sequence[Curve], label) -> Curve:
     arrays = tuple(a.over for a in arguments)
     scalar = SCALAR
     return Curve(lambda t: evaluate(scalar, *(f(t) for f in scalars)),
-                 lambda t, xp: evaluate(xp, *(F(t, xp) for F in arrays)), label, stateful=stateful)
+                 lambda t, xp: evaluate(xp, *(F(t, xp) for F in arrays)), label, stateful=stateful,
+                 timeless=all(a.timeless for a in arguments))
 
 
 def held(curve: Curve, length: float) -> Curve:
@@ -131,7 +138,7 @@ def held(curve: Curve, length: float) -> Curve:
         return curve
     f, F = curve.at, curve.over
     return Curve(lambda t: f(t if t < length else length), lambda t, xp: F(xp.minimum(t, length), xp),
-                 curve.label, parts=curve.parts, stateful=curve.stateful)
+                 curve.label, parts=curve.parts, stateful=curve.stateful, timeless=curve.timeless)
 
 
 def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
@@ -145,7 +152,7 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
     parts = tuple((start, curve) for start, _, curve in phases[:-1]) + ((last_start, last),)
     stateful = tuple(s for _, curve in parts for s in curve.stateful)
     if len(phases) == 1:
-        return Curve(last.at, last.over, label, last.constant, parts, stateful)
+        return Curve(last.at, last.over, label, last.constant, parts, stateful, last.timeless)
     starts = [start for start, _ in parts]
     scalars = [curve.at for _, curve in parts]
     if len(parts) == 2:

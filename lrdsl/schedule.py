@@ -37,7 +37,7 @@ class Schedule:
         self._per_iteration = clock.scale("it")
         self._per_epoch = clock.scale("ep")
         self._prefers_epoch = clock.unit == "ep"
-        self._time_free = curve.constant is not None
+        self._time_free = curve.timeless
 
     @functools.cached_property
     def expression(self) -> str:
@@ -116,6 +116,8 @@ class Schedule:
         if self._curve.constant is not None:
             value = self._curve.constant
             return lambda points: xp.zeros_like(xp.asarray(points) * 1.0) + value
+        if scale is None:  # a timeless schedule (plateau): any counter will do
+            scale = 1.0
         return lambda points: over(xp.asarray(points) * scale, xp)
 
     # -- metric-driven nodes -----------------------------------------------------------------------

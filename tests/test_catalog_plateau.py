@@ -140,3 +140,14 @@ def test_reports_to_a_schedule_without_plateau_are_ignored():
     sched = lrdsl.compile("cosine(T=10)")
     sched.report(1.0)
     assert sched(0) == 1.0 and sched.state_dict()["nodes"] == []
+
+
+def test_a_lone_plateau_can_be_evaluated_by_either_counter():
+    """Its value depends on reported metrics only, so no steps_per_epoch is needed."""
+    sched = lrdsl.compile("plateau(patience=0)", base=0.1)
+    assert sched(epoch=3) == sched(3) == 0.1
+    sched.report(1.0)
+    sched.report(2.0)  # worse than the best: one reduction
+    assert sched(epoch=4) == pytest.approx(0.01) and sched.values(epochs=[0, 9]).tolist() == [sched(0)] * 2
+    with pytest.raises(lrdsl.LRDSLError, match="steps_per_epoch"):
+        lrdsl.compile("plateau() * cosine(T=10)")(epoch=1)

@@ -120,4 +120,5 @@ def plateau(ctx, factor: float = 0.1, patience: int = 10, threshold: float = 1e-
     label = describe_call("plateau", factor=factor, patience=patience, threshold=threshold,
                           threshold_mode=threshold_mode, mode=mode, cooldown=cooldown, min=min, eps=eps)
     state = PlateauState(ctx.base, factor, patience, threshold, threshold_mode, mode, cooldown, min, eps, label)
-    return curves.Curve(lambda t: state.value, lambda t, xp: 0.0 * t + state.value, label, stateful=(state,))
+    return curves.Curve(lambda t: state.value, lambda t, xp: 0.0 * t + state.value, label, stateful=(state,),
+                        timeless=True)
