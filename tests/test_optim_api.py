@@ -353,3 +353,178 @@ def test_a_plugin_optimizer_node_runs_with_schedules():
         lrdsl.optimizer("signum(lr=2)", [p], registry=registry)
     with pytest.raises(UnknownNameError, match="did you mean 'beta'"):
         lrdsl.optimizer("signum(betta=0.5)", [p], registry=registry)
+
+
+# -- malformed saved state (load_state_dict) -----------------------------------------------------
+
+def _snapshot(opt, params):
+    state = opt.state_dict()
+    return ([p.copy() for p in params], opt.iteration, opt.lrs, pickle.dumps(state))
+
+
+def _resumable():
+    params = [np.ones(3), np.full(2, 2.0)]
+    opt = lrdsl.optimizer("adam(lr=plateau(factor=0.5, patience=0), betas=(0.9 * plateau(factor=0.5, patience=0), "
+                          "0.999))", params)
+    opt.step([np.ones(3), np.ones(2)])
+    return opt, params
+
+
+def _good_state():
+    opt, _ = _resumable()
+    for metric in (3.0, 2.0, 2.5, 2.7):
+        opt.report(metric)
+    opt.step([np.full(3, 0.5), np.full(2, -0.5)])
+    return opt.state_dict()
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda s: None, lambda s: [], lambda s: 5, lambda s: "lrdsl.optimizer/1",
+    lambda s: {**s, "params": [5, 5]}, lambda s: {**s, "params": 5}, lambda s: {**s, "params": "ab"},
+    lambda s: {**s, "params": None}, lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": [1]}]},
+    lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": {1: np.ones(2)}}]},
+    lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": {"exp_avg": np.full(2, np.nan)}}]},
+    lambda s: {**s, "schedules": [5]}, lambda s: {**s, "schedules": 5}, lambda s: {**s, "schedules": None},
+    lambda s: {**s, "schedules": [[5, 5]]}, lambda s: {**s, "schedules": "ab"},
+    lambda s: {**s, "schedules": [[s["schedules"][0][0], {**s["schedules"][0][1], "nodes": [5]}]]},
+    lambda s: {**s, "schedules": [[s["schedules"][0][0], {**s["schedules"][0][1], "nodes": 5}]]},
+    lambda s: {**s, "groups": 5}, lambda s: {**s, "groups": None}, lambda s: {**s, "groups": [5]},
+    lambda s: {**s, "groups": [np.ones(2)]}, lambda s: {**s, "iteration": "3"},
+])
+def test_load_state_dict_rejects_malformed_state_and_changes_nothing(corrupt):
+    bad = corrupt(_good_state())
+    opt, params = _resumable()
+    before = _snapshot(opt, params)
+    with pytest.raises(ArrayError, match="load_state_dict\\(\\): "):
+        opt.load_state_dict(bad)
+    after = _snapshot(opt, params)
+    for a, b in zip(before[0], after[0]):
+        np.testing.assert_array_equal(a, b)
+    assert before[1:] == after[1:]  # iteration, learning rates and the pickled state, schedules included
+    opt.load_state_dict(_good_state())  # and a good state still loads
+    assert opt.iteration == 2
+
+
+def test_a_failing_schedule_state_puts_back_the_schedules_already_loaded():
+    good = _good_state()
+    bad = {**good, "schedules": [[good["schedules"][0][0], {**good["schedules"][0][1], "nodes": [{"node": 1}]}]]}
+    opt, params = _resumable()
+    fresh = opt.state_dict()["schedules"]
+    with pytest.raises(ArrayError, match=r"betas\[0\]"):
+        opt.load_state_dict(bad)
+    assert opt.state_dict()["schedules"] == fresh and opt.lr == 1.0
+
+
+def test_param_group_keys_must_be_strings():
+    with pytest.raises(ArrayError, match="parameter group 0 has the key 1; the keys of a group are strings"):
+        lrdsl.optimizer("adam()", [{"params": [np.ones(3)], 1: 2}])
+    with pytest.raises(ArrayError, match=r"parameter group 1 has the key \('lr',\)"):
+        lrdsl.optimizer("adam()", [{"params": [np.ones(3)]}, {"params": [np.ones(3)], ("lr",): 2}])
+
+
+# -- a step that produces non-finite values is undone --------------------------------------------
+
+def _everything(opt, params):
+    state = opt.state_dict()
+    return [p.copy() for p in params], opt.iteration, pickle.dumps(state["params"])
+
+
+def _assert_same(before, after):
+    for a, b in zip(before[0], after[0]):
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert before[1:] == after[1:]
+
+
+@pytest.mark.parametrize("text,groups,dtype,first,bad,message", [
+    # overflow: weight_decay · θ is inf, then inf · 0 = NaN in Δ (lr=0 does not help); the second parameter
+    # had no state yet (its first update fails), the first one (updated fine) is restored
+    ("adadelta(lr=0)", [{}, {"weight_decay": 1e300}], np.float64, None, [1.0, 1.0],
+     r"adadelta\(\) produced a non-finite value \(overflow\) in parameter group 1 params\[0\] at step 1"),
+    # 0/0: eps reaches 0 at step 1, where an element's gradients have always been 0
+    ("adam(lr=0.1)", [{}, {"eps": "1e-8 * (1 - it)"}], np.float64, [0.0, 0.5, 0.7, 1.0], [1.0, 0.0],
+     r"adam\(\) produced a non-finite value \(0/0 .*\) in parameter group 1 params\[0\] at step 1"),
+    # the parameter stays finite (g/∞ = 0) but the accumulator overflowed: caught too
+    ("adagrad(lr=0.1)", [{}, {}], np.float32, [0.5, 0.6, 0.7, 0.8], [1.0, 1e20],
+     r"non-finite value \(overflow\) in the optimizer state 'sum' of parameter group 1 params\[0\] at step 1"),
+])
+def test_a_non_finite_step_leaves_parameters_and_state_unchanged(text, groups, dtype, first, bad, message):
+    import warnings
+
+    params = [np.linspace(1, 2, 3).astype(dtype), np.linspace(-1, 1, 4).astype(dtype)]
+    opt = lrdsl.optimizer(text, [{"params": [p], **g} for p, g in zip(params, groups)])
+    opt.step([np.full(3, 0.5, dtype=dtype), None if first is None else np.array(first, dtype=dtype)])
+    before = _everything(opt, params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reported as an error, not as NumPy RuntimeWarnings
+        with pytest.raises(EvaluationError, match=message) as caught:
+            opt.step([np.full(3, bad[0], dtype=dtype), np.full(4, bad[1], dtype=dtype)])
+    assert "the step was undone" in str(caught.value)
+    _assert_same(before, _everything(opt, params))
+    if first is None:
+        assert opt.state_dict()["params"][1] == {"step": 0, "entries": {}}
+
+
+def test_zero_gradients_with_eps_zero_fail_on_the_first_step_without_creating_state():
+    p = np.ones(3)
+    opt = lrdsl.optimizer("adam(eps=0)", [p])
+    with pytest.raises(EvaluationError, match=r"\(0/0") as caught:
+        opt.step([np.zeros(3)])
+    assert "overflow)" not in str(caught.value)
+    np.testing.assert_array_equal(p, 1.0)
+    assert opt.iteration == 0 and opt.state_dict()["params"] == [{"step": 0, "entries": {}}]
+
+
+@optimizer_node(checks={"lr": nonnegative})
+def inplace(param, grad, state, lr: float = 0.1, scale: float = 1.0):
+    """A plugin rule that changes its state and the parameter in place (no ParamState.pair)."""
+    m = state.zeros("m")
+    m += grad
+    state["count"] = state.get("count", 0) + 1
+    if grad.flat[0] < 0:
+        raise RuntimeError("refused")
+    np.multiply(m, -lr * scale, out=state.scratch(0))
+    param += state.scratch(0)
+
+
+@pytest.mark.parametrize("second,error", [(10.0, EvaluationError), (-1.0, RuntimeError)])
+def test_an_in_place_plugin_rule_is_rolled_back_too(second, error):
+    registry = build_registry(entry_points=False)
+    registry.add(inplace, "my-plugin")
+    params = [np.ones(2), np.ones(2)]
+    opt = lrdsl.optimizer("inplace(lr=1)", [{"params": [params[0]]}, {"params": [params[1]], "scale": 1e308}],
+                          registry=registry)
+    opt.step([np.full(2, 0.5), None])  # the second parameter has no state yet
+    before = _everything(opt, params)
+    with pytest.raises(error):
+        opt.step([np.full(2, 0.5), np.full(2, second)])
+    _assert_same(before, _everything(opt, params))
+    assert "m" not in opt._states[1] and "count" not in opt._states[1]
+
+
+# -- eps = 0 -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("node", ["adam", "adamw", "adamax", "nadam", "radam", "rmsprop", "adagrad"])
+def test_eps_zero_is_allowed_where_it_can_work(node):
+    g = np.array([0.5, -2.0, 1e-3])
+    p = np.ones(3)
+    opt = lrdsl.optimizer(f"{node}(lr=0.01, eps=0)", [p])
+    for _ in range(3):
+        opt.step([g])
+    assert np.isfinite(p).all() and (np.sign(1 - p) == np.sign(g)).all()
+
+
+def test_adam_with_eps_zero_takes_sign_steps_first():
+    g = np.array([0.5, -2.0, 1e-3])
+    p = np.ones(3)
+    lrdsl.optimizer("adam(lr=0.01, eps=0)", [p]).step([g])
+    np.testing.assert_allclose(p, 1 - 0.01 * np.sign(g), rtol=1e-12)  # m̂ = g, v̂ = g²
+
+
+def test_adadelta_needs_positive_eps():
+    # with eps = 0, Δ = √u/√v·g is 0 while u = 0, so u stays 0 and the parameters never move
+    with pytest.raises(ParameterError, match="eps=0 is out of range; allowed: > 0"):
+        lrdsl.optimizer("adadelta(eps=0)", [np.ones(2)])
+    opt = lrdsl.optimizer("adadelta(eps=1e-6 * (1 - it))", [np.ones(2)])
+    opt.step([np.ones(2)])
+    with pytest.raises(ParameterError, match="eps = .* is 0 at iteration 1, out of range; allowed: > 0"):
+        opt.step([np.ones(2)])

@@ -7,6 +7,13 @@ Notation: θ parameter, g gradient, t = ``state.step`` (1 on the first update), 
 λ weight_decay. Any float hyperparameter, and each item of ``betas``, may be a schedule; the
 value at the current iteration is used, including in bias corrections (as when a PyTorch
 scheduler writes ``group["betas"]``).
+
+``eps=0`` is allowed wherever it can work, as in PyTorch: the denominator is then 0 only for
+an element whose gradients have all been exactly 0 (or whose averages underflowed to 0), where
+the update is 0/0. lrdsl does not write that NaN as torch would: the step raises
+:class:`~lrdsl.errors.EvaluationError` and leaves parameters and state unchanged. ``adadelta``
+needs ``eps > 0``: with ``eps=0`` its update √(u+ε)/√(v+ε)·g is 0 from the start (u = 0) and
+stays 0, so the parameters would never move.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ import math
 
 import numpy as np
 
-from ..authoring import Check, between, nonnegative, optimizer_node
-from ..optim.kernels import add_scaled, add_scaled_ratio, ema, ema_square, sqrt_plus, with_l2
+from ..authoring import Check, between, nonnegative, optimizer_node, positive
+from ..optim.kernels import add_scaled, add_scaled_ratio, ema_into, ema_square_into, sqrt_plus, with_l2
 from ..plugins import hookimpl
 
 _BETAS = between(0, 1, high_open=True)
@@ -37,11 +44,12 @@ def sgd(param, grad, state, lr: float = 1e-3, momentum: float = 0.0, dampening: 
     g = with_l2(param, grad, weight_decay, state.scratch(0))
     direction = g
     if momentum != 0:
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = state["momentum_buffer"] = g.copy()
+        first = "momentum_buffer" not in state
+        old, buf = state.pair("momentum_buffer")
+        if first:
+            np.copyto(buf, g)
         else:
-            buf *= momentum
+            np.multiply(old, momentum, out=buf)
             if dampening == 0:
                 buf += g
             else:
@@ -63,12 +71,14 @@ def adagrad(param, grad, state, lr: float = 1e-2, lr_decay: float = 0.0, weight_
 
     g ← g + λθ;  γ̃ = γ / (1 + (t−1)·lr_decay);  s ← s + g²  (s starts at initial_accumulator_value);
     θ ← θ − γ̃·g / (√s + ε)
+    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
+    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     g = with_l2(param, grad, weight_decay, state.scratch(0))
-    total = state.zeros("sum", initial_accumulator_value)
+    old, total = state.pair("sum", initial_accumulator_value)
     tmp = state.scratch(1)
     np.multiply(g, g, out=tmp)
-    total += tmp
+    np.add(old, tmp, out=total)
     clr = lr / (1 + (state.step - 1) * lr_decay)
     add_scaled_ratio(param, -clr, g, sqrt_plus(total, 1.0, eps, tmp), tmp)
 
@@ -81,22 +91,24 @@ def rmsprop(param, grad, state, lr: float = 1e-2, alpha: float = 0.99, eps: floa
 
     g ← g + λθ;  v ← αv + (1−α)g²;  if centered: ḡ ← αḡ + (1−α)g, ṽ = v − ḡ², else ṽ = v;
     with momentum μ > 0: b ← μb + g/(√ṽ + ε), θ ← θ − γb;  otherwise θ ← θ − γ·g/(√ṽ + ε)
+    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
+    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     g = with_l2(param, grad, weight_decay, state.scratch(0))
-    square_avg = state.zeros("square_avg")
+    old_sq, square_avg = state.pair("square_avg")
     denom = state.scratch(1)
-    ema_square(square_avg, g, alpha, denom)
+    ema_square_into(square_avg, old_sq, g, alpha, denom)
     if centered:
-        grad_avg = state.zeros("grad_avg")
-        ema(grad_avg, g, alpha)
+        old_avg, grad_avg = state.pair("grad_avg")
+        ema_into(grad_avg, old_avg, g, alpha)
         np.multiply(grad_avg, grad_avg, out=denom)
         np.subtract(square_avg, denom, out=denom)
         sqrt_plus(denom, 1.0, eps, denom)
     else:
         sqrt_plus(square_avg, 1.0, eps, denom)
     if momentum > 0:
-        buf = state.zeros("momentum_buffer")
-        buf *= momentum
+        old_buf, buf = state.pair("momentum_buffer")
+        np.multiply(old_buf, momentum, out=buf)
         np.divide(g, denom, out=denom)
         buf += denom
         add_scaled(param, -lr, buf, denom)
@@ -104,23 +116,26 @@ def rmsprop(param, grad, state, lr: float = 1e-2, alpha: float = 0.99, eps: floa
         add_scaled_ratio(param, -lr, g, denom, denom)
 
 
-@optimizer_node(checks={"lr": nonnegative, "rho": between(0, 1), "eps": nonnegative, "weight_decay": nonnegative})
+@optimizer_node(checks={"lr": nonnegative, "rho": between(0, 1), "eps": positive, "weight_decay": nonnegative})
 def adadelta(param, grad, state, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0):
     """Adadelta (torch.optim.Adadelta).
 
     g ← g + λθ;  v ← ρv + (1−ρ)g²;  Δ = √(u + ε) / √(v + ε) · g;  u ← ρu + (1−ρ)Δ²;  θ ← θ − γΔ
+
+    eps must be > 0 (torch accepts 0): with eps=0, Δ = √u/√v·g is 0 from the start (u = 0) and
+    stays 0, so the parameters would never move.
     """
     g = with_l2(param, grad, weight_decay, state.scratch(0))
-    square_avg, acc_delta = state.zeros("square_avg"), state.zeros("acc_delta")
+    (old_sq, square_avg), (old_acc, acc_delta) = state.pair("square_avg"), state.pair("acc_delta")
     delta, tmp = state.scratch(1), state.scratch(2)
-    ema_square(square_avg, g, rho, tmp)
+    ema_square_into(square_avg, old_sq, g, rho, tmp)
     np.add(square_avg, eps, out=tmp)
     np.sqrt(tmp, out=tmp)
-    np.add(acc_delta, eps, out=delta)
+    np.add(old_acc, eps, out=delta)
     np.sqrt(delta, out=delta)
     delta /= tmp
     delta *= g
-    ema_square(acc_delta, delta, rho, tmp)
+    ema_square_into(acc_delta, old_acc, delta, rho, tmp)
     add_scaled(param, -lr, delta, delta)
 
 
@@ -133,13 +148,13 @@ def adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decou
         g = grad
     else:
         g = with_l2(param, grad, weight_decay, state.scratch(0))
-    exp_avg, exp_avg_sq = state.zeros("exp_avg"), state.zeros("exp_avg_sq")
+    (old_avg, exp_avg), (old_sq, exp_avg_sq) = state.pair("exp_avg"), state.pair("exp_avg_sq")
     tmp = state.scratch(1)
-    ema(exp_avg, g, beta1)
-    ema_square(exp_avg_sq, g, beta2, tmp)
+    ema_into(exp_avg, old_avg, g, beta1)
+    ema_square_into(exp_avg_sq, old_sq, g, beta2, tmp)
     if amsgrad:
-        max_sq = state.zeros("max_exp_avg_sq")
-        np.maximum(max_sq, exp_avg_sq, out=max_sq)
+        old_max, max_sq = state.pair("max_exp_avg_sq")
+        np.maximum(old_max, exp_avg_sq, out=max_sq)
         exp_avg_sq = max_sq
     step = state.step
     bias_correction1 = 1 - beta1 ** step
@@ -155,6 +170,8 @@ def adam(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.9
 
     g ← g + λθ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  m̂ = m/(1−β₁ᵗ);  v̂ = v/(1−β₂ᵗ)
     (amsgrad: v̂max ← max(v̂max, v), v̂ = v̂max/(1−β₂ᵗ));  θ ← θ − γ·m̂/(√v̂ + ε)
+    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
+    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=False)
 
@@ -166,6 +183,8 @@ def adamw(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.
 
     θ ← θ − γλθ, then Adam's step without the L2 term:
     m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − γ·m̂/(√v̂ + ε)  (amsgrad as in adam)
+    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
+    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=True)
 
@@ -176,13 +195,15 @@ def adamax(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0
     """Adamax (torch.optim.Adamax), Adam with the infinity norm.
 
     g ← g + λθ;  m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  θ ← θ − γ/(1−β₁ᵗ) · m/u
+    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
+    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     beta1, beta2 = betas
     g = with_l2(param, grad, weight_decay, state.scratch(0))
-    exp_avg, exp_inf = state.zeros("exp_avg"), state.zeros("exp_inf")
+    (old_avg, exp_avg), (old_inf, exp_inf) = state.pair("exp_avg"), state.pair("exp_inf")
     tmp = state.scratch(1)
-    ema(exp_avg, g, beta1)
-    exp_inf *= beta2
+    ema_into(exp_avg, old_avg, g, beta1)
+    np.multiply(old_inf, beta2, out=exp_inf)
     np.abs(g, out=tmp)
     tmp += eps
     np.maximum(exp_inf, tmp, out=exp_inf)
@@ -196,6 +217,8 @@ def nadam(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0.
 
     g ← g + λθ;  μₜ = β₁(1 − ½·0.96^(tψ));  Πₜ = μ₁⋯μₜ;  m, v as in Adam;  v̂ = v/(1−β₂ᵗ);
     θ ← θ − γ(1−μₜ)/(1−Πₜ) · g/(√v̂ + ε) − γμₜ₊₁/(1−Πₜμₜ₊₁) · m/(√v̂ + ε)
+    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
+    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     beta1, beta2 = betas
     step = state.step
@@ -203,10 +226,10 @@ def nadam(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0.
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
     mu_product = state["mu_product"] = state.get("mu_product", 1.0) * mu
-    exp_avg, exp_avg_sq = state.zeros("exp_avg"), state.zeros("exp_avg_sq")
+    (old_avg, exp_avg), (old_sq, exp_avg_sq) = state.pair("exp_avg"), state.pair("exp_avg_sq")
     denom, tmp = state.scratch(1), state.scratch(2)
-    ema(exp_avg, g, beta1)
-    ema_square(exp_avg_sq, g, beta2, tmp)
+    ema_into(exp_avg, old_avg, g, beta1)
+    ema_square_into(exp_avg_sq, old_sq, g, beta2, tmp)
     np.divide(exp_avg_sq, 1 - beta2 ** step, out=denom)
     sqrt_plus(denom, 1.0, eps, denom)
     add_scaled_ratio(param, -lr * (1 - mu) / (1 - mu_product), g, denom, tmp)
@@ -221,14 +244,16 @@ def radam(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.
     g ← g + λθ;  m, v as in Adam;  ρ∞ = 2/(1−β₂) − 1;  ρₜ = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ);
     if ρₜ > 5: r = √((ρₜ−4)(ρₜ−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρₜ)), θ ← θ − γ·r·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε);
     otherwise θ ← θ − γ·m/(1−β₁ᵗ)
+    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
+    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     beta1, beta2 = betas
     step = state.step
     g = with_l2(param, grad, weight_decay, state.scratch(0))
-    exp_avg, exp_avg_sq = state.zeros("exp_avg"), state.zeros("exp_avg_sq")
+    (old_avg, exp_avg), (old_sq, exp_avg_sq) = state.pair("exp_avg"), state.pair("exp_avg_sq")
     tmp = state.scratch(1)
-    ema(exp_avg, g, beta1)
-    ema_square(exp_avg_sq, g, beta2, tmp)
+    ema_into(exp_avg, old_avg, g, beta1)
+    ema_square_into(exp_avg_sq, old_sq, g, beta2, tmp)
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     rho_inf = 2 / (1 - beta2) - 1
@@ -248,15 +273,15 @@ def lion(param, grad, state, lr: float = 1e-4, betas: tuple[float, float] = (0.9
     u = sign(β₁m + (1−β₁)g);  θ ← θ − γ(u + λθ);  m ← β₂m + (1−β₂)g
     """
     beta1, beta2 = betas
-    exp_avg = state.zeros("exp_avg")
+    old_avg, exp_avg = state.pair("exp_avg")
     update, tmp = state.scratch(0), state.scratch(1)
-    np.multiply(exp_avg, beta1, out=update)
+    np.multiply(old_avg, beta1, out=update)
     add_scaled(update, 1 - beta1, grad, tmp)
     np.sign(update, out=update)
     if weight_decay != 0:
         add_scaled(update, weight_decay, param, tmp)
     add_scaled(param, -lr, update, update)
-    ema(exp_avg, grad, beta2)
+    ema_into(exp_avg, old_avg, grad, beta2)
 
 
 @hookimpl

@@ -16,6 +16,21 @@ def ema(average: np.ndarray, value: np.ndarray, beta: float) -> None:
     average += value
 
 
+def ema_into(out: np.ndarray, average: np.ndarray, value: np.ndarray, beta: float) -> np.ndarray:
+    """``out ← beta·average + (1 − beta)·value`` (``average`` is only read; bitwise equal to :func:`ema`)."""
+    np.subtract(average, value, out=out)
+    out *= beta
+    out += value
+    return out
+
+
+def ema_square_into(out: np.ndarray, average: np.ndarray, value: np.ndarray, beta: float,
+                    tmp: np.ndarray) -> np.ndarray:
+    """``out ← beta·average + (1 − beta)·value²`` (``tmp`` is overwritten; ``average`` is only read)."""
+    np.multiply(value, value, out=tmp)
+    return ema_into(out, average, tmp, beta)
+
+
 def ema_square(average: np.ndarray, value: np.ndarray, beta: float, tmp: np.ndarray) -> None:
     """``average ← beta·average + (1 − beta)·value²`` (``tmp`` is overwritten)."""
     np.multiply(value, value, out=tmp)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -12,7 +11,7 @@ from ..errors import ArrayError, EvaluationError, LRDSLError
 from ..registry import Registry
 from .config import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, collect
-from .state import ParamState, ScratchPool
+from .state import ParamState, ScratchPool, finite
 
 FORMAT = "lrdsl.optimizer/1"
 
@@ -52,27 +51,67 @@ class Optimizer:
         self._grads = GradientMatcher(slots)
         pool = ScratchPool(slot.array for slot in slots)
         self._states = [ParamState(slot.array, pool) for slot in slots]
-        self._plan = [(group.config.spec.build, group.config.positional,
+        self._plan = [(group.config.spec.build, group.config.positional, group.config.name,
                        [(slots[i].array, self._states[i], i) for i in group.indices]) for group in self.groups]
+        self._fp_errors: List[str] = []  # floating-point errors flagged by the update being run
         self.iteration = 0  # the number of steps taken; the next step uses the values at this iteration
 
     # -- stepping --------------------------------------------------------------------------------
     def step(self, grads) -> None:
-        """Update every parameter in place from its gradient (``None`` skips one)."""
+        """Update every parameter in place from its gradient (``None`` skips one).
+
+        A step is all or nothing: when an update leaves a parameter or its state non-finite
+        (overflow, 0/0), :class:`~lrdsl.errors.EvaluationError` is raised (instead of NumPy
+        warnings) and every parameter of the step and its state are restored first; the same
+        when an update rule raises. Costs one copy of each parameter per step (undo buffers are
+        allocated at the first step); saved arrays a rule changes in place are copied too, those
+        written through :meth:`ParamState.pair` (every built-in rule) are not.
+        """
         matched = self._grads.match(grads)
         iteration = self.iteration
-        values = [positional(iteration) for _, positional, _ in self._plan]
-        for (rule, _, members), hyper in zip(self._plan, values):
-            for param, state, index in members:
-                grad = matched[index]
-                if grad is None:
-                    continue
-                state.step += 1
-                rule(param, grad, state, *hyper)
-                if not _finite(param):
-                    raise EvaluationError(f"step {iteration} overflowed and made parameter {self._slots[index].label} "
-                                          "non-finite; check the hyperparameters (a huge lr or weight_decay?)")
+        values = [positional(iteration) for _, positional, _, _ in self._plan]
+        errors = self._fp_errors
+        begun: List[ParamState] = []
+        try:
+            with np.errstate(over="call", invalid="call", divide="call", under="ignore", call=self._flag):
+                for (rule, _, name, members), hyper in zip(self._plan, values):
+                    for param, state, index in members:
+                        grad = matched[index]
+                        if grad is None:
+                            continue
+                        state.begin()
+                        begun.append(state)
+                        errors.clear()
+                        state.step += 1
+                        rule(param, grad, state, *hyper)
+                        if errors or not finite(param):  # a flagged update: check its state too
+                            where = None if finite(param) else "parameter"
+                            where = where or state.non_finite()
+                            if where is not None:
+                                raise EvaluationError(self._non_finite(name, index, iteration, where))
+        except BaseException:
+            for state in begun:
+                state.rollback()
+            raise
+        finally:
+            errors.clear()
+        for state in begun:
+            state.commit()
         self.iteration = iteration + 1
+
+    def _flag(self, kind: str, flag: int) -> None:
+        """The ``np.errstate`` callback: remember which floating-point errors an update raised."""
+        self._fp_errors.append(kind)
+
+    def _non_finite(self, name: str, index: int, iteration: int, where: str) -> str:
+        first = self._fp_errors[0] if self._fp_errors else None
+        cause = {"overflow": "overflow", "invalid value": "0/0 or another invalid operation such as inf - inf",
+                 "divide by zero": "division by zero"}.get(first, "a non-finite result")
+        what = "parameter" if where == "parameter" else f"the optimizer state {where!r} of parameter"
+        return (f"{name}() produced a non-finite value ({cause}) in {what} {self._slots[index].label} at step "
+                f"{iteration}; the step was undone (parameters and optimizer state are unchanged). Check the "
+                "hyperparameters (a huge lr or weight_decay overflows; eps=0 gives 0/0 where gradients are 0) "
+                "or clip the gradients")
 
     # -- hyperparameters -------------------------------------------------------------------------
     def hyperparameters(self, group: int = 0) -> Dict[str, Any]:
@@ -109,32 +148,57 @@ class Optimizer:
                               for group in self.groups]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Resume from :meth:`state_dict`; everything is checked before anything is replaced."""
+        """Resume from :meth:`state_dict`; everything is checked before anything is replaced.
+
+        Raises :class:`~lrdsl.errors.ArrayError` when ``state`` is not such a dict for this
+        optimizer (other format, other optimizer, other parameters, a malformed part); the
+        optimizer is then unchanged.
+        """
+        expected = "expected the dict written by Optimizer.state_dict() (format {!r}) for this optimizer".format(FORMAT)
         if not isinstance(state, Mapping) or state.get("format") != FORMAT:
-            raise ArrayError("load_state_dict(): expected a dict written by Optimizer.state_dict() "
-                             f"(format {FORMAT!r})")
+            raise ArrayError(f"load_state_dict(): got {_describe(state)}; {expected}")
         texts = [group.config.text for group in self.groups]
-        if list(state.get("groups", ())) != texts:
-            raise ArrayError(f"load_state_dict(): the state is for {list(state.get('groups', ()))}, but this "
-                             f"optimizer is {texts}")
+        groups = state.get("groups")
+        if not _is_list(groups) or not all(isinstance(text, str) for text in groups):
+            raise ArrayError(f"load_state_dict(): 'groups' is {_describe(groups)}; expected a list of the optimizer "
+                             f"texts {texts}")
+        if list(groups) != texts:
+            raise ArrayError(f"load_state_dict(): the state is for {list(groups)}, but this optimizer is {texts}")
         iteration = state.get("iteration")
-        params = state.get("params")
-        schedules = state.get("schedules")
         if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) or iteration < 0:
-            raise ArrayError(f"load_state_dict(): iteration must be a whole number >= 0, got {iteration!r}")
-        if not isinstance(params, Sequence) or len(params) != len(self._states):
-            count = len(params) if isinstance(params, Sequence) else "no"
-            raise ArrayError(f"load_state_dict(): the state has {count} parameter states, but this optimizer has "
-                             f"{len(self._states)} parameters")
-        checked = [(s, saved.get("step"), s.check_state(saved, slot.label))
-                   for s, saved, slot in zip(self._states, params, self._slots)]
+            raise ArrayError(f"load_state_dict(): 'iteration' must be a whole number >= 0, got {iteration!r:.80}")
+        params = state.get("params")
+        if not _is_list(params):
+            raise ArrayError(f"load_state_dict(): 'params' is {_describe(params)}; expected a list with one state "
+                             f"per parameter ({len(self._states)})")
+        if len(params) != len(self._states):
+            raise ArrayError(f"load_state_dict(): the state has {len(params)} parameter states, but this optimizer "
+                             f"has {len(self._states)} parameters")
+        checked = [(s, s.check_state(saved, slot.label)) for s, saved, slot in zip(self._states, params, self._slots)]
         owned = [list(group.config.schedules()) for group in self.groups]
-        if not isinstance(schedules, Sequence) or [len(s) for s in schedules] != [len(s) for s in owned]:
-            raise ArrayError("load_state_dict(): the schedule states do not match this optimizer's schedules")
-        for group_schedules, saved_group in zip(owned, schedules):
-            for (_, schedule), saved in zip(group_schedules, saved_group):
-                schedule.load_state_dict(saved)
-        for param_state, step, entries in checked:
+        schedules = state.get("schedules")
+        counts = [len(group) for group in owned]
+        if not _is_list(schedules) or not all(_is_list(group) for group in schedules) \
+                or [len(group) for group in schedules] != counts:
+            raise ArrayError(f"load_state_dict(): 'schedules' is {_describe(schedules)}; expected one list per "
+                             f"parameter group holding each scheduled hyperparameter's state (counts {counts})")
+        before = [[schedule.state_dict() for _, schedule in group] for group in owned]
+        where = ""
+        try:
+            for number, (group, saved_group) in enumerate(zip(owned, schedules)):
+                for (label, schedule), saved in zip(group, saved_group):
+                    where = f"the schedule of {label}" + (f" in parameter group {number}" if len(owned) > 1 else "")
+                    schedule.load_state_dict(saved)
+        except Exception as error:  # a malformed schedule state: put back the ones already loaded
+            for group, saved_group in zip(owned, before):
+                for (_, schedule), saved in zip(group, saved_group):
+                    schedule.load_state_dict(saved)
+            reason = str(error).replace("load_state_dict(): ", "")
+            if not isinstance(error, LRDSLError):
+                reason = f"{type(error).__name__}: {reason}"
+            raise ArrayError(f"load_state_dict(): the saved state of {where} does not fit ({reason}); "
+                             f"{expected}") from None
+        for param_state, (step, entries) in checked:
             param_state.load(step, entries)
         self.iteration = int(iteration)
 
@@ -143,11 +207,15 @@ class Optimizer:
         return f"Optimizer({texts!r}, params={len(self._slots)}, iteration={self.iteration})"
 
 
-def _finite(array: np.ndarray) -> bool:
-    """Whether every element is finite, in one pass and without allocating (a sum; min/max if in doubt)."""
-    if math.isfinite(np.add.reduce(array, axis=None)):
-        return True
-    return bool(math.isfinite(array.min()) and math.isfinite(array.max()))
+def _is_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} item(s)"
+    text = repr(value)
+    return f"{text[:60] + '...' if len(text) > 60 else text} (of type {type(value).__name__})"
 
 
 def optimizer(text, params, steps_per_epoch=None, total=None, variables=None,

@@ -58,6 +58,11 @@ def collect(params: Any) -> List[Tuple[List[Slot], Dict[str, Any]]]:
             if "params" not in group:
                 raise ArrayError(f"optimizer(): parameter group {number} has no 'params' entry; a group is "
                                  "{'params': [arrays...], 'lr': ..., ...}")
+            keys = [key for key in group if not isinstance(key, str)]
+            if keys:
+                raise ArrayError(f"optimizer(): parameter group {number} has the key {keys[0]!r:.60}; the keys of a "
+                                 "group are strings: 'params' and hyperparameter names such as 'lr' or "
+                                 "'weight_decay'")
             overrides = {k: v for k, v in group.items() if k != "params"}
             groups.append((_arrays(group["params"], f"group {number} " if len(params) > 1 else ""), overrides))
     else:

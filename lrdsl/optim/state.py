@@ -7,15 +7,30 @@ parameter array. Saved entries (moment estimates, accumulators, scalars such as 
 Scratch buffers are shared by all parameters of the same dtype: the pool holds, per dtype,
 flat arrays as large as the largest parameter, and each :class:`ParamState` keeps views of
 them shaped like its parameter. After the first step an update allocates no arrays.
+
+A step is a transaction (:meth:`ParamState.begin`, :meth:`~ParamState.commit`,
+:meth:`~ParamState.rollback`): the optimizer undoes a step that fails, for every parameter, so
+a failed step leaves parameters and state as they were. Saved arrays an update rule changes in
+place (``zeros``, ``get``, ``state[name]``) are copied into undo buffers (allocated once) the
+first time a step touches them; :meth:`ParamState.pair` avoids that copy for rules that write
+an entry's new value into a second buffer, swapped in when the step succeeds.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Union
+import math
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
 Entry = Union[np.ndarray, float, int]
+
+
+def finite(array: np.ndarray) -> bool:
+    """Whether every element is finite, in one pass and without allocating (a sum; min/max if in doubt)."""
+    if math.isfinite(np.add.reduce(array, axis=None)):
+        return True
+    return bool(math.isfinite(array.min()) and math.isfinite(array.max()))
 
 
 class ScratchPool:
@@ -44,11 +59,15 @@ class ParamState:
       with ``fill``) the first time it is asked for;
     - ``state.get(name, default=None)``, ``name in state``, ``state[name]``, ``state[name] = value``:
       saved entries (arrays shaped like the parameter, or numbers);
+    - ``state.pair(name, fill=0.0)``: ``(old, new)`` for a saved array: ``old`` is its value
+      (read only), the rule writes the whole new value into ``new``; the two are swapped when
+      the step succeeds (no copy, no undo buffer); asking again in the same step gives the same two;
     - ``state.scratch(i)``: the i-th temporary array shaped like the parameter; its contents are
       undefined on entry and not saved. Use ``out=`` ufuncs on it instead of allocating.
     """
 
-    __slots__ = ("param", "step", "_entries", "_pool", "_scratch")
+    __slots__ = ("param", "step", "_entries", "_pool", "_scratch", "_active", "_step_before", "_backup",
+                 "_undo", "_touched", "_created", "_replaced", "_twins", "_pending")
 
     def __init__(self, param: np.ndarray, pool: ScratchPool) -> None:
         self.param = param
@@ -56,22 +75,118 @@ class ParamState:
         self._entries: Dict[str, Entry] = {}
         self._pool = pool
         self._scratch: List[np.ndarray] = []
+        self._active = False  # inside a step (between begin and commit/rollback)
+        self._step_before = 0
+        self._backup: Optional[np.ndarray] = None  # the parameter before the step
+        self._undo: Dict[str, np.ndarray] = {}  # saved arrays before the step (buffers kept)
+        self._touched: List[str] = []  # names copied into _undo during this step
+        self._created: List[str] = []  # entries created during this step
+        self._replaced: Dict[str, Any] = {}  # entries assigned during this step: their old value
+        self._twins: Dict[str, np.ndarray] = {}  # the second buffer of each pair()
+        self._pending: List[str] = []  # pair() names to swap on commit
 
     # -- saved entries ---------------------------------------------------------------------------
     def zeros(self, name: str, fill: float = 0.0) -> np.ndarray:
         array = self._entries.get(name)
         if array is None:
             array = self._entries[name] = np.full_like(self.param, fill)
+            if self._active:
+                self._created.append(name)
+        elif self._active:
+            self._save(name, array)
         return array
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self._entries.get(name, default)
+        value = self._entries.get(name, default)
+        if self._active and isinstance(value, np.ndarray) and name in self._entries:
+            self._save(name, value)
+        return value
 
     def __getitem__(self, name: str) -> Entry:
-        return self._entries[name]
+        value = self._entries[name]
+        if self._active and isinstance(value, np.ndarray):
+            self._save(name, value)
+        return value
 
     def __setitem__(self, name: str, value: Entry) -> None:
+        if self._active and name not in self._replaced and name not in self._created:
+            if name in self._entries:
+                self._replaced[name] = self._entries[name]
+            else:
+                self._created.append(name)
         self._entries[name] = value
+
+    def pair(self, name: str, fill: float = 0.0):
+        """``(old, new)``: the saved array ``name`` and a buffer for its new value, swapped on success."""
+        if name in self._pending:  # asked again in the same step: the same two arrays
+            return self._entries[name], self._twins[name]
+        old = self._entries.get(name)
+        if old is None:
+            old = self.zeros(name, fill)
+        new = self._twins.get(name)
+        if new is None:
+            new = self._twins[name] = np.empty_like(self.param)
+        if self._active:
+            self._pending.append(name)
+        else:  # outside a step (a rule called directly): behave as if committed at once
+            self._entries[name], self._twins[name] = new, old
+        return old, new
+
+    def _save(self, name: str, array: np.ndarray) -> None:
+        if name in self._touched or name in self._created or name in self._pending:
+            return
+        undo = self._undo.get(name)
+        if undo is None or undo.shape != array.shape or undo.dtype != array.dtype:
+            undo = self._undo[name] = np.empty_like(array)
+        np.copyto(undo, array)
+        self._touched.append(name)
+
+    def non_finite(self) -> Optional[str]:
+        """The name of the first saved entry that is not finite (as the step left it), or None."""
+        for name, value in self._entries.items():
+            if name in self._pending:
+                value = self._twins[name]
+            if isinstance(value, np.ndarray):
+                if np.issubdtype(value.dtype, np.inexact) and not finite(value):
+                    return name
+            elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
+                return name
+        return None
+
+    # -- the step as a transaction ---------------------------------------------------------------
+    def begin(self) -> None:
+        """Start an update: remember the parameter and the step count (allocates once)."""
+        if self._backup is None:
+            self._backup = np.empty_like(self.param)
+        np.copyto(self._backup, self.param)
+        self._step_before = self.step
+        self._active = True
+
+    def commit(self) -> None:
+        """Keep the update: swap in the new values written through :meth:`pair`."""
+        entries, twins = self._entries, self._twins
+        for name in self._pending:
+            entries[name], twins[name] = twins[name], entries[name]
+        self._end()
+
+    def rollback(self) -> None:
+        """Undo the update: the parameter, the step count and every saved entry as they were."""
+        np.copyto(self.param, self._backup)
+        self.step = self._step_before
+        for name, value in self._replaced.items():
+            self._entries[name] = value
+        for name in self._touched:
+            np.copyto(self._entries[name], self._undo[name])
+        for name in self._created:
+            self._entries.pop(name, None)
+        self._end()
+
+    def _end(self) -> None:
+        self._active = False
+        self._touched.clear()
+        self._created.clear()
+        self._replaced.clear()
+        self._pending.clear()
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries
@@ -89,8 +204,8 @@ class ParamState:
         return {"step": self.step,
                 "entries": {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self._entries.items()}}
 
-    def check_state(self, state: Mapping[str, Any], label: str) -> Dict[str, Entry]:
-        """The entries of a saved ``state`` checked against this parameter; raises ArrayError."""
+    def check_state(self, state: Mapping[str, Any], label: str) -> Tuple[int, Dict[str, Entry]]:
+        """``(step, entries)`` of a saved ``state``, checked against this parameter; raises ArrayError."""
         from ..errors import ArrayError
 
         step = state.get("step") if isinstance(state, Mapping) else None
@@ -101,17 +216,25 @@ class ParamState:
                              "{'step': int >= 0, 'entries': {...}} as written by state_dict()")
         checked: Dict[str, Entry] = {}
         for name, value in entries.items():
+            if not isinstance(name, str):
+                raise ArrayError(f"load_state_dict(): the state of {label} has an entry named {name!r:.60}; entry "
+                                 "names are strings such as 'exp_avg'")
             if isinstance(value, np.ndarray):
                 if value.shape != self.param.shape or value.dtype != self.param.dtype:
                     raise ArrayError(f"load_state_dict(): state {name!r} of {label} is {value.dtype}{list(value.shape)}"
                                      f", but the parameter is {self.param.dtype}{list(self.param.shape)}")
+                if not np.isfinite(value).all():
+                    raise ArrayError(f"load_state_dict(): state {name!r} of {label} holds non-finite values")
                 checked[name] = value
             elif isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
+                if not math.isfinite(value):
+                    raise ArrayError(f"load_state_dict(): state {name!r} of {label} is {value!r}; expected a "
+                                     "finite number")
                 checked[name] = value
             else:
                 raise ArrayError(f"load_state_dict(): state {name!r} of {label} is a {type(value).__name__}; "
                                  "expected an array or a number")
-        return checked
+        return int(step), checked
 
     def load(self, step: int, entries: Mapping[str, Entry]) -> None:
         """Replace the state by already checked ``entries`` (arrays are copied)."""
