@@ -274,7 +274,9 @@ def optimizer_node(name: str | None = None, *, aliases: Sequence[str] = (),
 
     Each step calls ``update`` once per parameter array with the array to update in place, its
     gradient (read-only), its :class:`lrdsl.optim.ParamState` (``state.step``, saved entries,
-    ``state.scratch(i)`` temporaries) and the hyperparameters' values at this iteration.
+    ``state.scratch(i)`` temporaries, ``state.pair(name)`` for an (old, new) buffer pair swapped
+    when the step succeeds) and the hyperparameters' values at this iteration. A step with a
+    non-finite result is undone for every parameter.
 
     - A ``float`` hyperparameter, and each item of a ``tuple[float, ...]`` one, may be a schedule
       in the string (compiled with incoming base 1.0, evaluated at every step); ``fixed`` names
