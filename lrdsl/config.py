@@ -24,8 +24,14 @@ same document, from the table holding the entry outwards to the top level (so ``
 next to ``schedule`` under ``optimizer`` is ``optimizer.lr``). Explicit ``variables=`` win,
 then the entry's own ``variables`` table, then the document. In the entry's ``base``,
 ``steps_per_epoch``, ``total`` and ``variables`` values, a string that is exactly
-``$dotted.key`` is a reference resolved the same way. Keyword arguments given to
-:func:`load_schedule` override the entry's options.
+``$dotted.key`` is a reference resolved the same way. ``base`` and ``steps_per_epoch`` may
+be numeric strings (PyYAML, following YAML 1.1, reads ``3e-4`` without a dot as a string).
+Keyword arguments given to :func:`load_schedule` override the entry's options.
+
+For an optimizer string, ``entry = load_entry(cfg, "optimizer.spec")`` and then
+``lrdsl.optimizer(entry.text, params, **entry.optimizer_options())`` (the bridges'
+``optimizer()`` take the same keywords); ``entry.options()`` are a schedule's
+(:func:`lrdsl.compile`, ``ScheduleLR``), ``base`` included.
 
 With Hydra, instantiate :func:`lrdsl.compile` directly (``_target_: lrdsl.compile``) and use
 OmegaConf's ``${...}`` interpolation for its ``base``/``total``/``variables``; or pass the
@@ -46,6 +52,7 @@ from .parser import parse
 from .schedule import Schedule, compile
 
 _REFERENCE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)$")
+_NUMBER = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 OPTIONS = ("base", "steps_per_epoch", "total", "variables")
 _MISSING = object()
 
@@ -62,7 +69,10 @@ def load_document(source) -> Dict[str, Any]:
     if type(source).__module__.startswith("omegaconf"):
         from omegaconf import OmegaConf
 
-        source = OmegaConf.to_container(source, resolve=True)
+        try:
+            source = OmegaConf.to_container(source, resolve=True)
+        except Exception as error:  # omegaconf's own errors: missing values, failed interpolations
+            raise ConfigError(f"cannot resolve the OmegaConf config: {type(error).__name__}: {error}") from None
     if isinstance(source, Mapping):
         return dict(source)
     if not isinstance(source, (str, os.PathLike)):
@@ -114,6 +124,7 @@ def _parse_document(data: bytes, suffix: str, path: str):
 
 def lookup(document: Mapping[str, Any], key: str, default=_MISSING):
     """The value at a dotted ``key`` (``"optimizer.lr"``; a number indexes a list)."""
+    _check_key(key)
     node: Any = document
     for part in key.split("."):
         if isinstance(node, Mapping) and part in node:
@@ -124,9 +135,28 @@ def lookup(document: Mapping[str, Any], key: str, default=_MISSING):
             if default is not _MISSING:
                 return default
             keys = list(node) if isinstance(node, Mapping) else []
-            raise UnknownNameError(f"the config has no key {key!r} (no {part!r}{did_you_mean(part, keys)}); "
-                                   f"keys there: {', '.join(map(str, keys)) or 'none'}")
+            raise UnknownNameError(f"the config has no key {key!r} (no {part!r}{did_you_mean(part, _names(keys))}); "
+                                   f"keys there: {', '.join(map(str, keys)) or 'none'}{_non_string_hint(keys)}")
     return node
+
+
+def _check_key(key) -> None:
+    if not isinstance(key, str) or not key.strip():
+        raise ConfigError(f"key={key!r}: a config key is a non-empty string, dotted for nested tables, such as "
+                          "'schedule' or 'optimizer.schedule'")
+
+
+def _names(keys) -> List[str]:
+    """The string keys of ``keys`` (YAML may read some keys as numbers or booleans)."""
+    return [k for k in keys if isinstance(k, str)]
+
+
+def _non_string_hint(keys) -> str:
+    others = [k for k in keys if not isinstance(k, str)]
+    if not others:
+        return ""
+    return (f" (not strings: {', '.join(map(repr, others[:5]))}; YAML reads unquoted numbers and yes/no/on/off "
+            "as numbers and booleans: quote such keys)")
 
 
 # -- entries ---------------------------------------------------------------------------------------
@@ -143,11 +173,25 @@ class ConfigEntry:
     variables: Dict[str, Any] = field(default_factory=dict)
 
     def options(self) -> Dict[str, Any]:
-        """Keyword arguments for :func:`lrdsl.compile` (and the bridges), without unset ones."""
+        """Keyword arguments for a schedule: :func:`lrdsl.compile`, ``ScheduleLR``, the JAX ``schedule()``,
+        Keras' ``LRDSLSchedule`` (``base`` only when the entry has one)."""
         out = {"steps_per_epoch": self.steps_per_epoch, "total": self.total, "variables": self.variables}
         if self.base is not None:
             out["base"] = self.base
         return out
+
+    def optimizer_options(self) -> Dict[str, Any]:
+        """Keyword arguments for an optimizer factory: :func:`lrdsl.optimizer` and the bridges'
+        ``optimizer()`` (``steps_per_epoch``, ``total``, ``variables``).
+
+        An optimizer string has no ``base`` (its schedules give absolute values, incoming base
+        1.0); an entry that sets one is refused rather than silently ignored.
+        """
+        if self.base is not None:
+            raise ConfigError(f"config entry {self.key!r} sets base={self.base!r}, which an optimizer string does "
+                              "not take (its schedules give absolute values): put the learning rate in the "
+                              "string, e.g. adamw(lr=warmup(5%, base=$lr) then cosine()), and remove 'base'")
+        return {"steps_per_epoch": self.steps_per_epoch, "total": self.total, "variables": self.variables}
 
     def compile(self, registry=None) -> Schedule:
         return compile(self.text, registry=registry, **self.options())
@@ -165,7 +209,7 @@ def _resolve_name(document: Mapping[str, Any], name: str, key: str):
         if value is not None:
             return _check_value(value, name)
     where = ", ".join(repr(s) if s else "the top level" for s in _scopes(key))
-    top = list(document)
+    top = _names(document)
     raise UnknownNameError(f"config entry {key!r}: ${name} is neither in variables nor a key of the config "
                            f"(looked in {where}){did_you_mean(name.split('.')[0], top)}")
 
@@ -202,7 +246,7 @@ def _split_entry(entry, key: str) -> Tuple[str, Dict[str, Any]]:
     if isinstance(entry, Mapping):
         unknown = set(entry) - {"expression", *OPTIONS}
         if "expression" not in entry or unknown:
-            problem = (f"unknown keys {sorted(unknown)}" if unknown else "no 'expression' key")
+            problem = (f"unknown keys {sorted(unknown, key=repr)}" if unknown else "no 'expression' key")
             raise ConfigError(f"config entry {key!r} has {problem}; an entry is an lrdsl string, or a table "
                               f"with 'expression' and optionally {', '.join(OPTIONS)}")
         if not isinstance(entry["expression"], str):
@@ -221,19 +265,44 @@ def load_entry(source, key: str = "schedule", *, variables: Optional[Mapping[str
     unknown = set(overrides) - set(OPTIONS[:3])
     if unknown:
         raise ConfigError(f"unknown option(s) {sorted(unknown)}; options: {', '.join(OPTIONS)}")
+    _check_key(key)
+    if variables is not None and (not isinstance(variables, Mapping) or _names(variables) != list(variables)):
+        raise ConfigError(f"variables={variables!r:.80}: expected a mapping from names (strings) to values, "
+                          "e.g. {'warmup': 500}")
     document = load_document(source)
     text, options = _split_entry(lookup(document, key), key)
     table = options.pop("variables", None) or {}
     if not isinstance(table, Mapping):
         raise ConfigError(f"config entry {key!r}: 'variables' must be a table of name: value")
+    if _names(table) != list(table):
+        bad = [name for name in table if not isinstance(name, str)]
+        raise ConfigError(f"config entry {key!r}: variable names must be strings, got {', '.join(map(repr, bad))}"
+                          f"{_non_string_hint(bad)}")
     resolved = {name: _dereference(document, value, key) for name, value in table.items()}
     resolved.update(variables or {})
     for name in _variable_names(text):
         if name not in resolved:
             resolved[name] = _resolve_name(document, name, key)
-    options = {name: _dereference(document, value, key) for name, value in options.items()}
-    options.update({name: value for name, value in overrides.items() if value is not None})
+    options = {name: _number(_dereference(document, value, key), name, f"config entry {key!r}: ", value)
+               for name, value in options.items()}
+    options.update({name: _number(value, name) for name, value in overrides.items() if value is not None})
     return ConfigEntry(text, key, variables=resolved, **options)
+
+
+def _number(value, name: str, where: str = "", written=None):
+    """``value``, with a numeric string read as a float for ``base`` and ``steps_per_epoch``.
+
+    YAML 1.1 (PyYAML) reads ``3e-4`` -- without a dot -- as a string, and so do environment-variable
+    interpolations. ``total`` takes strings itself (``"90ep"``).
+    """
+    if name not in ("base", "steps_per_epoch") or not isinstance(value, str):
+        return value
+    if _NUMBER.match(value):
+        return float(value)
+    what = "the base learning rate" if name == "base" else "the number of iterations per epoch"
+    example = "3.0e-4" if name == "base" else "500"
+    shown = f"{written}, which is {value!r:.40}," if isinstance(written, str) and written != value else f"{value!r:.40}"
+    raise ConfigError(f"{where}{name}={shown} is not a number; {name} is {what}, e.g. {name}: {example}")
 
 
 def load_schedule(source, key: str = "schedule", *, base: Optional[float] = None, steps_per_epoch=None,

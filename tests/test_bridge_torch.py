@@ -223,6 +223,51 @@ def test_plateau_state_resumes_and_matches_reduce_lr_on_plateau():
     assert scheduler.get_last_lr()[0] == pytest.approx(expected[-1][0])
 
 
+def _bad_states(good):
+    """Payloads that are not (or no longer) what ScheduleLR.state_dict() returned."""
+    first = good["nodes"]["lr"][0][0]
+    return [
+        ({"lrdsl_version": 1}, BridgeError, "the state has no 'last_epoch'.*'texts'"),
+        ({**good, "texts": None}, BridgeError, "must be mappings"),
+        ({**good, "texts": {"momentum": good["texts"]["lr"]}}, BridgeError, "same hyperparameters, 'lr' among"),
+        ({**good, "texts": {"lr": ["plateau()"]}}, BridgeError, "another number of param groups than the optimizer's 2"),
+        ({**good, "texts": {"lr": [3, None]}}, BridgeError, "lrdsl strings"),
+        ({**good, "bases": {"lr": ["x", 0.5]}}, BridgeError, "bases\\['lr'\\] must hold numbers"),
+        ({**good, "nodes": {"lr": [None, None]}}, BridgeError, "metric-driven node does not fit"),
+        # the first group's node state is fine (and differs), the second's is not: nothing may be half-loaded
+        ({**good, "nodes": {"lr": [[{**first, "reductions": 3}], [{"node": "plateau"}]]}}, BridgeError,
+         "metric-driven node does not fit"),
+        ({**good, "interval": "batch"}, BridgeError, "interval='batch'"),
+        ({**good, "last_epoch": "3"}, BridgeError, "'last_epoch' is '3', expected a whole number"),
+        ({**good, "_last_lr": None}, BridgeError, "._last_lr. is None, expected a list with one value per param group"),
+        ({**good, "variables": [1]}, BridgeError, "'variables'"),
+        ({**good, "texts": {"lr": ["cosin(T=3)", None]}}, lrdsl.LRDSLError, "load_state_dict.*'cosin'"),
+        ({**good, "interval": "epoch", "texts": {"lr": ["cosine(T=3)", None]}, "nodes": {"lr": [[], None]}},
+         UnitError, "load_state_dict.*interval='epoch'"),
+    ]
+
+
+def test_load_state_dict_refuses_bad_payloads_and_changes_nothing():
+    optimizer = two_groups()
+    scheduler = ScheduleLR(optimizer, "plateau(factor=0.5, patience=0)")
+    for metric in (1.0, 2.0, 3.0):
+        optimizer.step()
+        scheduler.step()
+        scheduler.report(metric)
+    good = scheduler.state_dict()
+    assert good["nodes"]["lr"][0][0]["reductions"] == 2  # a state worth keeping
+    lrs = [float(g["lr"]) for g in optimizer.param_groups]
+    schedules = scheduler.schedules
+    for bad, error, match in _bad_states(good):
+        with pytest.raises(error, match=match):
+            scheduler.load_state_dict(bad)
+        assert scheduler.state_dict() == good
+        assert scheduler.schedules is schedules and scheduler.interval == "step"
+        assert [float(g["lr"]) for g in optimizer.param_groups] == lrs
+    scheduler.report(4.0)  # still the same scheduler: a third reduction
+    assert scheduler.get_last_lr() == [pytest.approx(lrs[0] / 2), pytest.approx(lrs[1] / 2)]
+
+
 def test_lightning_dict_shape():
     optimizer = two_groups()
     scheduler = ScheduleLR(optimizer, TEXT, total=100)
@@ -390,3 +435,28 @@ def test_factory_parts_and_errors():
         optimizer("lion(lr=1e-4)", model.parameters())
     with pytest.raises(lrdsl.LRDSLError, match="parameter group 1.*momentm"):
         optimizer("sgd(lr=0.1)", [{"params": [model.weight]}, {"params": [model.bias], "momentm": 0.9}])
+
+
+@pytest.mark.parametrize("params, match", [
+    ([], "params is empty"),
+    (iter(()), "params is empty"),
+    (torch.nn.Linear(1, 1, bias=False).weight, "params is one Parameter; expected.*iterable of tensors"),
+    ({"params": []}, "params is one dict"),
+    (3, r"params \(int\) is not iterable"),
+    ([np.zeros(2)], "torch.optim.Adam refused the parameters.*Tensors"),
+])
+def test_factory_refuses_params_torch_cannot_optimize(params, match):
+    from lrdsl.bridges.torch import optimizer
+
+    with pytest.raises(BridgeError, match=match):
+        optimizer("adam()", params)
+
+
+def test_factory_empty_generator_names_the_likely_cause():
+    from lrdsl.bridges.torch import optimizer
+
+    model = torch.nn.Linear(3, 1)
+    parameters = model.parameters()
+    torch.optim.SGD(parameters, lr=0.1)  # the generator is used up
+    with pytest.raises(BridgeError, match="can be used only once"):
+        optimizer("sgd(lr=0.1)", parameters)

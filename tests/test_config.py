@@ -179,3 +179,149 @@ def test_optimizer_strings_from_a_config(tmp_path):
         rates.append(opt.lr)
         opt.step([np.ones(3)])
     np.testing.assert_allclose(rates, lrdsl.compile("warmup(T=2, base=0.01) then cosine(T=8)").values(np.arange(10)))
+
+
+# -- bad keys, YAML numbers, optimizer options ------------------------------------------------------
+
+@pytest.mark.parametrize("key", [5, None, 1.5, ("optimizer", "schedule"), "", "  "])
+def test_a_key_that_is_not_a_string_is_a_config_error(key):
+    with pytest.raises(ConfigError, match="a config key is a non-empty string"):
+        load_schedule(DOCUMENT, key=key)
+    with pytest.raises(ConfigError, match="a config key is a non-empty string"):
+        lookup(DOCUMENT, key)
+
+
+def test_documents_with_keys_that_are_not_strings():
+    # YAML reads unquoted 1, 2.5 and yes/on as numbers and booleans
+    document = yaml.safe_load("1: x\n2.5: y\non: z\ncosine_schedule: cosine(T=10)\nsched: cosine(T=$cosine_schedul)\n")
+    assert {1, 2.5, True} < set(document)
+    with pytest.raises(UnknownNameError, match=r"no key 'cosine_schedul'.*did you mean 'cosine_schedule'.*quote"):
+        load_schedule(document, "cosine_schedul")
+    with pytest.raises(UnknownNameError, match=r"\$cosine_schedul is neither.*did you mean 'cosine_schedule'"):
+        load_schedule(document, "sched")
+    with pytest.raises(ConfigError, match=r"unknown keys \[('x', 1|1, 'x')\]"):
+        load_schedule({"s": {"expression": "cosine(T=3)", 1: 2, "x": 3}}, "s")
+    with pytest.raises(ConfigError, match="variable names must be strings, got 1"):
+        load_schedule({"s": {"expression": "cosine(T=$a)", "variables": {1: 2, "a": 3}}}, "s")
+    with pytest.raises(ConfigError, match=r"variables=\[1\]: expected a mapping"):
+        load_schedule({"s": "cosine(T=3)"}, "s", variables=[1])
+
+
+def test_an_unresolvable_omegaconf_config_is_a_config_error():
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"s": "cosine(T=3)", "lr": "${missing.key}"})
+    with pytest.raises(ConfigError, match="cannot resolve the OmegaConf config.*missing"):
+        load_schedule(cfg, "s")
+
+
+YAML_NUMBERS = """
+optimizer:
+  lr: 3e-4
+trainer:
+  steps_per_epoch: 1e2
+schedule:
+  expression: "warmup(T=1ep) then cosine(T=4ep)"
+  base: $optimizer.lr
+  steps_per_epoch: $trainer.steps_per_epoch
+direct:
+  expression: "cosine(T=100)"
+  base: 3e-4
+  steps_per_epoch: 5E+1
+named: "warmup(T=10, base=$lr) then cosine(T=90)"
+lr: 1e-3
+not_a_number:
+  expression: "cosine(T=100)"
+  base: fast
+bad_reference:
+  expression: "cosine(T=100)"
+  steps_per_epoch: $named
+"""
+
+
+def test_yaml_numbers_without_a_dot(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text(YAML_NUMBERS)
+    assert yaml.safe_load(YAML_NUMBERS)["optimizer"]["lr"] == "3e-4"  # PyYAML: YAML 1.1 reads it as a string
+    entry = load_entry(path, "schedule")
+    assert (entry.base, entry.steps_per_epoch) == (3e-4, 100.0)
+    points = np.arange(0, 501, 5)
+    np.testing.assert_array_equal(
+        load_schedule(path, "schedule").values(points),
+        lrdsl.compile("warmup(T=1ep) then cosine(T=4ep)", base=3e-4, steps_per_epoch=100).values(points))
+    direct = load_entry(path, "direct")
+    assert (direct.base, direct.steps_per_epoch) == (3e-4, 50.0)
+    np.testing.assert_array_equal(load_schedule(path, "named").values(points),
+                                  lrdsl.compile("warmup(T=10, base=1e-3) then cosine(T=90)").values(points))
+    assert load_schedule(path, "direct", base="2e-3")(0) == pytest.approx(2e-3)
+    with pytest.raises(ConfigError, match=r"config entry 'not_a_number': base='fast' is not a number.*e\.g\. base: "):
+        load_schedule(path, "not_a_number")
+    with pytest.raises(ConfigError, match=r"'bad_reference': steps_per_epoch=\$named, which is 'warmup.*not a number"):
+        load_schedule(path, "bad_reference")
+    with pytest.raises(ConfigError, match="base='inf' is not a number"):
+        load_schedule(path, "direct", base="inf")
+
+
+OPTIMIZER_ENTRIES = {
+    "lr": 0.01,
+    "spec": {"expression": "adamw(lr=warmup(T=2, base=$lr) then cosine(), weight_decay=0.05)", "total": 10},
+    "with_base": {"expression": "adamw(lr=cosine(T=10))", "base": 0.1},
+}
+
+
+def test_optimizer_options_fit_every_optimizer_factory():
+    import inspect
+
+    import torch
+
+    from lrdsl.bridges.torch import ScheduleLR
+    from lrdsl.bridges.torch import optimizer as torch_optimizer
+
+    entry = load_entry(OPTIMIZER_ENTRIES, "spec")
+    assert entry.optimizer_options() == {"steps_per_epoch": None, "total": 10, "variables": {"lr": 0.01}}
+    expected = lrdsl.compile("warmup(T=2, base=0.01) then cosine()", total=10).values(np.arange(10))
+    opt = lrdsl.optimizer(entry.text, [np.ones(3)], **entry.optimizer_options())
+    rates = []
+    for _ in range(10):
+        rates.append(opt.lr)
+        opt.step([np.ones(3)])
+    np.testing.assert_allclose(rates, expected)
+    built = torch_optimizer(entry.text, [torch.nn.Parameter(torch.zeros(3))], **entry.optimizer_options())
+    assert built.optimizer.param_groups[0]["lr"] == pytest.approx(expected[0])
+    for factory in ("lrdsl.bridges.jax", "lrdsl.bridges.keras"):  # where installed: the same keywords
+        try:
+            module = __import__(factory, fromlist=["optimizer"])
+        except lrdsl.LRDSLError:
+            continue
+        inspect.signature(module.optimizer).bind(entry.text, **entry.optimizer_options())
+
+    # an entry with base: options() are a schedule's (compile, ScheduleLR), an optimizer refuses base
+    with_base = load_entry(OPTIMIZER_ENTRIES, "with_base")
+    assert with_base.options()["base"] == 0.1
+    sgd = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    assert ScheduleLR(sgd, "cosine(T=10)", **with_base.options()).get_last_lr() == [pytest.approx(0.1)]
+    with pytest.raises(ConfigError, match="'with_base' sets base=0.1, which an optimizer string does not take"):
+        with_base.optimizer_options()
+
+
+# -- Hydra: list variables arrive as omegaconf ListConfig -------------------------------------------
+
+HYDRA_LIST_YAML = """
+schedule:
+  _target_: lrdsl.compile
+  text_or_node: "multistep(at=$m)"
+  base: 0.5
+  variables:
+    m: [3, 6]
+"""
+
+
+def test_hydra_list_variables():
+    from hydra.utils import instantiate
+    from omegaconf import ListConfig, OmegaConf
+
+    cfg = OmegaConf.create(HYDRA_LIST_YAML)
+    assert isinstance(cfg.schedule.variables.m, ListConfig)
+    sched = instantiate(cfg.schedule)
+    expected = lrdsl.compile("multistep(at=$m)", base=0.5, variables={"m": [3, 6]})
+    np.testing.assert_array_equal(sched.values(np.arange(10)), expected.values(np.arange(10)))

@@ -41,13 +41,6 @@ def require(config: OptimizerConfig, framework: str, name: str, allowed: Callabl
                           f"{what}")
 
 
-def is_scheduled(value: Any) -> bool:
-    """Whether a hyperparameter value is (or holds) a schedule."""
-    if isinstance(value, tuple):
-        return any(isinstance(item, Schedule) for item in value)
-    return isinstance(value, Schedule)
-
-
 def nonzero(value: Any) -> bool:
     """A hyperparameter that is a schedule or a number other than 0 (e.g. weight decay in use)."""
     return isinstance(value, Schedule) or value != 0
@@ -62,4 +55,4 @@ def only_scheduled(config: OptimizerConfig, names: Iterable[str], framework: str
                               f"{label} = {schedule.expression}")
 
 
-__all__ = ["counterpart", "is_scheduled", "nonzero", "only_scheduled", "parse", "require"]
+__all__ = ["counterpart", "nonzero", "only_scheduled", "parse", "require"]

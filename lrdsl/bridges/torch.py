@@ -36,6 +36,8 @@ from ..schedule import compile as compile_schedule  # noqa: E402
 INTERVALS = ("step", "epoch")
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 _STATE_VERSION = 1
+_STATE_KEYS = ("last_epoch", "_step_count", "_last_lr", "base_lrs", "interval", "texts", "bases",
+               "steps_per_epoch", "total", "variables", "nodes")
 
 Text = Union[str, None]
 PerGroup = Union[Text, Sequence[Text]]
@@ -95,6 +97,67 @@ def _per_group(value: PerGroup, count: int, key: str) -> List[Text]:
     return items
 
 
+def _check_epoch_interval(schedules: Mapping[str, List[Optional[Schedule]]]) -> None:
+    for per_group in schedules.values():
+        for schedule in per_group:
+            if schedule is None:
+                continue
+            try:
+                schedule(epoch=0)
+            except UnitError:
+                raise UnitError(f"schedule {schedule.expression!r} counts iterations, but interval='epoch' "
+                                "advances the epoch counter; pass steps_per_epoch= (iterations are then "
+                                "converted to epochs) or use interval='step'") from None
+
+
+_STATE_HINT = "pass the dict that ScheduleLR.state_dict() returned (saved with the checkpoint), unchanged"
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_state(state: Mapping[str, Any], groups: int) -> None:
+    """Raise a BridgeError naming what is wrong with a ``ScheduleLR.state_dict()`` payload."""
+    def bad(what: str):
+        raise BridgeError(f"load_state_dict(): {what}; {_STATE_HINT}")
+
+    missing = [key for key in _STATE_KEYS if key not in state]
+    if missing:
+        bad(f"the state has no {', '.join(map(repr, missing))}")
+    if state["interval"] not in INTERVALS:
+        bad(f"interval={state['interval']!r}, expected one of {', '.join(map(repr, INTERVALS))}")
+    for key in ("last_epoch", "_step_count"):
+        if not _is_int(state[key]):
+            bad(f"{key!r} is {state[key]!r}, expected a whole number")
+    for key in ("_last_lr", "base_lrs"):  # numbers, or tensors for a tensor lr
+        if not isinstance(state[key], (list, tuple)) or len(state[key]) != groups:
+            bad(f"{key!r} is {state[key]!r:.60}, expected a list with one value per param group ({groups})")
+    if not isinstance(state["variables"], Mapping):
+        bad(f"'variables' is {state['variables']!r:.60}, expected a mapping")
+    texts, bases, nodes = state["texts"], state["bases"], state["nodes"]
+    if not all(isinstance(table, Mapping) for table in (texts, bases, nodes)):
+        bad("'texts', 'bases' and 'nodes' must be mappings from hyperparameter to one entry per param group")
+    if "lr" not in texts or set(texts) != set(bases) or set(texts) != set(nodes):
+        bad(f"'texts', 'bases' and 'nodes' must have the same hyperparameters, 'lr' among them; got "
+            f"{sorted(map(str, texts))}, {sorted(map(str, bases))}, {sorted(map(str, nodes))}")
+    for key in texts:
+        if not isinstance(key, str) or not _KEY.match(key):
+            bad(f"hyperparameter {key!r} is not a param-group key such as 'lr' or 'betas[0]'")
+        for table, name in ((texts, "texts"), (bases, "bases"), (nodes, "nodes")):
+            if not isinstance(table[key], (list, tuple)) or len(table[key]) != groups:
+                bad(f"{name}[{key!r}] is {table[key]!r:.60}: the state is for another number of param groups "
+                    f"than the optimizer's {groups}")
+        if not all(text is None or isinstance(text, str) for text in texts[key]):
+            bad(f"texts[{key!r}] must hold lrdsl strings (or None), got {texts[key]!r:.60}")
+        if not all(_is_number(base) for base in bases[key]):
+            bad(f"bases[{key!r}] must hold numbers, got {bases[key]!r:.60}")
+
+
 # -- the scheduler ---------------------------------------------------------------------------------
 
 class ScheduleLR(LRScheduler):
@@ -147,23 +210,22 @@ class ScheduleLR(LRScheduler):
 
     def _configure(self, config: Dict[str, Any]) -> None:
         """Compile every (hyperparameter, group) schedule of ``config``."""
+        self._schedules = self._compile(config, self.interval)
         self._config = config
-        self._schedules: Dict[str, List[Optional[Schedule]]] = {}
+        self._plan()
+
+    def _compile(self, config: Dict[str, Any], interval: str) -> Dict[str, List[Optional[Schedule]]]:
+        """The schedules of ``config`` (changes nothing on ``self``), checked against ``interval``."""
+        schedules: Dict[str, List[Optional[Schedule]]] = {}
         for key, texts in config["texts"].items():
-            self._schedules[key] = [
+            schedules[key] = [
                 None if text is None else compile_schedule(
                     text, base=base, steps_per_epoch=config["steps_per_epoch"], total=config["total"],
                     variables=config["variables"], registry=self._registry)
                 for text, base in zip(texts, config["bases"][key])]
-        self._plan()
-        if self.interval == "epoch":
-            for schedule in self._all():
-                try:
-                    schedule(epoch=0)
-                except UnitError:
-                    raise UnitError(f"schedule {schedule.expression!r} counts iterations, but interval='epoch' "
-                                    "advances the epoch counter; pass steps_per_epoch= (iterations are then "
-                                    "converted to epochs) or use interval='step'") from None
+        if interval == "epoch":
+            _check_epoch_interval(schedules)
+        return schedules
 
     def _plan(self) -> None:
         """Precompute, per hyperparameter, one ``counter -> value`` call per group (None: not scheduled)."""
@@ -249,26 +311,45 @@ class ScheduleLR(LRScheduler):
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`. As in torch, the checkpoint wins: a scheduler built with another
-        string or other options takes the saved ones."""
+        string or other options takes the saved ones. A state that does not fit raises a
+        :class:`BridgeError` (or the error compiling its strings) and changes nothing."""
         if not isinstance(state_dict, Mapping) or state_dict.get("lrdsl_version") != _STATE_VERSION:
             raise BridgeError("load_state_dict(): this state was not saved by lrdsl's ScheduleLR "
                               f"(state format {_STATE_VERSION})")
-        groups = len(self.optimizer.param_groups)
-        if any(len(texts) != groups for texts in state_dict["texts"].values()):
-            raise BridgeError(f"load_state_dict(): the state is for another number of param groups than the "
-                              f"optimizer's {groups}")
-        self.interval = state_dict["interval"]
-        config = {key: state_dict[key] for key in ("texts", "bases", "steps_per_epoch", "total", "variables")}
-        if config != self._config:
-            self._configure({**config, "texts": {k: list(v) for k, v in config["texts"].items()},
-                             "bases": {k: list(v) for k, v in config["bases"].items()},
-                             "variables": dict(config["variables"])})
+        _check_state(state_dict, len(self.optimizer.param_groups))
+        interval = state_dict["interval"]
+        config = {"texts": {k: list(v) for k, v in state_dict["texts"].items()},
+                  "bases": {k: list(v) for k, v in state_dict["bases"].items()},
+                  "steps_per_epoch": state_dict["steps_per_epoch"], "total": state_dict["total"],
+                  "variables": dict(state_dict["variables"])}
+        fresh = config != self._config
+        if fresh:
+            try:
+                schedules = self._compile(config, interval)
+            except LRDSLError as error:
+                raise type(error)(f"load_state_dict(): the saved schedules do not compile: {error}") from None
         else:
-            self._plan()
-        for key, per_group in self._schedules.items():
-            for schedule, nodes in zip(per_group, state_dict["nodes"][key]):
-                if schedule is not None:
-                    schedule.load_state_dict({"expression": schedule.expression, "nodes": nodes})
+            schedules = self._schedules
+            if interval == "epoch":
+                _check_epoch_interval(schedules)
+        saved = {key: [None if s is None else s.state_dict() for s in per_group]
+                 for key, per_group in schedules.items()}
+        try:
+            for key, per_group in schedules.items():
+                for schedule, nodes in zip(per_group, state_dict["nodes"][key]):
+                    if schedule is not None:
+                        schedule.load_state_dict({"expression": schedule.expression, "nodes": nodes})
+        except LRDSLError as error:
+            for key, per_group in schedules.items():  # undo what was loaded before the bad entry
+                for schedule, state in zip(per_group, saved[key]):
+                    if schedule is not None:
+                        schedule.load_state_dict(state)
+            raise BridgeError(f"load_state_dict(): the saved state of a metric-driven node does not fit: {error}; "
+                              f"{_STATE_HINT}") from None
+        self.interval = interval
+        if fresh:
+            self._schedules, self._config = schedules, config
+        self._plan()
         self.last_epoch = state_dict["last_epoch"]
         self._step_count = state_dict["_step_count"]
         self._last_lr = list(state_dict["_last_lr"])
@@ -337,7 +418,19 @@ class TorchOptimizer(NamedTuple):
 
 
 def _groups(params) -> List[Dict[str, Any]]:
-    params = list(params) if not isinstance(params, (list, tuple)) else params
+    if isinstance(params, torch.Tensor) or isinstance(params, (str, bytes, Mapping)):
+        raise BridgeError(f"params is one {type(params).__name__}; expected what torch optimizers take: an iterable "
+                          "of tensors such as model.parameters() or [weight], or a list of groups "
+                          "[{'params': [...], ...}]")
+    try:
+        params = list(params) if not isinstance(params, (list, tuple)) else params
+    except TypeError:
+        raise BridgeError(f"params ({type(params).__name__}) is not iterable; expected an iterable of "
+                          "tensors such as model.parameters(), or a list of groups [{'params': [...], ...}]") from None
+    if not params:
+        raise BridgeError("params is empty: the optimizer would have no parameters to update (a generator such "
+                          "as model.parameters() can be used only once; the model may have no parameters); "
+                          "pass the tensors to optimize, e.g. model.parameters()")
     if params and all(isinstance(group, Mapping) for group in params):
         for number, group in enumerate(params):
             if "params" not in group:
@@ -376,7 +469,10 @@ def optimizer(text, params, *, interval: str = "step", steps_per_epoch=None, tot
             raise type(error)(f"parameter group {number}: {error}") from None
     cls = getattr(torch.optim, counterpart(configs[0], TORCH_OPTIMIZERS, "torch.optim"))
     torch_groups = [{"params": group["params"], **config.values(0)} for group, config in zip(groups, configs)]
-    built = cls(torch_groups)
+    try:
+        built = cls(torch_groups)
+    except (TypeError, ValueError) as error:  # torch's own checks of the parameters (not tensors, non-leaf, ...)
+        raise BridgeError(f"torch.optim.{cls.__name__} refused the parameters: {error}") from None
     labels = list(dict.fromkeys(label for config in configs for label, _ in config.schedules()))
     texts = {label: [dict(config.schedules()).get(label) for config in configs] for label in labels}
     texts = {label: [None if s is None else s.expression for s in per_group] for label, per_group in texts.items()}
