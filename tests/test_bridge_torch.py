@@ -276,42 +276,9 @@ def test_lightning_dict_shape():
     assert isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler)
 
 
-def test_lightning_trainer_steps_it_per_batch(tmp_path):
+def _fit_with_lightning(tmp_path, configure, data, epochs, validate=False):
+    """Train a small model with a real Lightning Trainer; the lr seen at every training step."""
     import lightning
-
-    x, y = batches(12, seed=3)
-
-    class Module(lightning.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.net = make_model()
-            self.lrs = []
-
-        def training_step(self, batch, index):
-            self.lrs.append(self.trainer.optimizers[0].param_groups[0]["lr"])
-            return torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
-
-        def configure_optimizers(self):
-            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
-            return {"optimizer": optimizer,
-                    "lr_scheduler": ScheduleLR(optimizer, "warmup(T=4) then exp(s=4, rate=0.5)").lightning_config()}
-
-    module = Module()
-    data = torch.utils.data.DataLoader(list(zip(x, y)), batch_size=None)
-    trainer = lightning.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-                                enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(module, data)
-    expected = lrdsl.compile("warmup(T=4) then exp(s=4, rate=0.5)", base=0.1).values(np.arange(24))
-    np.testing.assert_allclose(module.lrs, expected, rtol=1e-12)
-
-
-def test_lightning_reports_the_monitored_metric_to_plateau(tmp_path):
-    import lightning
-
-    x, y = batches(4, seed=4)
-    text = "warmup(T=2) then plateau(factor=0.5, patience=0)"
 
     class Module(lightning.LightningModule):
         def __init__(self):
@@ -327,19 +294,35 @@ def test_lightning_reports_the_monitored_metric_to_plateau(tmp_path):
             self.log("val_loss", torch.tensor(1.0))  # never improves: every report after the first cuts
 
         def configure_optimizers(self):
-            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
-            scheduler = ScheduleLR(optimizer, text)
-            return [optimizer], [scheduler.lightning_config(), scheduler.lightning_report_config("val_loss")]
+            return configure(torch.optim.SGD(self.parameters(), lr=0.1))
 
     module = Module()
-    data = torch.utils.data.DataLoader(list(zip(x, y)), batch_size=None)
-    trainer = lightning.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+    loader = torch.utils.data.DataLoader(list(zip(*data)), batch_size=None)
+    trainer = lightning.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                                 enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                                num_sanity_val_steps=0)
+                                num_sanity_val_steps=0, limit_val_batches=1.0 if validate else 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trainer.fit(module, data, data)
-    assert module.lrs == pytest.approx([0.0, 0.05, 0.1, 0.1] + [0.1] * 4 + [0.05] * 4)
+        trainer.fit(module, loader, loader if validate else None)
+    return module.lrs
+
+
+def test_lightning_trainer_steps_it_per_batch(tmp_path):
+    text = "warmup(T=4) then exp(s=4, rate=0.5)"
+    lrs = _fit_with_lightning(
+        tmp_path, lambda optimizer: {"optimizer": optimizer,
+                                     "lr_scheduler": ScheduleLR(optimizer, text).lightning_config()},
+        batches(12, seed=3), epochs=2)
+    np.testing.assert_allclose(lrs, lrdsl.compile(text, base=0.1).values(np.arange(24)), rtol=1e-12)
+
+
+def test_lightning_reports_the_monitored_metric_to_plateau(tmp_path):
+    def configure(optimizer):
+        scheduler = ScheduleLR(optimizer, "warmup(T=2) then plateau(factor=0.5, patience=0)")
+        return [optimizer], [scheduler.lightning_config(), scheduler.lightning_report_config("val_loss")]
+
+    lrs = _fit_with_lightning(tmp_path, configure, batches(4, seed=4), epochs=3, validate=True)
+    assert lrs == pytest.approx([0.0, 0.05, 0.1, 0.1] + [0.1] * 4 + [0.05] * 4)
 
 
 # -- torch.distributed: 2 processes, gloo, localhost ----------------------------------------------
