@@ -138,6 +138,7 @@ def _compound(children):
 trees = st.recursive(atoms, _compound, max_leaves=12)
 
 
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # the recursive strategy's own repr
 @settings(max_examples=400, deadline=None)
 @given(trees)
 def test_random_asts_round_trip_through_the_printer(tree):
