@@ -34,10 +34,11 @@ class Schedule:
         self.base = base
         self._curve = curve
         self._at = curve.at
-        self._per_iteration = clock.scale("it")
-        self._per_epoch = clock.scale("ep")
+        # clock units per iteration / per epoch; None where it cannot convert, except that a
+        # timeless schedule (a constant, a lone plateau) takes either counter as it is
+        scales = {counter: clock.scale(counter) or (1.0 if curve.timeless else None) for counter in UNIT_WORDS}
+        self._per_iteration, self._per_epoch = scales["it"], scales["ep"]
         self._prefers_epoch = clock.unit == "ep"
-        self._time_free = curve.timeless
 
     @functools.cached_property
     def expression(self) -> str:
@@ -55,7 +56,7 @@ class Schedule:
             if not t >= 0.0:
                 raise TypeError
         except (TypeError, ValueError, OverflowError):  # None, a string, an array, NaN, < 0, 10**400
-            t = self._bad_time(point, scale, "iteration" if point is iteration else "epoch")
+            raise self._bad_time(point, scale, "iteration" if point is iteration else "epoch") from None
         try:
             value = self._at(t)
         except (ArithmeticError, ValueError) as error:
@@ -76,7 +77,7 @@ class Schedule:
         except (TypeError, ValueError, OverflowError):
             raise LRDSLError(f"values(): {counter}s must be numbers, got {type(points).__name__}") from None
         if scale is None:
-            scale = self._bad_time(0, None, counter) or 1.0  # raises unless the schedule is constant
+            raise self._unit_error(counter)
         if scale != 1.0:
             t = t * scale
         if t.size and not t.min() >= 0:
@@ -97,10 +98,7 @@ class Schedule:
 
     def phase_starts(self, counter: str = "it") -> list:
         """Where each top-level phase starts, counted in ``counter`` ("it" or "ep"); [0.0] for one phase."""
-        scale = self.clock.scale(counter)
-        if scale is None:
-            self._bad_time(0, None, UNIT_WORDS[counter][:-1])  # raises unless the schedule is constant
-            return [0.0]
+        scale = self._scale(counter)
         return [start / scale for start, _ in self._curve.parts] or [0.0]
 
     def array_function(self, xp, counter: str = "it"):
@@ -109,15 +107,11 @@ class Schedule:
         ``points`` are iterations (``counter="it"``) or epochs (``"ep"``). Unlike :meth:`values`
         it does no checks, so it can be traced; the values are those of :meth:`values`.
         """
-        scale = self.clock.scale(counter)
-        if scale is None:
-            self._bad_time(0, None, UNIT_WORDS[counter][:-1])
+        scale = self._scale(counter)
         over = self._curve.over
         if self._curve.constant is not None:
             value = self._curve.constant
             return lambda points: xp.zeros_like(xp.asarray(points) * 1.0) + value
-        if scale is None:  # a timeless schedule (plateau): any counter will do
-            scale = 1.0
         return lambda points: over(xp.asarray(points) * scale, xp)
 
     # -- metric-driven nodes -----------------------------------------------------------------------
@@ -160,21 +154,30 @@ class Schedule:
         return f"Schedule({self.expression!r}, base={self.base!r}, clock={UNIT_WORDS[self.clock.unit]!r})"
 
     # -- errors ----------------------------------------------------------------------------------
-    def _bad_time(self, point, scale, counter: str) -> float:
-        if point is None:
-            raise LRDSLError("a schedule is evaluated at an iteration, sched(i), or an epoch, sched(epoch=e)")
+    def _scale(self, counter: str) -> float:
+        """Clock units per unit of ``counter`` ("it" or "ep"), or the UnitError saying what to pass."""
+        scale = self._per_iteration if counter == "it" else self._per_epoch
         if scale is None:
-            if self._time_free:
-                return 0.0
-            clock = UNIT_WORDS[self.clock.unit]
-            raise UnitError(f"this schedule counts {clock} (its durations are in {clock}); evaluating it by "
-                            f"{counter} needs steps_per_epoch= when compiling, or call it by "
-                            f"{'epoch: sched(epoch=e)' if clock == 'epochs' else 'iteration: sched(i)'}")
+            raise self._unit_error(UNIT_WORDS[counter][:-1])
+        return scale
+
+    def _unit_error(self, counter: str) -> UnitError:
+        clock = UNIT_WORDS[self.clock.unit]
+        return UnitError(f"this schedule counts {clock} (its durations are in {clock}); evaluating it by "
+                         f"{counter} needs steps_per_epoch= when compiling, or call it by "
+                         f"{'epoch: sched(epoch=e)' if clock == 'epochs' else 'iteration: sched(i)'}")
+
+    def _bad_time(self, point, scale, counter: str) -> LRDSLError:
+        """Why ``point`` (with ``scale``) is not a time this schedule can be evaluated at."""
+        if point is None:
+            return LRDSLError("a schedule is evaluated at an iteration, sched(i), or an epoch, sched(epoch=e)")
+        if scale is None:
+            return self._unit_error(counter)
         if isinstance(point, bool) or not isinstance(point, (int, float, np.number)):
-            raise LRDSLError(f"the {counter} must be a single number, got {type(point).__name__}")
+            return LRDSLError(f"the {counter} must be a single number, got {type(point).__name__}")
         if isinstance(point, int) and point > 0:
-            raise EvaluationError(f"the {counter} {str(point)[:12]}... is too large for a float")
-        raise EvaluationError(f"the {counter} must be >= 0, got {point!r}")
+            return EvaluationError(f"the {counter} {str(point)[:12]}... is too large for a float")
+        return EvaluationError(f"the {counter} must be >= 0, got {point!r}")
 
     def _failure(self, t: float, what: str) -> EvaluationError:
         number, local, curve = self._curve.locate(t)

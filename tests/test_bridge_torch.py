@@ -343,17 +343,11 @@ def _distributed_worker(rank, world, port, out):
         scheduler = ScheduleLR(optimizer, "warmup(T=3) then plateau(factor=0.5, patience=1)")
         x, y = batches(12, seed=10 + rank)  # each rank sees its own data
         lrs = []
-        for k in range(12):
-            lrs.append(optimizer.param_groups[0]["lr"])
-            loss = torch.nn.functional.mse_loss(model(x[k]), y[k])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if k % 3 == 2:  # report the all-reduced loss, so every rank sees the same metric
-                metric = loss.detach().clone()
-                dist.all_reduce(metric)
-                scheduler.report(1.0 if k < 9 else metric / world)
+        for start in range(0, 12, 3):
+            loss = train(model, optimizer, scheduler, x, y, start, start + 3, lrs)
+            metric = torch.tensor(loss)  # report the all-reduced loss, so every rank sees the same metric
+            dist.all_reduce(metric)
+            scheduler.report(1.0 if start < 9 else metric / world)
         gathered = [None] * world
         dist.all_gather_object(gathered, lrs)
         if rank == 0:
