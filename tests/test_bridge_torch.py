@@ -352,6 +352,7 @@ def _distributed_worker(rank, world, port, out):
         dist.all_gather_object(gathered, lrs)
         if rank == 0:
             torch.save(gathered, out)
+        dist.barrier()  # neither rank tears the group down while the other still uses it (gloo aborts)
     finally:
         dist.destroy_process_group()
 
