@@ -22,6 +22,10 @@ every declaration when it is registered and every use of the node in a string ag
 - :func:`function_node`: a pointwise function ``f(xp, *values)`` (``min``, ``floor``);
 - :func:`optimizer_node`: an optimizer's update rule ``update(param, grad, state, *hyper)``.
 
+Formulas decide boundaries with the exact helpers re-exported here from :mod:`lrdsl.exact`
+(:func:`floor_div`, :func:`ceil_div`, :func:`fraction`, :func:`periods`), so a node gives the
+same values under ``jax.jit`` in float32 as in NumPy float64.
+
 Return the declared specs from an ``@lrdsl.hookimpl def lrdsl_nodes()`` (:mod:`lrdsl.hookspecs`);
 docs/writing-a-plugin.md is the full guide.
 """
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, get_args, get_origin
 
 from .errors import PluginError
+from .exact import ceil_div, floor_div, fraction, periods  # noqa: F401  (part of the authoring API)
 
 
 class _Sentinel:
@@ -151,6 +156,7 @@ class NodeSpec:
     aliases: Tuple[str, ...] = ()
     horizon: Optional[str] = None
     variadic: bool = False  # functions such as min/max take any number of arguments
+    of_quotient: Optional[Callable] = None  # functions: f(xp, a, b) used for f(a / b), b a positive constant
     extra: Mapping[str, Any] = field(default_factory=dict)  # kind-specific data (optimizers)
     source: str = ""
 
@@ -239,13 +245,19 @@ def built_schedule_node(name: str | None = None, *, aliases: Sequence[str] = (),
     return _schedule_declaration("build", 1, name, aliases, horizon, checks)
 
 
-def function_node(name: str | None = None, *, variadic: bool = False) -> Callable[[Callable], NodeSpec]:
-    """Declare a pointwise function (``min``, ``floor`` ...) from ``evaluate(xp, *values)``."""
+def function_node(name: str | None = None, *, variadic: bool = False,
+                  of_quotient: Callable | None = None) -> Callable[[Callable], NodeSpec]:
+    """Declare a pointwise function (``min``, ``floor`` ...) from ``evaluate(xp, *values)``.
+
+    ``of_quotient(xp, a, b)``, when given, computes the function of ``a / b`` for a positive
+    constant ``b`` more exactly than ``evaluate`` of the rounded quotient could: ``floor(it / 7)``
+    is :func:`lrdsl.exact.floor_div`, exact at every multiple of 7 on every backend.
+    """
 
     def declare(function: Callable) -> NodeSpec:
         params = params_from_signature(function, 1, {})
         return NodeSpec(name or function.__name__.rstrip("_"), "function", params, _doc(function),
-                        evaluate=function, variadic=variadic)
+                        evaluate=function, variadic=variadic, of_quotient=of_quotient)
 
     return declare
 

@@ -135,6 +135,8 @@ def cmd_check(args) -> None:
     starts = sched.phase_starts(sched.clock.unit)
     unit = "epochs" if sched.clock.unit == "ep" else "iterations"
     print(f"ok: {len(starts)} phase(s), counted in {unit}; phases start at {', '.join(f'{s:g}' for s in starts)}")
+    for note in sched.notes:
+        print(f"warning: {note}")
 
 
 def cmd_nodes(args) -> None:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence as SequenceABC
-from dataclasses import dataclass, replace
-from typing import Any, Dict, Mapping, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Mapping, Optional
 
 from . import ast, curves
 from .authoring import BASE, KIND_NAMES, REQUIRED, NodeSpec, Param
 from .clock import UNIT_WORDS, Clock
 from .errors import (EvaluationError, LRDSLError, ParameterError, PhaseError, UnitError, UnknownNameError,
                      did_you_mean)
+from .exact import fraction
 from .printer import to_text
 from .registry import Registry
+from .scalarmath import SCALAR
 
 IDENTIFIERS = ("it", "ep", "progress", "base", "lr0", "pi", "e", "inf")
 
@@ -34,6 +36,8 @@ class Context:
     lr0: float  # the top-level base
     base: float  # the incoming base b of this expression
     phase_length: Optional[float]  # length of the enclosing phase (clock units), None if unbounded
+    enclosing: Optional[object] = None  # the phase whose length that is (printable); None at the top level
+    notes: List[str] = field(default_factory=list)  # warnings found while compiling (shared, appended to)
 
     def where(self, node: ast.Expr) -> str:
         """' (line L, column C)' for nodes that carry a position."""
@@ -47,13 +51,13 @@ def _label(node: ast.Expr, limit: int = 80) -> str:
 
 
 class _Lazy:
-    """A node's short text, printed only if an error message uses it."""
+    """A node's short text (in ``template``), printed only if an error message uses it."""
 
-    def __init__(self, node: ast.Expr):
-        self.node = node
+    def __init__(self, node: ast.Expr, template: str = "{}"):
+        self.node, self.template = node, template
 
     def __str__(self) -> str:
-        return _label(self.node)
+        return self.template.format(_label(self.node))
 
 
 # -- variables ---------------------------------------------------------------------------------
@@ -307,6 +311,9 @@ def compile_phases(phases, ctx: Context, label) -> curves.Curve:
     for number, phase in enumerate(phases, start=1):
         last = number == count
         phase_label = _Lazy(phase.body)
+        if number > 1 and ctx.phase_length is not None and start >= ctx.phase_length:
+            _unreachable(phases, number, start, ctx)
+            break
         if phase.length is not None:
             length = duration(phase.length, ctx, f"phase {number} ({phase_label}): for")
             if length <= 0:
@@ -319,20 +326,37 @@ def compile_phases(phases, ctx: Context, label) -> curves.Curve:
                                  "its horizon parameter")
         elif ctx.phase_length is not None:
             length = ctx.phase_length - start
-            if length <= 0:
-                raise PhaseError(f"phase {number} ({phase_label}) starts at {start:g}, at or after the end "
-                                 f"of the training length {ctx.phase_length:g}")
         else:
             length = math.inf
-        curve = compile_expr(phase.body, replace(ctx, base=base, phase_length=length))
+        curve = compile_expr(phase.body, replace(ctx, base=base, phase_length=length,
+                                                 enclosing=_Lazy(phase.body, f"phase {number} ({{}})")))
         compiled.append((start, length, curve))
-        if not last:
+        next_reached = ctx.phase_length is None or start + length < ctx.phase_length
+        if not last and next_reached:
             if curve.stateful:
                 raise PhaseError(f"phase {number} ({phase_label}) is driven by reported metrics, so its end "
                                  "value is unknown at compile time; make it the last phase")
             base = _end_value(curve, length, number, phase_label)
         start += length
     return curves.sequence(compiled, label)
+
+
+def _unreachable(phases, number: int, start: float, ctx: Context) -> None:
+    """Phase ``number`` (and every later one) starts at or after the end of its enclosing length.
+
+    At the top level that length is the training length, so the phase is an error; inside a
+    phase (``(a for 20 then b) for 20``) the phase is simply never reached: a warning, and the
+    phases before it hold their end value.
+    """
+    label = _Lazy(phases[number - 1].body)
+    unit = UNIT_WORDS[ctx.clock.unit]
+    if ctx.enclosing is None:
+        raise PhaseError(f"phase {number} ({label}) starts at {start:g} {unit}, at or after the end of training "
+                         f"(total = {ctx.phase_length:g} {unit}); shorten the phases before it or pass a "
+                         "larger total=")
+    later = f" (and the {len(phases) - number} after it)" if number < len(phases) else ""
+    ctx.notes.append(f"phase {number} ({label}){later} is never reached: it starts at {start:g} {unit}, at or "
+                     f"after the end of {ctx.enclosing}, which lasts {ctx.phase_length:g} {unit}")
 
 
 def _end_value(curve: curves.Curve, length: float, number: int, label: str) -> float:
@@ -359,20 +383,33 @@ def _identifier(node: ast.Name, ctx: Context) -> curves.Curve:
         if scale is None:
             raise UnitError(f"identifier {name!r}{ctx.where(node)} counts {UNIT_WORDS[name]}, but this schedule "
                             f"runs on {UNIT_WORDS[ctx.clock.unit]}; pass steps_per_epoch=")
-        per_clock = 1.0 / scale
-        return curves.of_time(lambda t: t * per_clock, lambda t, xp: t * per_clock, name)
+        if scale == 1:
+            return curves.of_time(lambda t: t, lambda t, xp: t, name)
+        return curves.of_time(lambda t: t / scale, lambda t, xp: t / scale, name)
     if name == "progress":
         length = ctx.phase_length
         if length is None or math.isinf(length):
             raise PhaseError(f"'progress'{ctx.where(node)} needs a known phase length; add 'for <duration>' "
                              "to the phase, or pass total=")
-        return curves.of_time(lambda t: min(t / length, 1.0), lambda t, xp: xp.minimum(t / length, 1.0), name)
+        return curves.of_time(lambda t: fraction(SCALAR, t, length), lambda t, xp: fraction(xp, t, length), name)
     if name == "inf":
         raise ParameterError(f"'inf'{ctx.where(node)} is only allowed where a count may be unbounded "
                              "(e.g. repeat(x, times=inf))")
     raise UnknownNameError(f"unknown identifier {name!r}{ctx.where(node)}"
                            f"{did_you_mean(name, IDENTIFIERS + tuple(ctx.registry.names()))}; "
                            f"identifiers: {', '.join(IDENTIFIERS)}")
+
+
+def _quotient(spec: NodeSpec, node: ast.Call, ctx: Context):
+    """``[a, b]`` compiled, when ``node`` is ``f(a / b)`` with ``b`` a positive constant and ``f``
+    declares an exact form of a quotient (``floor``, ``ceil``); else None."""
+    argument = node.args[0] if spec.of_quotient is not None and len(node.args) == 1 else None
+    if not (isinstance(argument, ast.BinOp) and argument.op == "/"):
+        return None
+    denominator = compile_expr(argument.right, ctx)  # stateless: it is constant, or compiled again below
+    if denominator.constant is None or not denominator.constant > 0:
+        return None
+    return [compile_expr(argument.left, ctx), denominator]
 
 
 def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
@@ -382,10 +419,12 @@ def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
     bound = bind(node, spec, ctx)
     label = node
     if spec.kind == "function":
-        arguments = [compile_expr(arg, ctx) for arg in bound.values()]
-        if not spec.variadic and len(arguments) != len(spec.params):
+        if not spec.variadic and len(bound) != len(spec.params):
             raise ParameterError(f"{where}expects {len(spec.params)} arguments: {spec.signature()}")
-        return curves.function(spec.evaluate, arguments, label)
+        quotient = _quotient(spec, node, ctx)
+        if quotient is not None:
+            return curves.function(spec.of_quotient, quotient, label)
+        return curves.function(spec.evaluate, [compile_expr(arg, ctx) for arg in bound.values()], label)
     values = [resolve(param, bound.get(param.name), spec, ctx, where) for param in spec.params]
     if spec.build is not None:
         return spec.build(ctx, *values)

@@ -55,7 +55,7 @@ class Curve:
 def folded(compute: Callable[[], float], label) -> Curve:
     """A constant computed at compile time; a value that cannot be a number is an error there."""
     try:
-        value = compute()
+        value = float(compute())
     except (ArithmeticError, ValueError) as error:
         reason = "a number too large for a float" if isinstance(error, OverflowError) else error
         raise EvaluationError(f"{label} cannot be computed: {reason}") from None

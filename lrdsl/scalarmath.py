@@ -20,6 +20,14 @@ def _clip(value, low, high):
     return min(max(value, low), high)
 
 
+def _floor(value):
+    return float(math.floor(value))  # math.floor gives an int; a learning rate is always a float
+
+
+def _ceil(value):
+    return float(math.ceil(value))
+
+
 def _sign(value):
     return (value > 0) - (value < 0)
 
@@ -38,7 +46,7 @@ class _ScalarNamespace(SimpleNamespace):
 
 SCALAR = _ScalarNamespace(
     minimum=min, maximum=max, where=_where, clip=_clip, abs=abs, sign=_sign,
-    floor=math.floor, ceil=math.ceil, sqrt=math.sqrt, log=math.log, log2=math.log2, exp=math.exp,
+    floor=_floor, ceil=_ceil, sqrt=math.sqrt, log=math.log, log2=math.log2, exp=math.exp,
     expm1=math.expm1, log1p=math.log1p,
     cos=math.cos, sin=math.sin, tanh=math.tanh, power=math.pow,
     pi=math.pi, e=math.e, inf=math.inf,

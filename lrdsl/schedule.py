@@ -12,9 +12,11 @@ from . import ast
 from .clock import UNIT_WORDS, make_clock
 from .compiler import Context, compile_phases
 from .errors import EvaluationError, LRDSLError, UnitError
+from .exact import to_iterations
 from .parser import parse
 from .plugins import default_registry
 from .registry import Registry
+from .scalarmath import SCALAR
 
 _INF = math.inf
 
@@ -28,8 +30,9 @@ class Schedule:
     a value raises :class:`EvaluationError` naming the phase and the time.
     """
 
-    def __init__(self, tree: ast.Expr, curve, clock, base: float):
+    def __init__(self, tree: ast.Expr, curve, clock, base: float, notes=()):
         self.tree = tree
+        self.notes = tuple(notes)  # warnings found while compiling, e.g. a nested phase never reached
         self.clock = clock
         self.base = base
         self._curve = curve
@@ -52,7 +55,7 @@ class Schedule:
         else:
             point, scale = epoch, self._per_epoch
         try:
-            t = point * scale
+            t = point * scale if scale == 1.0 else to_iterations(SCALAR, point * 1.0, scale)
             if not t >= 0.0:
                 raise TypeError
         except (TypeError, ValueError, OverflowError):  # None, a string, an array, NaN, < 0, 10**400
@@ -79,7 +82,7 @@ class Schedule:
         if scale is None:
             raise self._unit_error(counter)
         if scale != 1.0:
-            t = t * scale
+            t = to_iterations(np, t, scale)
         if t.size and not t.min() >= 0:
             raise EvaluationError(f"values(): {counter}s must be >= 0 (and not NaN)")
         with np.errstate(all="ignore"):
@@ -112,7 +115,9 @@ class Schedule:
         if self._curve.constant is not None:
             value = self._curve.constant
             return lambda points: xp.zeros_like(xp.asarray(points) * 1.0) + value
-        return lambda points: over(xp.asarray(points) * scale, xp)
+        if scale == 1.0:
+            return lambda points: over(xp.asarray(points) * 1.0, xp)
+        return lambda points: over(to_iterations(xp, xp.asarray(points), scale), xp)
 
     # -- metric-driven nodes -----------------------------------------------------------------------
     def report(self, metric: float) -> None:
@@ -219,13 +224,13 @@ def compile(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, v
     arguments = (tree, float(base), steps_per_epoch, total)
     key = tuple(sorted((name, type(value), value) for name, value in variables.items()))
     try:  # types in the key: True and 1 are equal but compile differently
-        curve, clock = _compile_cached(*arguments, (type(steps_per_epoch), type(total)), key, registry,
-                                       registry.version)
+        curve, clock, notes = _compile_cached(*arguments, (type(steps_per_epoch), type(total)), key, registry,
+                                              registry.version)
     except TypeError:  # unhashable variable values: compile without the cache
-        curve, clock = _compile(*arguments, variables, registry)
+        curve, clock, notes = _compile(*arguments, variables, registry)
     if curve.stateful:  # state is never shared between Schedule objects
-        curve, clock = _compile(*arguments, variables, registry)
-    return Schedule(tree, curve, clock, float(base))
+        curve, clock, notes = _compile(*arguments, variables, registry)
+    return Schedule(tree, curve, clock, float(base), notes)
 
 
 def _compile(tree, base, steps_per_epoch, total, variables, registry):
@@ -233,7 +238,7 @@ def _compile(tree, base, steps_per_epoch, total, variables, registry):
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry, clock, variables, base, base, total_length)
     phases = tree.phases if isinstance(tree, ast.Sequence) else (ast.Phase(tree),)
-    return compile_phases(phases, ctx, tree), clock
+    return compile_phases(phases, ctx, tree), clock, tuple(ctx.notes)
 
 
 @functools.lru_cache(maxsize=512)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .. import curves
 from ..authoring import BASE, Duration, built_schedule_node, nonnegative, positive, schedule_node
 from ..errors import ParameterError
+from ..exact import fraction
 from ..plugins import hookimpl
 from .cyclical import cyclic, onecycle, repeat, sgdr
 from .nodeutil import describe_call
@@ -78,7 +79,7 @@ def poly(xp, t, T: Duration, power: float = 1.0, end: float = 0.0, base: float =
       PolynomialDecay(base, decay_steps=T, end_learning_rate=end, power) (whose default end is
       1e-4), optax polynomial_schedule and timm PolyLRScheduler (power 0.5 by default there)
     """
-    c = (1 - xp.minimum(t, T) / T) ** power
+    c = (1 - fraction(xp, t, T)) ** power
     return end * (1 - c) + base * c  # a convex combination: never below 0 by rounding
 
 

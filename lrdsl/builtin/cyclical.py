@@ -1,8 +1,9 @@
 """Cyclical schedule nodes (SPEC §5): ``sgdr``, ``repeat``, ``cyclic`` and ``onecycle``.
 
-``sgdr`` and ``repeat`` share :func:`periods`, which finds the period containing ``t`` when
-period k lasts ``length · mult^k``. ``cyclic`` and ``onecycle`` follow torch's CyclicLR and
-OneCycleLR arithmetic step by step, including their boundary conventions.
+``sgdr`` and ``repeat`` share :func:`lrdsl.exact.periods`, which finds the period containing
+``t`` when period k lasts ``length · mult^k`` (exactly at integer boundaries, on every
+backend). ``cyclic`` and ``onecycle`` give torch's CyclicLR and OneCycleLR values step by
+step, including their boundary conventions.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from .. import curves
 from ..authoring import (BASE, Check, Count, Duration, ScheduleArg, between, built_schedule_node, nonnegative,
                          one_of, positive, schedule_node)
 from ..errors import ParameterError
+from ..exact import floor_div, fraction, periods
 from ..scalarmath import SCALAR
 from .nodeutil import SameAs, describe_call, sub_text
 
@@ -20,45 +22,6 @@ at_least_one = Check(lambda v: v >= 1, ">= 1")
 
 
 # -- periods of geometrically growing length ------------------------------------------------------
-
-_SNAP = 1 - 1e-12  # a computed period start this close above t still counts as reached
-
-
-def period_start(xp, k, length: float, mult: float):
-    """When period k starts, period j lasting ``length · mult^j``.
-
-    For mult near 1, mult^k − 1 cancels, so it is computed with expm1; otherwise with a
-    power, which is exact at the integer boundaries of integer multipliers (torch's T_mult).
-    """
-    if mult == 1:
-        return k * length
-    grown = xp.expm1(k * math.log(mult)) if abs(mult - 1) < 0.5 else mult ** k - 1
-    return length * grown / (mult - 1)
-
-
-def periods(xp, t, length: float, mult: float, times: float):
-    """``(k, tau, span)``: the period containing ``t``, the time into it and its length.
-
-    Period k (k = 0, 1, ...) lasts ``length · mult^k``; there are ``times`` periods (``inf``
-    allowed when mult >= 1) and after the last one time stops at its end (tau = span).
-    Periods are half-open: at a period's start the new period applies. The index from the
-    closed form is corrected by one where rounding put ``t`` on the wrong side of a boundary,
-    and a time within 1e-12 (relative) below a computed start counts as that start, so an
-    integer boundary is exact however the array backend rounds powers and logarithms.
-    """
-    end = period_start(SCALAR, times, length, mult) if math.isfinite(times) else math.inf
-    t = xp.minimum(t, end)
-    if mult == 1:
-        k = xp.floor(t / length)
-    else:
-        k = xp.floor(xp.log1p(t * (mult - 1) / length) / math.log(mult))
-    k = xp.where(t < period_start(xp, k, length, mult) * _SNAP, k - 1, k)
-    k = xp.where(t >= period_start(xp, k + 1, length, mult) * _SNAP, k + 1, k)
-    k = xp.clip(k, 0, times - 1)
-    span = length * mult ** k
-    tau = xp.clip(t - period_start(xp, k, length, mult), 0.0, span)
-    return k, tau, span
-
 
 def check_periods(name: str, mult: float, times: float) -> None:
     """Shrinking periods (mult < 1) add up to a finite time, so they need a finite count."""
@@ -70,7 +33,7 @@ def check_periods(name: str, mult: float, times: float) -> None:
 # -- sgdr -----------------------------------------------------------------------------------------
 
 def _sgdr(xp, t, T, mult, decay, end, times, base):
-    k, tau, span = periods(xp, t, T, mult, times)
+    k, tau, span = periods(T, mult, times).locate(xp, t)
     top = base * decay ** k
     c = (1 + xp.cos(xp.pi * tau / span)) / 2
     return end * (1 - c) + top * c  # a convex combination: never below 0 by rounding
@@ -104,14 +67,18 @@ def sgdr(ctx, T: Duration, mult: float = 1.0, decay: float = 1.0, end: float = 0
 def _repeated(x: curves.Curve, length: float, times: float, mult: float, decay: float, label: str) -> curves.Curve:
     """``x`` (of length ``length``) repeated: period k stretched by mult^k and scaled by decay^k."""
     inner_at, inner_over = x.at, x.over
+    locate = periods(length, mult, times).locate
+
+    def local(tau, span):
+        return tau if mult == 1 else tau * (length / span)  # period k runs x stretched by mult^k
 
     def at(t):
-        k, tau, span = periods(SCALAR, t, length, mult, times)
-        return decay ** k * inner_at(tau * length / span)
+        k, tau, span = locate(SCALAR, t)
+        return decay ** k * inner_at(local(tau, span))
 
     def over(t, xp):
-        k, tau, span = periods(xp, t, length, mult, times)
-        return decay ** k * inner_over(tau * length / span, xp)
+        k, tau, span = locate(xp, t)
+        return decay ** k * inner_over(local(tau, span), xp)
 
     return curves.Curve(at, over, label, stateful=x.stateful)
 
@@ -147,12 +114,13 @@ def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, deca
                        "mode": one_of("triangular", "triangular2", "exp_range"), "gamma": nonnegative})
 def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0, high: float = BASE,
            mode: str = "triangular", gamma: float = 1.0):
-    """Cyclical learning rate (Smith 2017), exactly as torch CyclicLR computes it.
+    """Cyclical learning rate (Smith 2017), the values of torch CyclicLR.
 
-    With P = up + down, r = up/P, cycle = floor(1 + t/P), x = 1 + t/P − cycle:
-    scale = x/r if x <= r else (x − 1)/(r − 1), and
+    With P = up + down, k = floor(t/P) completed cycles and τ = t − k·P the time into the
+    cycle: scale = τ/up while τ <= up, then (P − τ)/down, and
     value = low + (high − low) · scale · f, where f = 1 ("triangular"),
-    1/2^(cycle−1) ("triangular2") or gamma^t ("exp_range").
+    1/2^k ("triangular2") or gamma^t ("exp_range"). (torch writes the same with
+    x = 1 + t/P − cycle: scale = x/r if x <= r else (x − 1)/(r − 1), r = up/P.)
 
     - up > 0: the rising half-cycle; down >= 0 (default: equal to up)
     - low, high >= 0 (default high: the incoming base b); gamma >= 0 (exp_range only)
@@ -162,19 +130,15 @@ def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0,
     """
     if isinstance(down, SameAs):
         down = up
-    total = up + down
-    ratio = up / total
-    cycle = xp.floor(1 + t / total)
-    x = 1.0 + t / total - cycle
-    if down == 0:
-        scale = x / ratio
-    else:
-        scale = xp.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+    period = up + down
+    k = floor_div(xp, t, period)
+    tau = t - k * period
+    scale = tau / up if down == 0 else xp.where(tau <= up, tau / up, (period - tau) / down)
     height = (high - low) * scale
     if mode == "triangular":
         return low + height * 1.0
     if mode == "triangular2":
-        return low + height * 0.5 ** (cycle - 1)
+        return low + height * 0.5 ** k
     return low + height * gamma ** t
 
 
@@ -220,7 +184,7 @@ def onecycle(xp, t, T: Duration, pct: float = 0.3, div: float = 25.0, final_div:
     t = xp.minimum(t, T - 1)
     values, start = [], 0.0
     for number, end in enumerate(ends):
-        pct_done = (t - start) / (end - start) if end != start else 1.0 + 0 * t
+        pct_done = fraction(xp, t - start, end - start) if end > start else 1.0 + 0 * t
         values.append(anneal_between(xp, levels[number], levels[number + 1], pct_done, anneal))
         start = end
     out = values[-1]

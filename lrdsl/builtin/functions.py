@@ -1,6 +1,7 @@
 """Pointwise functions of schedules and numbers (SPEC §4.4–§4.5)."""
 
 from ..authoring import function_node
+from ..exact import ceil_div, floor_div
 from ..plugins import hookimpl
 
 
@@ -27,19 +28,21 @@ def clip(xp, x: float, lo: float, hi: float):
     return xp.minimum(xp.maximum(x, lo), hi)
 
 
-def _math(name: str, doc: str):
+def _math(name: str, doc: str, of_quotient=None):
     """A one-argument function applied pointwise through ``xp.<name>``."""
 
     def evaluate(xp, x: float):
         return getattr(xp, name)(x)
 
     evaluate.__doc__ = doc
-    return function_node(name)(evaluate)
+    return function_node(name, of_quotient=of_quotient)(evaluate)
 
 
 MATH = [
-    _math("floor", "floor(x): the largest integer <= x."),
-    _math("ceil", "ceil(x): the smallest integer >= x."),
+    _math("floor", "floor(x): the largest integer <= x; floor(a / b) is exact for integers a, b on every backend.",
+          floor_div),
+    _math("ceil", "ceil(x): the smallest integer >= x; ceil(a / b) is exact for integers a, b on every backend.",
+          ceil_div),
     _math("sqrt", "sqrt(x), x >= 0."),
     _math("log", "log(x): natural logarithm, x > 0."),
     _math("cos", "cos(x), x in radians."),

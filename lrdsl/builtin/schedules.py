@@ -4,6 +4,7 @@
 """
 
 from ..authoring import BASE, Duration, nonnegative, positive, schedule_node
+from ..exact import floor_div, fraction
 from ..plugins import hookimpl
 
 
@@ -35,9 +36,7 @@ def inverse_time(xp, t, d: float, s: Duration = 1, staircase: bool = False, base
     - no natural length: it keeps decaying while its phase lasts
     - matches Keras InverseTimeDecay(base, decay_steps=s, decay_rate=d, staircase)
     """
-    p = t / s
-    if staircase:
-        p = xp.floor(p)
+    p = floor_div(xp, t, s) if staircase else t / s
     return base / (1 + d * p)
 
 
@@ -51,9 +50,7 @@ def exponential(xp, t, s: Duration, rate: float = 0.1, staircase: bool = False, 
     - matches Keras ExponentialDecay(base, decay_steps=s, decay_rate=rate, staircase);
       ``exp(s=1, rate=γ)`` is torch ExponentialLR(gamma=γ)
     """
-    p = t / s
-    if staircase:
-        p = xp.floor(p)
+    p = floor_div(xp, t, s) if staircase else t / s
     return base * rate ** p
 
 
@@ -64,7 +61,7 @@ def step(xp, t, s: Duration, gamma: float = 0.1, base: float = BASE):
     - s > 0: the step size (natural length: one period s); gamma >= 0
     - matches torch StepLR(step_size=s, gamma=gamma)
     """
-    return base * gamma ** xp.floor(t / s)
+    return base * gamma ** floor_div(xp, t, s)
 
 
 @schedule_node(horizon="T", checks={"T": positive, "start": nonnegative, "end": nonnegative})
@@ -74,7 +71,7 @@ def linear(xp, t, T: Duration, start: float = BASE, end: float = 0.0):
     - T > 0: its length (natural length: T); start, end >= 0; a rising ramp (end > start) is valid
     - matches optax linear_schedule(start, end, T)
     """
-    f = xp.minimum(t, T) / T
+    f = fraction(xp, t, T)
     return start * (1 - f) + end * f  # a convex combination: never below 0 by rounding
 
 
@@ -85,7 +82,7 @@ def warmup(xp, t, T: Duration, start: float = 0.0, base: float = BASE):
     - T > 0: its length (natural length: T); start >= 0
     - matches torch LinearLR(start_factor=start/base, end_factor=1, total_iters=T)
     """
-    f = xp.minimum(t, T) / T
+    f = fraction(xp, t, T)
     return start * (1 - f) + base * f
 
 
@@ -97,7 +94,7 @@ def cosine(xp, t, T: Duration, end: float = 0.0, base: float = BASE):
     - matches torch CosineAnnealingLR(T_max=T, eta_min=end) for t <= T (torch is periodic
       past T_max; lrdsl holds), optax cosine_decay_schedule and Keras CosineDecay
     """
-    c = (1 + xp.cos(xp.pi * xp.minimum(t, T) / T)) / 2
+    c = (1 + xp.cos(xp.pi * fraction(xp, t, T))) / 2
     return end * (1 - c) + base * c
 
 

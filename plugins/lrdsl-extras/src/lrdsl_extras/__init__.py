@@ -3,7 +3,7 @@
 import numpy as np
 
 import lrdsl
-from lrdsl.authoring import BASE, Duration, nonnegative, optimizer_node, positive, schedule_node
+from lrdsl.authoring import BASE, Duration, fraction, nonnegative, optimizer_node, positive, schedule_node
 
 
 @schedule_node(horizon="T", checks={"T": positive, "k": positive, "end": nonnegative, "base": nonnegative})
@@ -14,7 +14,7 @@ def tanh_decay(xp, t, T: Duration, k: float = 3.0, end: float = 0.0, base: float
     - k > 0: the steepness; larger k drops sooner
     - end >= 0: the final value
     """
-    p = xp.minimum(t, T) / T
+    p = fraction(xp, t, T)
     return end + (base - end) * (1 - xp.tanh(k * p) / xp.tanh(k))
 
 

@@ -1,0 +1,160 @@
+"""Time arithmetic that is exact on every backend: floors, fractions and period starts.
+
+A node formula runs as plain floats (``sched(i)``), NumPy arrays (``values()``) and traced
+JAX or Keras tensors, in float64 or float32. Compiled backends do not divide the way Python
+does: XLA turns ``t / s`` into ``t * (1/s)``, so ``floor(49 / 49)`` can be 0 and
+``min(t, T) / T`` can miss 1 by an ulp; a float32 tolerance written for float64 vanishes.
+The helpers here decide *which* step, period or phase applies with comparisons of exact
+products instead, so a boundary at an integer counter lands on the same iteration everywhere:
+
+- :func:`floor_div`, :func:`ceil_div`: ``floor(t / s)``, ``ceil(t / s)``, corrected so that
+  ``k·s <= t < (k+1)·s`` holds in the array's own arithmetic;
+- :func:`fraction`: ``min(t, T) / T`` in [0, 1], exactly 1 from ``t = T`` on (so a node with a
+  horizon holds exactly its end value past it, and ``(1 − f) ** p`` is never NaN);
+- :func:`periods`: the period containing ``t`` when period k lasts ``length · mult^k``, from a
+  table of period starts computed once in float64 (exact for integer lengths and multipliers).
+
+Each takes the array namespace ``xp`` first, like a node formula, and is part of the
+authoring API (:mod:`lrdsl.authoring`) for plugin nodes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import math
+
+import numpy as np
+
+from .scalarmath import SCALAR
+
+_TABLE_PERIODS = 4096  # period starts tabulated; later ones come from the closed form
+_EXACT_LIMIT = 2.0 ** 53  # beyond this a float64 no longer holds every integer
+
+
+def floor_div(xp, t, s):
+    """``floor(t / s)`` for ``s > 0``, exact whenever ``t`` and ``s`` are integers (any backend).
+
+    The quotient's floor is corrected by one where rounding put it on the wrong side:
+    the result ``k`` satisfies ``k·s <= t < (k+1)·s`` as the backend computes the products.
+    """
+    k = xp.floor(t / s)
+    k = xp.where((k + 1) * s <= t, k + 1, k)
+    return xp.where(k * s > t, k - 1, k)
+
+
+def ceil_div(xp, t, s):
+    """``ceil(t / s)`` for ``s > 0``, exact whenever ``t`` and ``s`` are integers (any backend)."""
+    return -floor_div(xp, -t, s)
+
+
+def fraction(xp, t, T):
+    """``min(t, T) / T`` for ``t >= 0``, ``T > 0``: in [0, 1], and exactly 1 from ``t = T`` on."""
+    return xp.where(t < T, xp.minimum(t / T, 1.0), 1.0)
+
+
+def to_iterations(xp, epochs, steps_per_epoch: float):
+    """``epochs · steps_per_epoch``, snapped to the nearest integer when within 4 ulps of it.
+
+    ``sched(epoch=i / spe)`` then lands on iteration ``i`` even though ``i / spe`` was rounded
+    (``0.57 · 100`` is 56.99999999999999 in float64).
+    """
+    t = epochs * steps_per_epoch
+    nearest = xp.floor(t + 0.5)
+    return xp.where(xp.abs(t - nearest) <= 4 * _ulp(xp, t), nearest, t)
+
+
+def _ulp(xp, t):
+    """The spacing of floats at ``t`` in the dtype of ``t`` (float64 for Python floats)."""
+    eps = np.finfo(getattr(t, "dtype", np.float64)).eps
+    return float(eps) * xp.maximum(xp.abs(t), 1.0)
+
+
+@functools.lru_cache(maxsize=256)
+def periods(length: float, mult: float, count: float) -> "Periods":
+    """The :class:`Periods` of ``count`` periods (``inf`` allowed), period k lasting ``length · mult^k``.
+
+    Cached: a formula may call it on every evaluation.
+    """
+    return Periods(length, mult, count)
+
+
+class Periods:
+    """Periods of geometrically growing (or shrinking) length: period k lasts ``length · mult^k``.
+
+    Period k starts at ``S_k = length · (mult^k − 1) / (mult − 1)`` (``k · length`` when mult
+    is 1). The starts of the first periods are tabulated at construction by summing the
+    lengths in float64, which is exact for integer lengths and multipliers (torch's
+    ``T_0``/``T_mult``); :meth:`locate` looks ``t`` up in that table (``bisect`` for floats,
+    ``searchsorted`` for arrays), so a restart at an integer iteration is exact in float32
+    and float64 alike. Periods beyond the table (only when ``mult`` is within 1% of 1 or
+    below 1, after 4096 periods) come from the closed form.
+    """
+
+    def __init__(self, length: float, mult: float, count: float):
+        self.length, self.mult, self.count = float(length), float(mult), count
+        starts, spans = [0.0], []
+        if mult != 1:
+            while len(spans) < min(count, _TABLE_PERIODS) and starts[-1] < _EXACT_LIMIT:
+                spans.append(self.length * self.mult ** len(spans))
+                starts.append(starts[-1] + spans[-1])
+        self.starts, self.spans = starts, spans
+        self.tabulated = len(spans)  # periods 0 .. tabulated-1 come from the table
+        self.end = starts[-1] if self.tabulated == count else self._last_end()
+
+    def _last_end(self) -> float:
+        """When the last of ``count`` periods ends (inf for infinitely many, or past float range)."""
+        try:
+            return self._closed_start(SCALAR, self.count) if math.isfinite(self.count) else math.inf
+        except OverflowError:
+            return math.inf
+
+    def locate(self, xp, t):
+        """``(k, tau, span)``: the period containing ``t``, the time into it and its length.
+
+        Periods are half-open (at a period's start the new period applies). After the last
+        of ``count`` periods time stops at its end: ``k = count − 1`` and ``tau = span``.
+        ``k`` is a float (or float array).
+        """
+        t = xp.minimum(t, self.end)
+        if self.mult == 1:
+            k = xp.minimum(floor_div(xp, t, self.length), self.count - 1)
+            return k, t - k * self.length, self.length
+        if xp is SCALAR:
+            return self._locate_scalar(t)
+        return self._locate_array(xp, t)
+
+    def _locate_scalar(self, t: float):
+        if self.tabulated < self.count and t >= self.starts[-1]:
+            return self._closed(SCALAR, t)
+        k = min(bisect.bisect_right(self.starts, t) - 1, self.tabulated - 1)
+        span = self.spans[k]
+        return float(k), min(t - self.starts[k], span), span
+
+    def _locate_array(self, xp, t):
+        starts, spans = xp.asarray(self.starts), xp.asarray(self.spans)
+        index = xp.clip(xp.searchsorted(starts, t, side="right") - 1, 0, self.tabulated - 1)
+        span = xp.take(spans, index)
+        k, tau = index + 0.0, xp.minimum(t - xp.take(starts, index), span)
+        if self.tabulated < self.count:
+            beyond = t >= self.starts[-1]
+            k_far, tau_far, span_far = self._closed(xp, t)
+            k, tau, span = (xp.where(beyond, k_far, k), xp.where(beyond, tau_far, tau),
+                            xp.where(beyond, span_far, span))
+        return k, tau, span
+
+    def _closed(self, xp, t):
+        """The period of ``t`` from the closed form, for periods past the table."""
+        k = xp.floor(xp.log1p(t * (self.mult - 1) / self.length) / math.log(self.mult))
+        k = xp.where(t < self._closed_start(xp, k), k - 1, k)
+        k = xp.where(t >= self._closed_start(xp, k + 1), k + 1, k)
+        k = xp.clip(k, self.tabulated, self.count - 1)
+        span = self.length * self.mult ** k
+        return k, xp.clip(t - self._closed_start(xp, k), 0.0, span), span
+
+    def _closed_start(self, xp, k):
+        """``S_k`` in closed form; for mult near 1, ``mult^k − 1`` is computed with expm1."""
+        if self.mult == 1:
+            return k * self.length
+        grown = xp.expm1(k * math.log(self.mult)) if abs(self.mult - 1) < 0.5 else self.mult ** k - 1
+        return self.length * grown / (self.mult - 1)
