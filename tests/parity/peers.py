@@ -194,6 +194,30 @@ def run_keras(text: str, steps: int) -> np.ndarray:
     return np.array([float(schedule(step)) for step in range(steps)])
 
 
+def run_keras_plateau(text: str, base: float, metrics: Sequence[float]) -> np.ndarray:
+    """The lr after each report of ``keras.callbacks.ReduceLROnPlateau(...)`` on a real model.
+
+    The callback is attached to a compiled one-layer model (SGD, ``learning_rate=base``) with
+    ``set_model`` and driven as ``fit`` drives it: ``on_train_begin()``, then one
+    ``on_epoch_end(epoch, logs={monitor: metric})`` per report; the lr is read back from
+    ``model.optimizer.learning_rate`` (a float32 variable).
+    """
+    import keras
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=base), loss="mse")
+    callback = build_text(text, {"ReduceLROnPlateau": keras.callbacks.ReduceLROnPlateau})
+    callback.set_model(model)
+    callback.on_train_begin()
+    values = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy 2's __array__(copy=...) notice
+        for epoch, metric in enumerate(metrics):
+            callback.on_epoch_end(epoch, logs={callback.monitor: metric})
+            values.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    return np.array(values)
+
+
 # -- optax (float64 through jax.enable_x64) -----------------------------------------------------------
 
 _OPTAX_FUNCTIONS = ("constant_schedule", "polynomial_schedule", "linear_schedule", "piecewise_constant_schedule",
@@ -214,6 +238,27 @@ def run_optax(text: str, steps: int) -> np.ndarray:
         return np.array([float(schedule(jnp.asarray(step))) for step in range(steps)])
 
 
+def run_optax_plateau(text: str, base: float, metrics: Sequence[float]) -> np.ndarray:
+    """``base · scale`` after each report of ``optax.contrib.reduce_on_plateau(...)``.
+
+    The transformation is initialised on a float64 params pytree and driven with real
+    ``update(updates, state, params, value=metric)`` calls (jitted once), one per report.
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    with jax.enable_x64(True):
+        transform = build_text(text, {"reduce_on_plateau": optax.contrib.reduce_on_plateau})
+        params = {"w": jnp.zeros(3, dtype=jnp.float64)}
+        state, update = transform.init(params), jax.jit(transform.update)
+        values = []
+        for metric in metrics:
+            _, state = update(params, state, params, value=metric)
+            values.append(base * float(state.scale))
+        return np.array(values)
+
+
 # -- dispatch -------------------------------------------------------------------------------------
 
 TOLERANCE = {"torch": np.float64, "hf": np.float64, "timm": np.float64, "optax": np.float64, "keras": np.float32}
@@ -230,9 +275,9 @@ def peer_values(library: str, text: str, run: Dict, metrics) -> np.ndarray:
     if library == "timm":
         return run_timm(text, base, steps, metrics)
     if library == "keras":
-        return run_keras(text, steps)
+        return run_keras(text, steps) if metrics is None else run_keras_plateau(text, base, metrics)
     if library == "optax":
-        return run_optax(text, steps)
+        return run_optax(text, steps) if metrics is None else run_optax_plateau(text, base, metrics)
     raise ValueError(f"unknown library {library!r}")
 
 
@@ -261,4 +306,8 @@ def metric_series(name: str) -> List[float]:
         return [1.0] * 60
     if name == "rising":  # an accuracy that saturates (for mode "max")
         return [1 - 0.5 * 0.9 ** min(i, 25) + 0.002 * math.cos(2.1 * i) for i in range(60)]
+    if name == "noisy":  # a loss falling through zero, with stalls of a few reports
+        return [0.3 - 0.008 * i + 0.04 * math.sin(2.3 * i) ** 3 for i in range(80)]
+    if name == "accuracy":  # rises, then saturates with noise (for mode "max")
+        return [0.9 - 0.4 * 0.95 ** i + 0.01 * math.sin(1.3 * i) for i in range(80)]
     raise ValueError(f"unknown metric series {name!r}")

@@ -27,15 +27,20 @@ def compile_case(case) -> lrdsl.Schedule:
     return lrdsl.compile(case.lrdsl, base=case.run.get("base", 1.0), total=case.run.get("total"))
 
 
+def after_reports(sched: lrdsl.Schedule, metrics, start: int = 0) -> list:
+    """The value after each ``sched.report(metric)`` (read at iteration ``start + k``)."""
+    values = []
+    for k, metric in enumerate(metrics, start=start):
+        sched.report(metric)
+        values.append(sched(k))
+    return values
+
+
 def lrdsl_values(case) -> np.ndarray:
     """lrdsl's values for a row; the scalar and the vectorised evaluators must agree."""
     sched = compile_case(case)
     if "metrics" in case.run:
-        values = []
-        for k, metric in enumerate(metric_series(case.run["metrics"])):
-            sched.report(metric)
-            values.append(sched(k))
-        return np.array(values)
+        return np.array(after_reports(sched, metric_series(case.run["metrics"])))
     steps = np.arange(case.run["steps"])
     scalar = np.array([sched(int(i)) for i in steps])
     np.testing.assert_allclose(sched.values(steps), scalar, rtol=1e-12, atol=1e-15)
@@ -69,16 +74,11 @@ def test_plateau_resumed_from_state_dict_continues_like_the_peer(case):
     theirs = peer_values(case.library, case.peer, case.run, metrics)
     half = len(metrics) // 2
     first = compile_case(case)
-    values = []
-    for metric in metrics[:half]:
-        first.report(metric)
-        values.append(first(0))
+    values = after_reports(first, metrics[:half])
     state = json.loads(json.dumps(first.state_dict()))  # a checkpoint on disk
     resumed = compile_case(case)
     resumed.load_state_dict(state)
-    for metric in metrics[half:]:
-        resumed.report(metric)
-        values.append(resumed(0))
+    values += after_reports(resumed, metrics[half:], start=half)
     assert mismatches(np.array(values), theirs, case.library).size == 0
 
 
@@ -92,11 +92,13 @@ REQUIRED = {
               ("SequentialLR(",), ("ChainedScheduler(",), ("LambdaLR(",), ("ReduceLROnPlateau(",)],
     "keras": [("ExponentialDecay(", "staircase=True"), ("ExponentialDecay(", "decay_rate=0.5)"),
               ("InverseTimeDecay(",), ("PolynomialDecay(",), ("PiecewiseConstantDecay(",),
-              ("CosineDecay(", "warmup_target"), ("CosineDecayRestarts(",)],
+              ("CosineDecay(", "warmup_target"), ("CosineDecayRestarts(",), ("ReduceLROnPlateau(", "cooldown"),
+              ("ReduceLROnPlateau(", 'mode="max"'), ("ReduceLROnPlateau(", "min_lr")],
     "optax": [("linear_schedule(",), ("cosine_decay_schedule(",), ("warmup_cosine_decay_schedule(",),
               ("exponential_decay(", "transition_begin", "end_value"), ("piecewise_constant_schedule(",),
               ("join_schedules(",), ("sgdr_schedule(",), ("linear_onecycle_schedule(",),
-              ("cosine_onecycle_schedule(",)],
+              ("cosine_onecycle_schedule(",), ("reduce_on_plateau(", "cooldown"), ("reduce_on_plateau(", "atol"),
+              ("reduce_on_plateau(", "min_scale")],
     "hf": [(f'get_scheduler("{name}"',) for name in
            ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
             "inverse_sqrt", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay",
