@@ -11,7 +11,7 @@ See SPEC.md for the language; the pinned surface is ``parse``, ``compile``, ``Sc
 
 from .errors import LRDSLError
 from .parser import parse
-from .plugins import hookimpl
+from .hookspecs import hookimpl
 from .schedule import Schedule, compile
 from .optim import optimizer
 

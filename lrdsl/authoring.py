@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, get_args, get_origin
 
 from .errors import PluginError
+from .text import show_value
 from .exact import ceil_div, floor_div, fraction, periods  # noqa: F401  (part of the authoring API)
 
 
@@ -124,13 +125,9 @@ class Param:
         default = self.default
         if default is REQUIRED:
             return ""
-        if isinstance(default, str):
-            return f'"{default}"'
-        if isinstance(default, bool):
-            return str(default).lower()
-        if isinstance(default, float) and math.isinf(default):
-            return "inf"
-        return str(default)
+        if isinstance(default, tuple):
+            return "(" + ", ".join(map(show_value, default)) + ")"
+        return show_value(default)
 
     def describe(self) -> str:
         """``name`` or ``name=default``, as in a signature."""

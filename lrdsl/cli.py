@@ -16,8 +16,9 @@ import sys
 import numpy as np
 
 from . import compile as compile_schedule
-from . import parse
+from . import listing, parse
 from .errors import LRDSLError
+from .plugins import default_registry
 from .textplot import render
 
 
@@ -140,9 +141,6 @@ def cmd_check(args) -> None:
 
 
 def cmd_nodes(args) -> None:
-    from . import listing
-    from .plugins import default_registry
-
     registry = default_registry()
     if args.name:
         print(listing.node_doc(registry.get(args.name)))

@@ -14,9 +14,8 @@ from typing import Iterable, Optional, Tuple
 
 from . import ast
 from .errors import LRDSLError, UnitError
-
-UNIT_WORDS = {"it": "iterations", "ep": "epochs"}
-
+from .parser import parse
+from .vocabulary import UNIT_WORDS
 
 @dataclass(frozen=True)
 class Clock:
@@ -68,8 +67,6 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
     if total is None:
         return None
     if isinstance(total, str):
-        from .parser import parse
-
         node = parse(total)
         if isinstance(node, ast.Number):
             value, unit = node.value, "it"

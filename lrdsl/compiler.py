@@ -15,16 +15,16 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from . import ast, curves
 from .authoring import BASE, KIND_NAMES, REQUIRED, NodeSpec, Param
-from .clock import UNIT_WORDS, Clock
+from .clock import Clock
 from .errors import (EvaluationError, LRDSLError, ParameterError, PhaseError, UnitError, UnknownNameError,
                      did_you_mean)
 from .exact import fraction
+from .parser import parse
 from .printer import to_text
 from .registry import Registry
 from .scalarmath import SCALAR
-
-IDENTIFIERS = ("it", "ep", "progress", "base", "lr0", "pi", "e", "inf")
-
+from .text import shorten
+from .vocabulary import IDENTIFIERS, UNIT_WORDS
 
 @dataclass(frozen=True)
 class Context:
@@ -45,9 +45,8 @@ class Context:
         return f" (line {pos[0]}, column {pos[1]})" if pos else ""
 
 
-def _label(node: ast.Expr, limit: int = 80) -> str:
-    text = to_text(node)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _label(node: ast.Expr) -> str:
+    return shorten(to_text(node))
 
 
 class _Lazy:
@@ -80,8 +79,6 @@ def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
             raise ParameterError(f"variable ${node.name} = {repr(value):.40}: expected a finite number")
         return ast.Number(value)
     if isinstance(value, str):
-        from .parser import parse
-
         tree = parse(value)
         if any(isinstance(n, ast.Variable) for n in _walk(tree)):
             raise ParameterError(f"variable ${node.name} = {value!r} must not refer to other variables")

@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import EvaluationError
 from .scalarmath import SCALAR
+from .text import shorten
 
 
 class Curve:
@@ -39,8 +40,7 @@ class Curve:
 
     def describe(self, limit: int = 80) -> str:
         """The source text of this curve, shortened to ``limit`` characters."""
-        text = str(self.label)
-        return text if len(text) <= limit else text[: limit - 3] + "..."
+        return shorten(str(self.label), limit)
 
     def locate(self, t: float) -> Tuple[int, float, "Curve"]:
         """(phase number from 1, local time, phase curve) at ``t``; (1, t, self) if not a sequence."""

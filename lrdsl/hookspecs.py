@@ -23,6 +23,8 @@ implementation may ignore, so a plugin written now keeps working.
 import pluggy
 
 hookspec = pluggy.HookspecMarker("lrdsl")
+hookimpl = pluggy.HookimplMarker("lrdsl")
+"""Marks a plugin's implementation of a hook: ``@lrdsl.hookimpl def lrdsl_nodes(): ...``."""
 
 
 @hookspec

@@ -11,17 +11,15 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Union
 
 from .authoring import BASE, KIND_NAMES, REQUIRED, NodeSpec, Param
+from .errors import UnknownNameError, did_you_mean
+from .plugins import default_registry
 from .registry import KINDS, Registry, withdrawn_reason
 
 COLUMNS = ("name", "kind", "source", "signature", "summary")
 
 
 def _registry(registry: Optional[Registry]) -> Registry:
-    if registry is not None:
-        return registry
-    from .plugins import default_registry
-
-    return default_registry()
+    return registry if registry is not None else default_registry()
 
 
 def node_rows(registry: Optional[Registry] = None, kind: Optional[str] = None) -> List[Dict[str, object]]:
@@ -30,8 +28,6 @@ def node_rows(registry: Optional[Registry] = None, kind: Optional[str] = None) -
     ``kind`` (``"schedule"``, ``"optimizer"`` or ``"function"``) keeps only that kind.
     """
     if kind is not None and kind not in KINDS:
-        from .errors import UnknownNameError, did_you_mean
-
         raise UnknownNameError(f"unknown node kind {kind!r}{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}")
     specs = [s for s in _registry(registry) if kind is None or s.kind == kind]
     specs.sort(key=lambda s: (KINDS.index(s.kind), s.name))

@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from .errors import LRDSLError, LRDSLSyntaxError
+from .vocabulary import KEYWORDS
 
 MAX_LENGTH = 100_000  # characters in one expression
 MAX_DEPTH = 100  # nesting levels of the AST
@@ -42,9 +43,6 @@ def grammar_text() -> str:
 
 class _Keyword(tuple):
     """A ``name=value`` argument on its way into a :class:`~lrdsl.ast.Call`."""
-
-
-KEYWORDS = frozenset({"then", "for", "true", "false"})
 
 
 def _position(token: Token) -> ast.Position:

@@ -32,11 +32,10 @@ from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 import pluggy
 
 from . import hookspecs
+from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
 from .authoring import NodeSpec
 from .errors import PluginError, did_you_mean
 from .registry import NameClashError, Registry, withdrawn_reason
-
-hookimpl = pluggy.HookimplMarker("lrdsl")
 
 BUILTIN_PLUGINS = ("lrdsl.builtin.functions", "lrdsl.builtin.schedules", "lrdsl.builtin.catalog",
                    "lrdsl.builtin.optimizers")

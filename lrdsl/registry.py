@@ -12,9 +12,9 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from .authoring import KIND_NAMES, Check, NodeSpec, Param
 from .errors import PluginError, UnknownNameError, did_you_mean
+from .vocabulary import RESERVED
 
 KINDS = ("schedule", "optimizer", "function")
-KEYWORDS = ("then", "for", "true", "false")
 # Parameter kinds a pure formula evaluate(xp, t, ...) can take; sub-schedules need build().
 _FORMULA_KINDS = frozenset(KIND_NAMES) - {"schedule", "any"}
 
@@ -31,17 +31,15 @@ class NameClashError(PluginError):
 
 def validate_spec(spec: NodeSpec) -> None:
     """Raise PluginError if ``spec`` is malformed (the message says what to fix)."""
-    from .compiler import IDENTIFIERS  # the compiler imports this module
-
     if not isinstance(spec, NodeSpec):
         raise PluginError(f"expected a NodeSpec (declare nodes with lrdsl.authoring), got {type(spec).__name__}")
     what = f"node {spec.name!r}"
     if not isinstance(spec.aliases, tuple) or not all(isinstance(n, str) and n.isidentifier()
                                                       for n in (spec.name, *spec.aliases)):
         raise PluginError(f"{what}: its name and aliases ({spec.aliases!r}, a tuple) must be identifiers")
-    reserved = [n for n in spec.names if n in KEYWORDS or n in IDENTIFIERS]
+    reserved = [n for n in spec.names if n in RESERVED]
     if reserved:
-        raise PluginError(f"{what}: {reserved[0]!r} is reserved by the language ({', '.join(KEYWORDS + IDENTIFIERS)})")
+        raise PluginError(f"{what}: {reserved[0]!r} is reserved by the language ({', '.join(RESERVED)})")
     if spec.kind not in KINDS:
         raise PluginError(f"{what}: kind must be one of {KINDS}, not {spec.kind!r}")
     if (spec.evaluate is None) == (spec.build is None) or not callable(spec.evaluate or spec.build):

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from . import ast
-from .clock import UNIT_WORDS, make_clock
+from .clock import make_clock
 from .compiler import Context, compile_phases
 from .errors import EvaluationError, LRDSLError, UnitError
 from .exact import to_iterations
@@ -17,6 +17,7 @@ from .parser import parse
 from .plugins import default_registry
 from .registry import Registry
 from .scalarmath import SCALAR
+from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
 

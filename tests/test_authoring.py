@@ -50,7 +50,7 @@ def test_the_declaration_comes_from_the_signature_checks_and_docstring():
         ("T", "duration", REQUIRED), ("k", "number", 3.0), ("mode", "string", "tanh"),
         ("floored", "bool", False), ("base", "number", BASE)]
     assert bumpy.param("k").check.text == "in (0, 10]" and bumpy.param("T").check is positive
-    assert bumpy.signature() == 'bumpy(T, k=3.0, mode="tanh", floored=false, base=b)'
+    assert bumpy.signature() == 'bumpy(T, k=3, mode="tanh", floored=false, base=b)'
     assert bumpy.summary.startswith("Bumpy decay: base")
     assert "f is tanh" in bumpy.doc
 

@@ -24,7 +24,7 @@ def test_unknown_node_suggests_the_closest_names():
 def test_unknown_parameter_suggests_the_closest_and_lists_the_signature():
     message = error_of("cosine(T=10, edn=0.1)", UnknownNameError)
     assert "unknown parameter 'edn'" in message and "did you mean 'end'" in message
-    assert "cosine(T, end=0.0, base=b)" in message
+    assert "cosine(T, end=0, base=b)" in message
 
 
 def test_unknown_identifier_and_variable():

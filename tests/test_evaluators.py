@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import lrdsl
 from lrdsl import ast
 from lrdsl.errors import PhaseError
-from lrdsl.parser import KEYWORDS
+from lrdsl.vocabulary import KEYWORDS
 
 # Every core node and every combinator, over long ranges.
 EXPRESSIONS = [

@@ -50,7 +50,7 @@ def test_the_table_lists_every_node_once_with_kind_source_signature_and_summary(
     assert ramp_row.split()[:5] == ["ramp", "(ramp_down)", "schedule", "acme-ramps", "ramp(T,"]
     assert ramp_row.endswith("Ramp: base · (1 − frac · min(t, T)/T).")
     cosine_row = next(line for line in rows if line.startswith("cosine "))
-    assert "schedule" in cosine_row and " lrdsl " in cosine_row and "cosine(T, end=0.0, base=b)" in cosine_row
+    assert "schedule" in cosine_row and " lrdsl " in cosine_row and "cosine(T, end=0, base=b)" in cosine_row
     kinds = [row["kind"] for row in node_rows(registry)]
     assert kinds == sorted(kinds, key=["schedule", "optimizer", "function"].index)  # grouped by kind
     assert [line.split()[0] for line in rows] == [row["name"] for row in node_rows(registry)]
@@ -61,7 +61,7 @@ def test_rows_filter_by_kind_and_reject_an_unknown_kind(registry):
     assert {row["kind"] for row in rows} == {"optimizer"}
     nudge_row = next(row for row in rows if row["name"] == "nudge")
     assert nudge_row == {"name": "nudge", "kind": "optimizer", "source": "acme-ramps",
-                         "signature": "nudge(lr=0.1, scale=1.0)", "summary": "Nudge: θ ← θ − lr·scale·g.",
+                         "signature": "nudge(lr=0.1, scale=1)", "summary": "Nudge: θ ← θ − lr·scale·g.",
                          "aliases": []}
     assert "ramp" not in node_table(registry, kind="function")
     with pytest.raises(UnknownNameError, match="unknown node kind 'schedules'; did you mean 'schedule'"):
@@ -83,7 +83,7 @@ def test_one_nodes_doc_has_formula_parameters_defaults_ranges_aliases_and_source
 def test_an_optimizer_doc_says_which_hyperparameters_may_be_schedules(registry):
     doc = node_doc("nudge", registry).splitlines()
     assert "  lr: a number or a schedule; default: 0.1; allowed: > 0" in doc
-    assert "  scale: a number; default: 1.0" in doc
+    assert "  scale: a number; default: 1" in doc
     assert "natural length" not in "\n".join(doc)
     assert "constraints:" in node_doc("sgd", registry)
     assert node_doc(registry.get("nudge")) == node_doc("nudge", registry)  # a spec or a name

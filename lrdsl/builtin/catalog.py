@@ -12,7 +12,7 @@ from .. import curves
 from ..authoring import BASE, Duration, built_schedule_node, nonnegative, positive, schedule_node
 from ..errors import ParameterError
 from ..exact import fraction
-from ..plugins import hookimpl
+from ..hookspecs import hookimpl
 from .cyclical import cyclic, onecycle, repeat, sgdr
 from .nodeutil import describe_call
 from .plateau import plateau

@@ -2,7 +2,7 @@
 
 from ..authoring import function_node
 from ..exact import ceil_div, floor_div
-from ..plugins import hookimpl
+from ..hookspecs import hookimpl
 
 
 def _extremum(name: str, ufunc: str, doc: str):

@@ -5,7 +5,7 @@
 
 from ..authoring import BASE, Duration, nonnegative, positive, schedule_node
 from ..exact import floor_div, fraction
-from ..plugins import hookimpl
+from ..hookspecs import hookimpl
 
 
 @schedule_node(checks={"value": nonnegative})

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import ArrayError, EvaluationError, LRDSLError
 from ..registry import Registry
+from ..text import describe as _describe
 from .config import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, collect
 from .state import ParamState, ScratchPool, finite
@@ -209,13 +210,6 @@ class Optimizer:
 
 def _is_list(value: Any) -> bool:
     return isinstance(value, (list, tuple))
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)} item(s)"
-    text = repr(value)
-    return f"{text[:60] + '...' if len(text) > 60 else text} (of type {type(value).__name__})"
 
 
 def optimizer(text, params, steps_per_epoch=None, total=None, variables=None,

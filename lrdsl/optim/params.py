@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import ArrayError, did_you_mean
+from ..text import describe as _describe
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,6 @@ class Slot:
     array: np.ndarray
     label: str  # "'W'", "params[2]", "group 1 params[0]"
     name: Optional[str]
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"a {value.dtype} array of shape {value.shape}"
-    return f"a {type(value).__name__}"
 
 
 def _arrays(value: Any, prefix: str) -> List[Slot]:

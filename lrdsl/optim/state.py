@@ -23,6 +23,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from ..errors import ArrayError
+
 Entry = Union[np.ndarray, float, int]
 
 
@@ -206,8 +208,6 @@ class ParamState:
 
     def check_state(self, state: Mapping[str, Any], label: str) -> Tuple[int, Dict[str, Entry]]:
         """``(step, entries)`` of a saved ``state``, checked against this parameter; raises ArrayError."""
-        from ..errors import ArrayError
-
         step = state.get("step") if isinstance(state, Mapping) else None
         entries = state.get("entries") if isinstance(state, Mapping) else None
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0 \

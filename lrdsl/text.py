@@ -1,0 +1,42 @@
+"""Text in messages and labels: one way to shorten, one way to show a value, one way to say
+what a user passed."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text``, cut to ``limit`` characters with ``...`` at the end when it is longer."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def show_value(value: Any) -> str:
+    """A parameter value as lrdsl text: ``0.1``, ``100``, ``inf``, ``"cos"``, ``true``, ``[3, 6]``.
+
+    Whole floats lose their ``.0`` (a duration of ``100.0`` iterations shows as ``100``); other
+    numbers keep every digit (``repr``), so a message never shows a rounded value.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show_value(item) for item in value) + "]"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    return str(value)
+
+
+def describe(value: Any) -> str:
+    """What a user passed, for an error: ``a float32 array of shape (3,)``, ``a list of 2 item(s)``,
+    ``'abc' (of type str)``."""
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    if shape is not None and dtype is not None and shape != ():
+        return f"a {dtype} array of shape {shape}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} item(s)"
+    return f"{shorten(repr(value), 60)} (of type {type(value).__name__})"

@@ -1,0 +1,16 @@
+"""The words of the language, in one place: keywords, identifiers and time units.
+
+Every module that needs to know whether a name is taken by the language reads it from here
+(the parser, the registry that refuses such node names, the compiler and the clock).
+"""
+
+KEYWORDS = ("then", "for", "true", "false")
+"""Words of the grammar; they cannot name anything (docs/language.md §2)."""
+
+IDENTIFIERS = ("it", "ep", "progress", "base", "lr0", "pi", "e", "inf")
+"""Names with a meaning in every expression (docs/language.md §8); nodes cannot take them."""
+
+RESERVED = KEYWORDS + IDENTIFIERS
+
+UNIT_WORDS = {"it": "iterations", "ep": "epochs"}
+"""The counters a schedule can run on, by unit suffix (``500it``, ``5ep``); ``%`` is a share of ``total``."""
