@@ -243,7 +243,7 @@ def test_bad_params():
     ([np.ones(3), np.ones((2, 2), dtype=np.float32)], "is float32, but the parameter is float64"),
     ([np.array([1.0, np.nan, 2.0]), np.ones((2, 2))], r"1 non-finite value\(s\) \(first at index \(1,\)"),
     ([np.ones(3), np.full((2, 2), np.inf)], "4 non-finite"),
-    ([np.ones(3), [[1.0, 1.0], [1.0, 1.0]]], "is a list of 2 item(s); expected a NumPy array"),
+    ([np.ones(3), [[1.0, 1.0], [1.0, 1.0]]], r"is a list of 2 item\(s\); expected a NumPy array"),
     (np.ones(3), "got one gradient array for 2 parameters"),
 ])
 def test_bad_gradients_leave_everything_unchanged(grads, message):
