@@ -151,7 +151,7 @@ class Phase(Expr):
 
 
 @dataclass(frozen=True)
-class Sequence(Expr):
+class Phases(Expr):
     """``phase then phase ...``; a single phase with ``for`` is a one-phase sequence."""
 
     phases: Tuple[Phase, ...]
@@ -160,12 +160,24 @@ class Sequence(Expr):
         return iter(self.phases)
 
 
-def depth(node: Expr) -> int:
-    """Nesting depth of ``node``, computed without recursion (safe on any input)."""
-    deepest = 0
+def phases_of(node: Expr) -> Tuple[Phase, ...]:
+    """The phases of ``node``: its own when it is a :class:`Phases`, else ``node`` as one phase."""
+    return node.phases if isinstance(node, Phases) else (Phase(node),)
+
+
+def _with_levels(node: Expr) -> Iterator[Tuple[Expr, int]]:
     stack = [(node, 1)]
     while stack:
         current, level = stack.pop()
-        deepest = max(deepest, level)
+        yield current, level
         stack.extend((child, level + 1) for child in current.children())
-    return deepest
+
+
+def walk(node: Expr) -> Iterator[Expr]:
+    """Every node of the tree under ``node`` (itself included), without recursion (safe on any input)."""
+    return (current for current, _ in _with_levels(node))
+
+
+def depth(node: Expr) -> int:
+    """Nesting depth of ``node`` (1 for a leaf), computed without recursion."""
+    return max(level for _, level in _with_levels(node))

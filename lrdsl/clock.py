@@ -50,14 +50,12 @@ class Clock:
 
 def _units(nodes: Iterable[ast.Expr], total_unit: Optional[str]) -> set:
     """Units mentioned anywhere in the trees (durations and the identifiers it/ep)."""
-    found, stack = set(), list(nodes)
-    while stack:
-        node = stack.pop()
+    found = set()
+    for node in (node for tree in nodes for node in ast.walk(tree)):
         if isinstance(node, ast.Duration):
             found.add(total_unit if node.unit == "%" else node.unit)
         elif isinstance(node, ast.Name) and node.name in UNIT_WORDS:
             found.add(node.name)
-        stack.extend(node.children())
     found.discard(None)
     return found
 

@@ -80,7 +80,7 @@ def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
         return ast.Number(value)
     if isinstance(value, str):
         tree = parse(value)
-        if any(isinstance(n, ast.Variable) for n in _walk(tree)):
+        if any(isinstance(n, ast.Variable) for n in ast.walk(tree)):
             raise ParameterError(f"variable ${node.name} = {value!r} must not refer to other variables")
         return tree
     if isinstance(value, SequenceABC):
@@ -95,14 +95,6 @@ def _finite_number(value) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an int too large for a float
         return False
-
-
-def _walk(node: ast.Expr):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.children())
 
 
 # -- arguments ---------------------------------------------------------------------------------
@@ -268,7 +260,7 @@ class SubSchedule:
 def compile_sub(node: ast.Expr, ctx: Context) -> SubSchedule:
     length = natural_length(node, ctx)
     sub_ctx = replace(ctx, phase_length=length)
-    curve = compile_phases(node.phases if isinstance(node, ast.Sequence) else (ast.Phase(node),), sub_ctx, node)
+    curve = compile_phases(ast.phases_of(node), sub_ctx, node)
     return SubSchedule(curve, length, node)
 
 
@@ -276,7 +268,7 @@ def compile_sub(node: ast.Expr, ctx: Context) -> SubSchedule:
 
 def natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
     """The length an expression has on its own (SPEC §4.3), or None."""
-    if isinstance(node, ast.Sequence):
+    if isinstance(node, ast.Phases):
         total = 0.0
         for phase in node.phases:
             length = (duration(phase.length, ctx, "for") if phase.length is not None
@@ -442,7 +434,7 @@ def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
         return _identifier(node, ctx)
     if isinstance(node, ast.Variable):
         return compile_expr(variable_tree(node, ctx), ctx)
-    if isinstance(node, ast.Sequence):
+    if isinstance(node, ast.Phases):
         return compile_phases(node.phases, ctx, node)
     if isinstance(node, ast.Duration):
         raise ParameterError(f"a duration ({to_text(node)}) is only allowed as a length: a node's duration "

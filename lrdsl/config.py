@@ -231,13 +231,8 @@ def _dereference(document: Mapping[str, Any], value, key: str):
 
 
 def _variable_names(text: str) -> List[str]:
-    stack, names = [parse(text)], []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Variable) and node.name not in names:
-            names.append(node.name)
-        stack.extend(node.children())
-    return names
+    names = (node.name for node in ast.walk(parse(text)) if isinstance(node, ast.Variable))
+    return list(dict.fromkeys(names))
 
 
 def _split_entry(entry, key: str) -> Tuple[str, Dict[str, Any]]:

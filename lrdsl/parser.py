@@ -69,7 +69,7 @@ class ASTBuilder(Transformer):
     def expr(self, *phases):
         if len(phases) == 1 and phases[0].length is None:
             return phases[0].body
-        return ast.Sequence(phases)
+        return ast.Phases(phases)
 
     def phase(self, body, length=None):
         return ast.Phase(body, length)

@@ -66,7 +66,7 @@ def _text_and_strength(node: ast.Expr):
         if node.length is None:
             return body, SUM
         return f"{body} for {to_text(node.length, ATOM)}", PHASE
-    if isinstance(node, ast.Sequence):
+    if isinstance(node, ast.Phases):
         return " then ".join(to_text(phase, PHASE) for phase in node.phases), SEQUENCE
     raise TypeError(f"not an lrdsl AST node: {node!r}")
 

@@ -238,8 +238,7 @@ def _compile(tree, base, steps_per_epoch, total, variables, registry):
     clock = make_clock(_trees(tree, variables), steps_per_epoch, total)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry, clock, variables, base, base, total_length)
-    phases = tree.phases if isinstance(tree, ast.Sequence) else (ast.Phase(tree),)
-    return compile_phases(phases, ctx, tree), clock, tuple(ctx.notes)
+    return compile_phases(ast.phases_of(tree), ctx, tree), clock, tuple(ctx.notes)
 
 
 @functools.lru_cache(maxsize=512)

@@ -121,7 +121,7 @@ def _calls(children):
 def _sequences(children):
     phases = st.lists(st.builds(ast.Phase, children, st.one_of(st.none(), atoms)), min_size=1, max_size=3)
     valid = phases.filter(lambda ps: len(ps) > 1 or ps[0].length is not None)
-    return st.builds(ast.Sequence, valid.map(tuple))
+    return st.builds(ast.Phases, valid.map(tuple))
 
 
 def _compound(children):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lrdsl import LRDSLError, parse
-from lrdsl.ast import (BinOp, Boolean, Call, Duration, ListExpr, Name, Neg, Number, Phase, Sequence, String,
+from lrdsl.ast import (BinOp, Boolean, Call, Duration, ListExpr, Name, Neg, Number, Phase, Phases, String,
                        TupleExpr, Variable)
 from lrdsl.errors import LRDSLSyntaxError
 
@@ -70,10 +70,10 @@ def test_precedence_follows_the_spec():
 
 def test_then_binds_loosest_and_for_belongs_to_its_phase():
     tree = parse("a * 2 for 10 then b + 1")
-    assert tree == Sequence((Phase(BinOp("*", Name("a"), Number(2)), Number(10)),
+    assert tree == Phases((Phase(BinOp("*", Name("a"), Number(2)), Number(10)),
                              Phase(BinOp("+", Name("b"), Number(1)))))
-    assert parse("a for 5ep") == Sequence((Phase(Name("a"), Duration(5, "ep")),))
-    assert parse("(a then b) * 2") == BinOp("*", Sequence((Phase(Name("a")), Phase(Name("b")))), Number(2))
+    assert parse("a for 5ep") == Phases((Phase(Name("a"), Duration(5, "ep")),))
+    assert parse("(a then b) * 2") == BinOp("*", Phases((Phase(Name("a")), Phase(Name("b")))), Number(2))
 
 
 def test_comments_and_newlines_are_whitespace():
