@@ -12,7 +12,8 @@ See SPEC.md for the language; the pinned surface is ``parse``, ``compile``, ``Sc
 from .errors import LRDSLError
 from .parser import parse
 from .hookspecs import hookimpl
-from .schedule import Schedule, compile
+from .schedule import Schedule
+from .schedule import compile_schedule as compile
 from .optim import optimizer
 
 __version__ = "0.1.0"

@@ -15,10 +15,10 @@ import sys
 
 import numpy as np
 
-from . import compile as compile_schedule
 from . import listing, parse
 from .errors import LRDSLError
 from .plugins import default_registry
+from .schedule import compile_schedule
 from .textplot import render
 
 

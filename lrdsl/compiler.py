@@ -26,7 +26,7 @@ from .scalarmath import SCALAR
 from .text import shorten
 from .vocabulary import IDENTIFIERS, UNIT_WORDS
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Context:
     """What an expression is compiled against."""
 

@@ -49,7 +49,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from . import ast
 from .errors import LRDSLError, UnknownNameError, did_you_mean
 from .parser import parse
-from .schedule import Schedule, compile
+from .schedule import Schedule, compile_schedule
 
 _REFERENCE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)$")
 _NUMBER = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
@@ -194,7 +194,7 @@ class ConfigEntry:
         return {"steps_per_epoch": self.steps_per_epoch, "total": self.total, "variables": self.variables}
 
     def compile(self, registry=None) -> Schedule:
-        return compile(self.text, registry=registry, **self.options())
+        return compile_schedule(self.text, registry=registry, **self.options())
 
 
 def _scopes(key: str) -> List[str]:

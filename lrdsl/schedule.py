@@ -211,8 +211,8 @@ def _trees(tree: ast.Expr, variables: Mapping[str, Any]):
                 continue  # a plain string parameter such as mode="triangular2"
 
 
-def compile(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, variables=None,
-            registry: Optional[Registry] = None) -> Schedule:
+def compile_schedule(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, variables=None,
+                     registry: Optional[Registry] = None) -> Schedule:
     """Compile an lrdsl expression into a :class:`Schedule` (SPEC §7)."""
     tree = parse(text_or_node) if isinstance(text_or_node, str) else text_or_node
     if not isinstance(tree, ast.Expr):
@@ -237,7 +237,7 @@ def compile(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, v
 def _compile(tree, base, steps_per_epoch, total, variables, registry):
     clock = make_clock(_trees(tree, variables), steps_per_epoch, total)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
-    ctx = Context(registry, clock, variables, base, base, total_length)
+    ctx = Context(registry=registry, clock=clock, variables=variables, lr0=base, base=base, phase_length=total_length)
     return compile_phases(ast.phases_of(tree), ctx, tree), clock, tuple(ctx.notes)
 
 
@@ -258,4 +258,4 @@ def _variables(variables) -> dict:
     return dict(variables)
 
 
-__all__ = ["Schedule", "compile"]
+__all__ = ["Schedule", "compile_schedule"]

@@ -27,8 +27,7 @@ jax = require("jax", "jax", "lrdsl.bridges.jax")
 jnp = require("jax.numpy", "jax", "lrdsl.bridges.jax")
 optax = require("optax", "jax", "lrdsl.bridges.jax")
 
-from ..schedule import Schedule  # noqa: E402
-from ..schedule import compile as compile_schedule  # noqa: E402
+from ..schedule import Schedule, compile_schedule  # noqa: E402
 
 
 def default_dtype():

@@ -29,8 +29,7 @@ keras = require("keras", "keras", "lrdsl.bridges.keras",
                 hint="Keras 3 needs a backend: set KERAS_BACKEND=torch or KERAS_BACKEND=jax (and install it), "
                      "or install tensorflow")
 
-from ..schedule import Schedule  # noqa: E402
-from ..schedule import compile as compile_schedule  # noqa: E402
+from ..schedule import Schedule, compile_schedule  # noqa: E402
 
 
 class KerasNamespace:

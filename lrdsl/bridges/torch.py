@@ -30,8 +30,7 @@ torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
 from ..errors import LRDSLError, UnitError  # noqa: E402
-from ..schedule import Schedule  # noqa: E402
-from ..schedule import compile as compile_schedule  # noqa: E402
+from ..schedule import Schedule, compile_schedule  # noqa: E402
 
 INTERVALS = ("step", "epoch")
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")

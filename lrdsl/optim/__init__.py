@@ -11,7 +11,7 @@ The update rules themselves are the optimizer nodes (``lrdsl.builtin.optimizers`
 from the in-place kernels of :mod:`lrdsl.optim.kernels`.
 """
 
-from .config import OptimizerConfig, parse_optimizer
+from .expression import OptimizerConfig, parse_optimizer
 from .optimizer import Optimizer, ParamGroup, optimizer
 from .state import ParamState
 

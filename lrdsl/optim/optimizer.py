@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ArrayError, EvaluationError, LRDSLError
 from ..registry import Registry
 from ..text import describe as _describe
-from .config import OptimizerConfig, parse_optimizer
+from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, collect
 from .state import ParamState, ScratchPool, finite
 

@@ -20,8 +20,7 @@ from ..parser import parse
 from ..plugins import default_registry
 from ..printer import to_text
 from ..registry import Registry
-from ..schedule import Schedule
-from ..schedule import compile as compile_schedule
+from ..schedule import Schedule, compile_schedule
 
 Number = Union[float, Schedule]
 Value = Union[float, int, bool, str, Schedule, Tuple[Number, ...]]
@@ -139,7 +138,7 @@ def parse_optimizer(text, steps_per_epoch=None, total=None, variables=None,
     variables = dict(variables or {})
     clock = make_clock([tree], steps_per_epoch, total)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
-    ctx = Context(registry, clock, variables, 1.0, 1.0, total_length)
+    ctx = Context(registry=registry, clock=clock, variables=variables, lr0=1.0, base=1.0, phase_length=total_length)
     where = f"{spec.name}(){ctx.where(tree)}: "
 
     given = bind(tree, spec, ctx)
