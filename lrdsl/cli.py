@@ -3,7 +3,7 @@
     lrdsl plot 'step(base=0.1, s=10) then exp(s=5)' --iterations 60
     lrdsl eval 'cosine(T=100)' --at 0,50,100 --json
     lrdsl check 'warmup(5%) then cosine()' --total 90ep
-    lrdsl nodes [NAME]
+    lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
 """
 
 from __future__ import annotations
@@ -141,11 +141,16 @@ def cmd_check(args) -> None:
 
 
 def cmd_nodes(args) -> None:
+    if args.name and (args.kind or args.markdown):
+        raise LRDSLError("lrdsl nodes: give a node NAME, or --kind/--markdown for a table, not both")
+    if args.markdown:  # built-in nodes only, so the table is the same on every machine
+        print(listing.node_markdown(args.kind))
+        return
     registry = default_registry()
     if args.name:
         print(listing.node_doc(registry.get(args.name)))
     else:
-        print(listing.node_table(registry))
+        print(listing.node_table(registry, args.kind))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     nodes = commands.add_parser("nodes", help="list every node, or show one node's documentation")
     nodes.add_argument("name", nargs="?", help="a node name")
+    nodes.add_argument("--kind", choices=("schedule", "optimizer", "function"), help="list only nodes of this kind")
+    nodes.add_argument("--markdown", action="store_true",
+                       help="a GitHub markdown table of the built-in nodes (plugins left out), as in docs/language.md")
     nodes.set_defaults(run=cmd_nodes)
     return parser
 

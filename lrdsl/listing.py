@@ -3,7 +3,9 @@
 - :func:`node_rows`: one dict per node (for ``--json`` and tests);
 - :func:`node_table`: those rows as an aligned text table;
 - :func:`node_doc`: one node's full documentation: signature, source, aliases, natural length,
-  its docstring (formula) and every parameter with its type, default and allowed range.
+  its docstring (formula) and every parameter with its type, default and allowed range;
+- :func:`node_markdown`: the built-in nodes of one kind as a GitHub markdown table, as
+  ``docs/language.md`` shows them (``lrdsl nodes --markdown --kind schedule``).
 """
 
 from __future__ import annotations
@@ -81,12 +83,17 @@ def node_doc(node: Union[str, NodeSpec], registry: Optional[Registry] = None) ->
     return "\n".join(lines)
 
 
+def _schedulable(param: Param, spec: NodeSpec) -> bool:
+    """Whether an optimizer hyperparameter may be written as a schedule (float ones not declared fixed)."""
+    return spec.kind == "optimizer" and param.kind in ("number", "numbers_tuple") \
+        and param.name not in spec.extra.get("fixed", ())
+
+
 def _param_line(param: Param, spec: NodeSpec) -> str:
     kind = KIND_NAMES.get(param.kind, param.kind)
     if spec.variadic:
         kind = f"one or more of {kind}"
-    if spec.kind == "optimizer" and param.kind in ("number", "numbers_tuple") \
-            and param.name not in spec.extra.get("fixed", ()):
+    if _schedulable(param, spec):
         kind += " (each may be a schedule)" if param.kind == "numbers_tuple" else " or a schedule"
     allowed = f"; allowed: {param.check.text}" if param.check is not None else ""
     return f"  {param.name}: {kind}; {_default_text(param, spec)}{allowed}"
@@ -98,3 +105,44 @@ def _default_text(param: Param, spec: NodeSpec) -> str:
     if param.default is REQUIRED:
         return "default: the length of its phase" if param.name == spec.horizon else "required"
     return f"default: {param.default_text()}"
+
+
+# -- markdown ----------------------------------------------------------------------------------
+
+def _cell(text: str) -> str:
+    """Text made safe for one markdown table cell: one line, ``|`` escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _extra_column(kind: Optional[str]):
+    """(header, spec -> text) of the kind-specific column, or None."""
+    if kind == "schedule":
+        return "natural length", lambda s: f"`{s.horizon}`" if s.horizon else "none"
+    if kind == "optimizer":
+        return "may be a schedule", lambda s: ", ".join(f"`{p.name}`" for p in s.params if _schedulable(p, s))
+    if kind is None:
+        return "kind", lambda s: s.kind
+    return None
+
+
+def node_markdown(kind: Optional[str] = None, registry: Optional[Registry] = None) -> str:
+    """The built-in nodes (or those of ``registry``) as a GitHub markdown table, by kind then name.
+
+    Columns: the node with its aliases, its signature (defaults; ``b`` is the incoming base),
+    a kind-specific column (schedules: the parameter giving the natural length; optimizers: the
+    hyperparameters that may be schedules; no ``kind``: the kind) and the summary line.
+    Plugins are left out unless ``registry`` holds them, so the table is the same everywhere.
+    """
+    if registry is None:
+        from .plugins import build_registry
+
+        registry = build_registry(entry_points=False)
+    extra = _extra_column(kind)
+    headers = ["node (aliases)", "signature"] + ([extra[0]] if extra else []) + ["summary"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in node_rows(registry, kind):
+        spec = registry.get(row["name"])
+        name = f"`{spec.name}`" + "".join(f" (`{alias}`)" for alias in spec.aliases)
+        cells = [name, f"`{spec.signature()}`"] + ([extra[1](spec)] if extra else []) + [spec.summary]
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return "\n".join(lines)
