@@ -63,7 +63,7 @@ def compile_ratios() -> tuple[float, float]:
 
     def uncached():
         parser.parse.cache_clear()
-        schedule._compile_cached.cache_clear()
+        schedule._CACHE.clear()
         lrdsl.compile(TEXT_80)
 
     return best(uncached, 100) / baseline, best(lambda: lrdsl.compile(TEXT_80), 200) / baseline

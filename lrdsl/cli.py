@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from . import listing, parse
+from . import listing
 from .errors import LRDSLError
 from .plugins import default_registry
 from .schedule import compile_schedule

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Union
 
-from .authoring import BASE, KIND_NAMES, REQUIRED, NodeSpec, Param
 from .errors import UnknownNameError, did_you_mean
-from .plugins import default_registry
+from .plugins import build_registry, default_registry
 from .registry import KINDS, Registry, withdrawn_reason
+from .specs import BASE, REQUIRED, FunctionSpec, NodeSpec, OptimizerSpec, Param, ScheduleSpec
 
 COLUMNS = ("name", "kind", "source", "signature", "summary")
 
@@ -73,28 +73,26 @@ def node_doc(node: Union[str, NodeSpec], registry: Optional[Registry] = None) ->
     lines.append(f"kind: {spec.kind}")
     lines.append(f"source: {spec.source or 'unregistered'}")
     lines.append(f"aliases: {', '.join(spec.aliases) if spec.aliases else 'none'}")
-    if spec.kind == "schedule":
+    if isinstance(spec, ScheduleSpec):
         lines.append(f"natural length: {f'its parameter {spec.horizon}' if spec.horizon else 'none'}")
     lines += ["", spec.doc.strip(), "", "parameters:"]
     lines += [_param_line(param, spec) for param in spec.params] or ["  (none)"]
-    requires = spec.extra.get("requires", ())
-    if requires:
-        lines += ["", "constraints:"] + [f"  {check.text}" for check in requires]
+    if isinstance(spec, OptimizerSpec) and spec.requires:
+        lines += ["", "constraints:"] + [f"  {check.text}" for check in spec.requires]
     return "\n".join(lines)
 
 
 def _schedulable(param: Param, spec: NodeSpec) -> bool:
     """Whether an optimizer hyperparameter may be written as a schedule (float ones not declared fixed)."""
-    return spec.kind == "optimizer" and param.kind in ("number", "numbers_tuple") \
-        and param.name not in spec.extra.get("fixed", ())
+    return isinstance(spec, OptimizerSpec) and spec.may_be_scheduled(param)
 
 
 def _param_line(param: Param, spec: NodeSpec) -> str:
-    kind = KIND_NAMES.get(param.kind, param.kind)
-    if spec.variadic:
+    kind = param.kind.text
+    if isinstance(spec, FunctionSpec) and spec.variadic:
         kind = f"one or more of {kind}"
     if _schedulable(param, spec):
-        kind += " (each may be a schedule)" if param.kind == "numbers_tuple" else " or a schedule"
+        kind += " (each may be a schedule)" if param.kind.name == "numbers_tuple" else " or a schedule"
     allowed = f"; allowed: {param.check.text}" if param.check is not None else ""
     return f"  {param.name}: {kind}; {_default_text(param, spec)}{allowed}"
 
@@ -103,7 +101,8 @@ def _default_text(param: Param, spec: NodeSpec) -> str:
     if param.default is BASE:
         return "default: b, the incoming base"
     if param.default is REQUIRED:
-        return "default: the length of its phase" if param.name == spec.horizon else "required"
+        horizon = isinstance(spec, ScheduleSpec) and param.name == spec.horizon
+        return "default: the length of its phase" if horizon else "required"
     return f"default: {param.default_text()}"
 
 
@@ -134,8 +133,6 @@ def node_markdown(kind: Optional[str] = None, registry: Optional[Registry] = Non
     Plugins are left out unless ``registry`` holds them, so the table is the same everywhere.
     """
     if registry is None:
-        from .plugins import build_registry
-
         registry = build_registry(entry_points=False)
     extra = _extra_column(kind)
     headers = ["node (aliases)", "signature"] + ([extra[0]] if extra else []) + ["summary"]

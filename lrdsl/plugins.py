@@ -33,9 +33,9 @@ import pluggy
 
 from . import hookspecs
 from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
-from .authoring import NodeSpec
 from .errors import PluginError, did_you_mean
 from .registry import NameClashError, Registry, withdrawn_reason
+from .specs import FunctionSpec, ScheduleSpec, spec_of
 
 BUILTIN_PLUGINS = ("lrdsl.builtin.functions", "lrdsl.builtin.schedules", "lrdsl.builtin.catalog",
                    "lrdsl.builtin.optimizers")
@@ -200,17 +200,23 @@ def _hook_specs(impl, source: str) -> Tuple:
         return ()
 
 
-def _guarded(spec: NodeSpec, source: str) -> NodeSpec:
-    """``spec`` with its formula wrapped so that a bug in it is a PluginError naming the plugin.
+def _guarded(node, source: str):
+    """``node``'s spec with its formula wrapped so that a bug in it is a PluginError naming the plugin.
 
     Arithmetic and value errors pass through: the evaluators report them with the phase and time.
+    A built-in node, or something that is not a node (the registry refuses it), is returned as is.
     """
-    if source == BUILTIN_SOURCE or not isinstance(spec, NodeSpec) or not callable(spec.evaluate):
-        return spec  # the registry refuses a malformed spec
-    function = spec.evaluate
+    try:
+        spec = spec_of(node)
+    except PluginError:
+        return node
+    role = "formula" if isinstance(spec, ScheduleSpec) else "evaluate" if isinstance(spec, FunctionSpec) else None
+    function = getattr(spec, role) if role else None
+    if source == BUILTIN_SOURCE or function is None:
+        return spec
 
     @functools.wraps(function)
-    def evaluate(xp, *args):
+    def guarded(xp, *args):
         try:
             return function(xp, *args)
         except (ArithmeticError, ValueError):
@@ -218,13 +224,14 @@ def _guarded(spec: NodeSpec, source: str) -> NodeSpec:
         except Exception as error:
             raise PluginError(f"node {spec.name!r} from plugin {source!r} failed: {_error(error)}") from error
 
-    return replace(spec, evaluate=evaluate)
+    return replace(spec, **{role: guarded})
 
 
-def _add(registry: Registry, spec, source: str) -> None:
-    """Add one spec under the clash policy (see the module docstring)."""
+def _add(registry: Registry, node, source: str) -> None:
+    """Add one node under the clash policy (see the module docstring)."""
     try:
-        registry.add(_guarded(spec, source), source)
+        spec = _guarded(node, source)
+        registry.add(spec, source)
     except NameClashError as clash:
         if source == BUILTIN_SOURCE:
             raise

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from .authoring import KIND_NAMES, Check, NodeSpec, Param
 from .errors import PluginError, UnknownNameError, did_you_mean
-from .vocabulary import RESERVED
+from .specs import NodeSpec, spec_of
 
 KINDS = ("schedule", "optimizer", "function")
-# Parameter kinds a pure formula evaluate(xp, t, ...) can take; sub-schedules need build().
-_FORMULA_KINDS = frozenset(KIND_NAMES) - {"schedule", "any"}
 
 
 class NameClashError(PluginError):
@@ -29,50 +26,6 @@ class NameClashError(PluginError):
         super().__init__(f"node name {name!r} from {source!r} clashes with {provided}; rename one of them")
 
 
-def validate_spec(spec: NodeSpec) -> None:
-    """Raise PluginError if ``spec`` is malformed (the message says what to fix)."""
-    if not isinstance(spec, NodeSpec):
-        raise PluginError(f"expected a NodeSpec (declare nodes with lrdsl.authoring), got {type(spec).__name__}")
-    what = f"node {spec.name!r}"
-    if not isinstance(spec.aliases, tuple) or not all(isinstance(n, str) and n.isidentifier()
-                                                      for n in (spec.name, *spec.aliases)):
-        raise PluginError(f"{what}: its name and aliases ({spec.aliases!r}, a tuple) must be identifiers")
-    reserved = [n for n in spec.names if n in RESERVED]
-    if reserved:
-        raise PluginError(f"{what}: {reserved[0]!r} is reserved by the language ({', '.join(RESERVED)})")
-    if spec.kind not in KINDS:
-        raise PluginError(f"{what}: kind must be one of {KINDS}, not {spec.kind!r}")
-    if (spec.evaluate is None) == (spec.build is None) or not callable(spec.evaluate or spec.build):
-        raise PluginError(f"{what} needs exactly one callable: evaluate or build")
-    needed = {"function": "evaluate", "optimizer": "build"}.get(spec.kind)
-    if needed and getattr(spec, needed) is None:
-        raise PluginError(f"{what}: a {spec.kind} node is declared with {needed}= "
-                          f"(use lrdsl.authoring.{spec.kind}_node)")
-    if not isinstance(spec.doc, str) or not spec.doc.strip():
-        raise PluginError(f"{what} has no documentation; give its function a docstring (first line: a summary)")
-    _validate_params(spec, what)
-
-
-def _validate_params(spec: NodeSpec, what: str) -> None:
-    if not isinstance(spec.params, tuple) or not all(isinstance(p, Param) for p in spec.params):
-        raise PluginError(f"{what}: params must be a tuple of lrdsl.authoring.Param")
-    names = [p.name for p in spec.params]
-    if len(set(names)) != len(names):
-        raise PluginError(f"{what}: parameter names {names} repeat")
-    for param in spec.params:
-        if param.kind not in KIND_NAMES:
-            raise PluginError(f"{what}: parameter {param.name!r} has unknown kind {param.kind!r}")
-        if param.check is not None and not isinstance(param.check, Check):
-            raise PluginError(f"{what}: parameter {param.name!r} has a check that is not an lrdsl.authoring.Check")
-        if spec.kind == "schedule" and spec.evaluate is not None and param.kind not in _FORMULA_KINDS:
-            raise PluginError(f"{what}: parameter {param.name!r} is a schedule, which a formula cannot take; "
-                              "declare the node with built_schedule_node")
-    if spec.horizon is not None and (spec.param(spec.horizon) is None or spec.param(spec.horizon).kind != "duration"):
-        raise PluginError(f"{what}: horizon {spec.horizon!r} must name a duration parameter")
-    if spec.variadic and len(spec.params) != 1:
-        raise PluginError(f"{what}: a variadic node declares exactly one (*args) parameter")
-
-
 class Registry:
     """Node specs by name and alias."""
 
@@ -81,14 +34,14 @@ class Registry:
         self._withdrawn: Dict[str, Tuple[str, ...]] = {}  # name -> the sources that claimed it
         self.version = 0  # bumped by every change, so caches keyed on the registry can tell
 
-    def add(self, spec: NodeSpec, source: str) -> NodeSpec:
-        """Register ``spec`` as provided by ``source`` (a distribution name, or 'lrdsl').
+    def add(self, node, source: str) -> NodeSpec:
+        """Register ``node`` (a decorated node function, or its spec) as provided by ``source``
+        (a distribution name, or 'lrdsl').
 
-        Raises :class:`PluginError` if the spec is malformed and :class:`NameClashError` if any
-        of its names is taken (or withdrawn); then nothing is registered.
+        Raises :class:`PluginError` if it is not a node and :class:`NameClashError` if any of its
+        names is taken (or withdrawn); then nothing is registered.
         """
-        validate_spec(spec)
-        spec = spec.with_source(source)
+        spec = spec_of(node).with_source(source)
         for name in spec.names:
             if name in self._by_name:
                 raise NameClashError(name, source, self._by_name[name], (self._by_name[name].source,))
@@ -107,12 +60,13 @@ class Registry:
         self.version += 1
         return spec
 
-    def withdraw(self, spec: NodeSpec, source: str) -> None:
-        """Disable every name of ``spec`` as claimed by ``source`` (a clash between plugins).
+    def withdraw(self, node, source: str) -> None:
+        """Disable every name of ``node`` as claimed by ``source`` (a clash between plugins).
 
-        The spec is removed if it is registered; using any of its names then raises a
+        The node is removed if it is registered; using any of its names then raises a
         :class:`PluginError` that names every source that claimed it.
         """
+        spec = spec_of(node)
         if self._by_name.get(spec.name) is not None and self._by_name[spec.name].source == source:
             self.remove(spec.name)
         for name in spec.names:
@@ -137,8 +91,7 @@ class Registry:
         candidates = [n for n, s in self._by_name.items() if s.kind in kinds]
         what = " or ".join(kinds)
         if spec is not None:
-            article = "an" if spec.kind[0] in "aeiou" else "a"
-            raise UnknownNameError(f"{where}{name!r} is {article} {spec.kind} node; expected a {what} here")
+            raise UnknownNameError(f"{where}{name!r} is {_a(spec.kind)} node; expected {_a(what)} node here")
         raise UnknownNameError(f"{where}unknown {what} node {name!r}{did_you_mean(name, candidates)}")
 
     def names(self, kind: Optional[str] = None) -> List[str]:
@@ -167,6 +120,10 @@ class Registry:
 
     def __bool__(self) -> bool:
         return True  # even when empty: callers write ``registry or default_registry()``
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
 def withdrawn_reason(name: str, sources: Tuple[str, ...]) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import OrderedDict
 from typing import Any, Mapping, Optional
 
 import numpy as np
 
 from . import ast
 from .clock import make_clock
-from .compiler import Context, compile_phases
+from .compiler import compile_phases
+from .context import Context
 from .errors import EvaluationError, LRDSLError, UnitError
 from .exact import to_iterations
 from .parser import parse
@@ -213,40 +215,74 @@ def _trees(tree: ast.Expr, variables: Mapping[str, Any]):
 
 def compile_schedule(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, variables=None,
                      registry: Optional[Registry] = None) -> Schedule:
-    """Compile an lrdsl expression into a :class:`Schedule` (SPEC §7)."""
-    tree = parse(text_or_node) if isinstance(text_or_node, str) else text_or_node
-    if not isinstance(tree, ast.Expr):
+    """Compile an lrdsl expression into a :class:`Schedule` (``lrdsl.compile``, docs/language.md §13).
+
+    A repeated compile (same text, options, variables and registry) is served from a cache
+    without parsing; a schedule with metric-driven state (``plateau``) is compiled every time,
+    since every Schedule owns its state.
+    """
+    if not isinstance(text_or_node, (str, ast.Expr)):
         raise LRDSLError(f"compile() takes an lrdsl expression (a string or a parsed node), "
                          f"not {type(text_or_node).__name__}")
     if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
         raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
     variables = _variables(variables)
     registry = registry or default_registry()
-    arguments = (tree, float(base), steps_per_epoch, total)
-    key = tuple(sorted((name, type(value), value) for name, value in variables.items()))
-    try:  # types in the key: True and 1 are equal but compile differently
-        curve, clock, notes = _compile_cached(*arguments, (type(steps_per_epoch), type(total)), key, registry,
-                                              registry.version)
-    except TypeError:  # unhashable variable values: compile without the cache
-        curve, clock, notes = _compile(*arguments, variables, registry)
-    if curve.stateful:  # state is never shared between Schedule objects
-        curve, clock, notes = _compile(*arguments, variables, registry)
-    return Schedule(tree, curve, clock, float(base), notes)
+    key = _cache_key(text_or_node, float(base), steps_per_epoch, total, variables, registry)
+    compiled = _CACHE.get(key) if key is not None else None
+    if compiled is None:
+        tree = parse(text_or_node) if isinstance(text_or_node, str) else text_or_node
+        compiled = _compile(tree, float(base), steps_per_epoch, total, variables, registry)
+        if key is not None and not compiled[1].stateful:
+            _CACHE.put(key, compiled)
+    return Schedule(*compiled[:3], float(base), compiled[3])
 
 
 def _compile(tree, base, steps_per_epoch, total, variables, registry):
+    """``(tree, curve, clock, notes)``."""
     clock = make_clock(_trees(tree, variables), steps_per_epoch, total)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry=registry, clock=clock, variables=variables, lr0=base, base=base, phase_length=total_length)
-    return compile_phases(ast.phases_of(tree), ctx, tree), clock, tuple(ctx.notes)
+    return tree, compile_phases(ast.phases_of(tree), ctx, tree), clock, tuple(ctx.notes)
 
 
-@functools.lru_cache(maxsize=512)
-def _compile_cached(tree, base, steps_per_epoch, total, option_types, variable_key, registry, registry_version):
-    """Compiled curves are immutable closures, so a repeated compile is served from here
-    (keyed on the registry's version too: a node added or removed invalidates the entry)."""
-    variables = {name: value for name, _, value in variable_key}
-    return _compile(tree, base, steps_per_epoch, total, variables, registry)
+def _cache_key(text_or_node, base, steps_per_epoch, total, variables, registry):
+    """What a compile depends on, hashable; None when a variable's value cannot be hashed.
+
+    Types are part of it (``True`` and ``1`` are equal but compile differently), and so is the
+    registry's version (a node added or removed invalidates the entry).
+    """
+    key = (text_or_node, base, type(steps_per_epoch), steps_per_epoch, type(total), total,
+           tuple(sorted((name, type(value), value) for name, value in variables.items())), registry, registry.version)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class _CompileCache:
+    """The most recently used compiles, by :func:`_cache_key` (least recently used ones dropped)."""
+
+    def __init__(self, size: int = 512):
+        self.size, self._entries = size, OrderedDict()
+
+    def get(self, key):
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key, entry) -> None:
+        self._entries[key] = entry
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_CACHE = _CompileCache()
 
 
 def _variables(variables) -> dict:

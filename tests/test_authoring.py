@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 import lrdsl
-from lrdsl.authoring import (BASE, REQUIRED, Count, Duration, Param, between, built_schedule_node, function_node,
-                             nonnegative, one_of, positive, schedule_node)
+from lrdsl.authoring import (BASE, Count, Duration, between, built_schedule_node, function_node, nonnegative, one_of,
+                             positive, schedule_node, spec_of)
+from lrdsl.kinds import KINDS
+from lrdsl.specs import REQUIRED, Param
 from lrdsl.errors import PluginError
 from lrdsl.plugins import build_registry
 from lrdsl.scalarmath import SCALAR
@@ -45,14 +47,19 @@ def registry():
 
 
 def test_the_declaration_comes_from_the_signature_checks_and_docstring():
-    assert bumpy.kind == "schedule" and bumpy.names == ("bumpy", "bumps") and bumpy.horizon == "T"
-    assert [(p.name, p.kind, p.default) for p in bumpy.params] == [
+    spec = spec_of(bumpy)
+    assert spec.kind == "schedule" and spec.names == ("bumpy", "bumps") and spec.horizon == "T"
+    assert [(p.name, p.kind.name, p.default) for p in spec.params] == [
         ("T", "duration", REQUIRED), ("k", "number", 3.0), ("mode", "string", "tanh"),
         ("floored", "bool", False), ("base", "number", BASE)]
-    assert bumpy.param("k").check.text == "in (0, 10]" and bumpy.param("T").check is positive
-    assert bumpy.signature() == 'bumpy(T, k=3, mode="tanh", floored=false, base=b)'
-    assert bumpy.summary.startswith("Bumpy decay: base")
-    assert "f is tanh" in bumpy.doc
+    assert spec.param("k").check.text == "in (0, 10]" and spec.param("T").check is positive
+    assert spec.signature() == 'bumpy(T, k=3, mode="tanh", floored=false, base=b)'
+    assert spec.summary.startswith("Bumpy decay: base")
+    assert "f is tanh" in spec.doc
+
+
+def test_a_declared_formula_stays_a_plain_function():
+    assert bumpy(SCALAR, 50.0, 100.0, mode="exp", base=1.0) == pytest.approx(1 - (1 - math.exp(-1.5)) / (1 - math.exp(-3)))
 
 
 @pytest.mark.parametrize("text", [
@@ -87,7 +94,7 @@ def test_the_formula_gives_the_documented_values(registry):
 @pytest.mark.parametrize("text, fragment", [
     ("bumpy(T=100, k=0)", "k=0 is out of range; allowed: in (0, 10]"),
     ("bumpy(T=100, k=11)", "k=11 is out of range; allowed: in (0, 10]"),
-    ("bumpy(T=100, mode=\"sine\")", "mode='sine' is out of range; allowed: one of \"tanh\", \"exp\""),
+    ("bumpy(T=100, mode=\"sine\")", "mode=\"sine\" is out of range; allowed: one of \"tanh\", \"exp\""),
     ("bumpy(T=100, floored=1)", "parameter floored expects true or false"),
     ("bumpy(T=0)", "T=0 is out of range; allowed: > 0"),
     ("bumpy(T=100, kk=2)", "unknown parameter 'kk'; did you mean 'k'?"),
@@ -104,8 +111,9 @@ def test_parameter_types_map_to_kinds():
         """Typed."""
         return t
 
-    assert [p.kind for p in typed.params] == ["integer", "count", "durations", "numbers", "numbers_tuple", "bool"]
-    assert Param("f", "bool", math.inf).describe() == "f=inf"
+    assert [p.kind.name for p in spec_of(typed).params] == ["integer", "count", "durations", "numbers",
+                                                            "numbers_tuple", "bool"]
+    assert Param("f", KINDS["count"], math.inf).describe() == "f=inf"
 
 
 def test_function_and_built_nodes_have_their_kinds():
@@ -118,8 +126,9 @@ def test_function_and_built_nodes_have_their_kinds():
     def built(context, T: Duration):
         """Built."""
 
-    assert (twice_.kind, twice_.name, twice_.evaluate is not None) == ("function", "twice", True)
-    assert (built.kind, built.build is not None, built.evaluate) == ("schedule", True, None)
+    twice, built = spec_of(twice_), spec_of(built)
+    assert (twice.kind, twice.name, twice.evaluate is twice_) == ("function", "twice", True)
+    assert (built.kind, built.build is not None, built.formula) == ("schedule", True, None)
 
 
 @pytest.mark.parametrize("declare, fragment", [

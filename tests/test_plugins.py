@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import lrdsl
-from lrdsl.authoring import nonnegative, schedule_node
+from lrdsl.authoring import nonnegative, schedule_node, spec_of
 from lrdsl.errors import PluginError, UnknownNameError
 from lrdsl.plugins import (BUILTIN_PLUGINS, LRDSLPluginWarning, build_registry, configure_plugins,
                            default_registry, plugin_manager, plugin_policy)
@@ -120,8 +120,8 @@ def test_the_builtins_are_registered_through_the_same_hook():
     for module in BUILTIN_PLUGINS:
         hook = importlib.import_module(module).lrdsl_nodes
         assert hasattr(hook, "lrdsl_impl"), f"{module}.lrdsl_nodes is not an @lrdsl.hookimpl"
-        for spec in hook():
-            assert registry.find(spec.name).source == "lrdsl"
+        for node in hook():
+            assert registry.find(spec_of(node).name).source == "lrdsl"
     assert {"cosine", "min", "warmup"} <= set(registry.names())
 
 
@@ -192,24 +192,8 @@ def bad(xp, t, value: float = 1.0):
 
 
 @pytest.mark.parametrize("extra, reason", [
-    ("from dataclasses import replace\nbad = replace({b}, name='progress')", "'progress' is reserved by the language"),
-    ("from dataclasses import replace\nbad = replace({b}, name='then')", "'then' is reserved by the language"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad-name')", "must be identifiers"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad', kind='callback')", "kind must be one of"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad', kind='optimizer')",
-     "a optimizer node is declared with build= (use lrdsl.authoring.optimizer_node)"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad', aliases=None)", "must be identifiers"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad', params=({b}.params[0], 3))",
-     "params must be a tuple of lrdsl.authoring.Param"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad', params={b}.params * 2)", "repeat"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad', doc=None)", "has no documentation"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad', evaluate=None)", "needs exactly one callable"),
-    ("from dataclasses import replace\nbad = replace({b}, name='bad', horizon='value')",
-     "horizon 'value' must name a duration parameter"),
-    ("bad = lambda xp, t: t", "expected a NodeSpec (declare nodes with lrdsl.authoring), got function"),
-    (SCHEDULE_ARG, "parameter 'x' is a schedule, which a formula cannot take; declare the node with "
-                   "built_schedule_node"),
-    (NO_DOC, "node 'bad' has no documentation; give its function a docstring"),
+    ("bad = lambda xp, t: t", "'<lambda>' is not a node: declare nodes with the decorators of lrdsl.authoring"),
+    ("bad = object()", "'object' is not a node"),
 ])
 def test_a_malformed_node_is_skipped_with_a_warning_and_the_plugins_other_nodes_work(site, extra, reason):
     site.nodes("sloppy-dist", "gooddrop", "flat_b", extra=extra.format(b="flat_b"), more=", bad")
@@ -229,6 +213,24 @@ def test_a_malformed_node_is_skipped_with_a_warning_and_the_plugins_other_nodes_
     ('@schedule_node(checks={"valeu": positive})\ndef bad(xp, t, value: float):\n    """Bad."""\n',
      "checks name unknown parameters ['valeu']"),
     ('@schedule_node()\ndef bad(xp, t, value: dict):\n    """Bad."""\n', "unsupported annotation"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='progress')",
+     "'progress' is reserved by the language"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='then')", "'then' is reserved by the language"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad-name')", "must be identifiers"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', aliases=None)", "must be identifiers"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', params=(flat_b.lrdsl_spec.params[0], 3))",
+     "params must be a tuple of lrdsl.specs.Param"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', params=flat_b.lrdsl_spec.params * 2)",
+     "repeat"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', doc=None)", "has no documentation"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', formula=None)",
+     "needs exactly one callable"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', horizon='value')",
+     "horizon 'value' must name a Duration parameter"),
+    (SCHEDULE_ARG, "parameter 'x' is a schedule, which a formula cannot take; declare the node with "
+                   "built_schedule_node"),
+    (NO_DOC, "node 'bad' has no documentation; give its function a docstring"),
+    ('@schedule_node()\ndef bad(xp, t, value: float = "high"):\n    """Bad."""\n', "its default 'high' is not a number"),
 ])
 def test_a_declaration_error_skips_the_plugin_with_the_authoring_message(site, extra, reason):
     site.nodes("sloppy-dist", "halfdrop", "flat_b", extra=extra)
@@ -259,7 +261,7 @@ def test_an_unknown_hook_and_an_unmarked_hook_are_reported(site):
 def test_a_plugin_cannot_override_a_builtin_name_or_alias(site):
     site.nodes("shadow-dist", "cosine", "exponential")
     site.nodes("shadow-two", "cosdrop", "flat_b",
-               extra="from dataclasses import replace\nalias = replace({b}, name='flat_c', aliases=('time_based',))"
+               extra="from dataclasses import replace\nalias = replace({b}.lrdsl_spec, name='flat_c', aliases=('time_based',))"
                .format(b="flat_b"), more=", alias")
     registry, messages = load()
     assert sorted(messages) == [
@@ -292,7 +294,7 @@ def test_a_name_two_plugins_provide_is_disabled_with_an_error_naming_both(site):
 
 def test_a_third_claimant_and_the_clashing_nodes_aliases_are_disabled_too(site):
     site.nodes("alpha-dist", "shared", "alpha_flat",
-               extra="from dataclasses import replace\nwide = replace(shared, name='wide', aliases=('shared_b',))",
+               extra="from dataclasses import replace\nwide = replace(shared.lrdsl_spec, name='wide', aliases=('shared_b',))",
                more=", wide")
     site.nodes("beta-dist", "shared_b", "beta_flat")
     site.nodes("gamma-dist", "shared_b", "gamma_flat")
@@ -383,7 +385,7 @@ def test_a_plugin_nodes_horizon_gives_its_phase_length(site):
 def test_the_registry_raises_on_a_duplicate_naming_both_sources():
     registry = build_registry(entry_points=False).copy()
     with pytest.raises(NameClashError) as info:
-        registry.add(replace(notebook_flat, name="flat", aliases=("time_based",)), "my-dist")
+        registry.add(replace(notebook_flat.lrdsl_spec, name="flat", aliases=("time_based",)), "my-dist")
     assert str(info.value) == ("node name 'time_based' from 'my-dist' clashes with 'inverse_time' from 'lrdsl'; "
                                "rename one of them")
     assert "flat" not in registry  # nothing of a refused spec is registered
@@ -393,7 +395,7 @@ def test_add_remove_copy_and_withdraw():
     base = build_registry(entry_points=False)
     registry = base.copy()
     version = registry.version
-    spec = registry.add(replace(notebook_flat, aliases=("nb_flat",)), "my-dist")
+    spec = registry.add(replace(notebook_flat.lrdsl_spec, aliases=("nb_flat",)), "my-dist")
     assert registry.version > version and base.version == version
     assert spec.source == "my-dist" and registry.find("nb_flat") is spec and "notebook_flat" not in base
     assert len(registry) == len(base) + 1 and registry.names("schedule").count("nb_flat") == 1

@@ -8,8 +8,7 @@ arrive in the schedule's clock unit.
 
 from __future__ import annotations
 
-from .. import curves
-from ..authoring import BASE, Duration, built_schedule_node, nonnegative, positive, schedule_node
+from ..authoring import BASE, Built, Duration, built_schedule_node, nonnegative, positive, schedule_node
 from ..errors import ParameterError
 from ..exact import fraction
 from ..hookspecs import hookimpl
@@ -48,7 +47,7 @@ def _piecewise_formula(xp, t, at, values):
 
 
 @built_schedule_node(checks={"at": nonnegative, "values": nonnegative})
-def piecewise(ctx, at: list[Duration], values: list[float]) -> curves.Curve:
+def piecewise(ctx, at: list[Duration], values: list[float]) -> Built:
     """Piecewise constant: values[k] on [at[k−1], at[k]) (values[0] before at[0]).
 
     - at: a list of n non-decreasing durations >= 0
@@ -66,7 +65,7 @@ def piecewise(ctx, at: list[Duration], values: list[float]) -> curves.Curve:
     if any(later < earlier for earlier, later in zip(at, at[1:])):
         raise ParameterError(f"piecewise(): at must be in increasing order, got "
                              f"[{', '.join(f'{a:g}' for a in at)}]")
-    return curves.node(_piecewise_formula, (at, values), describe_call("piecewise", at=at, values=values))
+    return Built(lambda xp, t: _piecewise_formula(xp, t, at, values), label=describe_call("piecewise", at=at, values=values))
 
 
 @schedule_node(horizon="T", checks={"T": positive, "power": nonnegative, "end": nonnegative,

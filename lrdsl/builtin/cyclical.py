@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 
-from .. import curves
-from ..authoring import (BASE, Check, Count, Duration, ScheduleArg, between, built_schedule_node, nonnegative,
+from ..authoring import (BASE, Built, Check, Count, Duration, SameAs, ScheduleArg, SubSchedule, between, built_schedule_node, nonnegative,
                          one_of, positive, schedule_node)
 from ..errors import ParameterError
 from ..exact import floor_div, fraction, periods
 from ..scalarmath import SCALAR
-from .nodeutil import SameAs, describe_call, sub_text
+from ..text import shorten
+from .nodeutil import describe_call
 
 at_least_one = Check(lambda v: v >= 1, ">= 1")
 
@@ -42,7 +42,7 @@ def _sgdr(xp, t, T, mult, decay, end, times, base):
 @built_schedule_node(checks={"T": positive, "mult": positive, "decay": nonnegative, "end": nonnegative,
                              "times": at_least_one, "base": nonnegative})
 def sgdr(ctx, T: Duration, mult: float = 1.0, decay: float = 1.0, end: float = 0.0, times: Count = math.inf,
-         base: float = BASE) -> curves.Curve:
+         base: float = BASE) -> Built:
     """Cosine annealing with warm restarts (SGDR).
 
     Cycle i (i = 0, 1, ...) lasts T·mult^i and is a cosine from base·decay^i down to ``end``:
@@ -58,33 +58,33 @@ def sgdr(ctx, T: Duration, mult: float = 1.0, decay: float = 1.0, end: float = 0
       ``α·lr + sgdr(T, mult=t_mul, decay=m_mul, base=(1 − α)·lr)``
     """
     check_periods("sgdr", mult, times)
-    return curves.node(_sgdr, (T, mult, decay, end, times, base),
-                       describe_call("sgdr", T=T, mult=mult, decay=decay, end=end, times=times, base=base))
+    return Built(lambda xp, t: _sgdr(xp, t, T, mult, decay, end, times, base),
+                 label=describe_call("sgdr", T=T, mult=mult, decay=decay, end=end, times=times, base=base))
 
 
 # -- repeat ---------------------------------------------------------------------------------------
 
-def _repeated(x: curves.Curve, length: float, times: float, mult: float, decay: float, label: str) -> curves.Curve:
-    """``x`` (of length ``length``) repeated: period k stretched by mult^k and scaled by decay^k."""
-    inner_at, inner_over = x.at, x.over
+def _repeated(x: SubSchedule, times: float, mult: float, decay: float, label: str) -> Built:
+    """``x`` repeated: period k stretched by mult^k and scaled by decay^k."""
+    inner_scalar, inner_formula, length = x.scalar, x.formula, x.length
     locate = periods(length, mult, times).locate
 
     def local(tau, span):
         return tau if mult == 1 else tau * (length / span)  # period k runs x stretched by mult^k
 
-    def at(t):
+    def scalar(t):
         k, tau, span = locate(SCALAR, t)
-        return decay ** k * inner_at(local(tau, span))
+        return decay ** k * inner_scalar(local(tau, span))
 
-    def over(t, xp):
+    def formula(xp, t):
         k, tau, span = locate(xp, t)
-        return decay ** k * inner_over(local(tau, span), xp)
+        return decay ** k * inner_formula(xp, local(tau, span))
 
-    return curves.Curve(at, over, label, stateful=x.stateful)
+    return Built(formula, scalar=scalar, label=label, states=x.states)
 
 
 @built_schedule_node(checks={"times": at_least_one, "mult": positive, "decay": nonnegative})
-def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, decay: float = 1.0) -> curves.Curve:
+def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, decay: float = 1.0) -> Built:
     """Repeat a schedule: x's phase again and again, each period stretched and scaled.
 
     Period k (k = 0, 1, ...) lasts L·mult^k, L = x's length, and its value at time τ into
@@ -97,7 +97,7 @@ def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, deca
     - no natural length: as a non-final phase it needs ``for``
     - matches HF cosine_with_restarts: ``warmup(T=W) then repeat(cosine(T=(T−W)/n), times=n)``
     """
-    text = sub_text(x)
+    text = shorten(x.text, 60)
     if x.length is None or not math.isfinite(x.length):
         raise ParameterError(f"repeat(): x = {text} has no known length, so it cannot be repeated; give it "
                              f"one: set its horizon (e.g. cosine(T=10)) or write 'repeat({text} for <duration>)'")
@@ -105,12 +105,12 @@ def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, deca
         raise ParameterError(f"repeat(): x = {text} has length {x.length:g}; a period must be positive")
     check_periods("repeat", mult, times)
     label = describe_call("repeat", text, times=times, mult=mult, decay=decay)
-    return _repeated(x.curve, x.length, times, mult, decay, label)
+    return _repeated(x, times, mult, decay, label)
 
 
 # -- cyclic ---------------------------------------------------------------------------------------
 
-@schedule_node(checks={"up": positive, "down": Check(lambda v: isinstance(v, SameAs) or v >= 0, ">= 0"), "low": nonnegative, "high": nonnegative,
+@schedule_node(checks={"up": positive, "down": nonnegative, "low": nonnegative, "high": nonnegative,
                        "mode": one_of("triangular", "triangular2", "exp_range"), "gamma": nonnegative})
 def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0, high: float = BASE,
            mode: str = "triangular", gamma: float = 1.0):
@@ -128,8 +128,6 @@ def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0,
     - matches torch CyclicLR(base_lr=low, max_lr=high, step_size_up=up, step_size_down=down,
       mode=mode, gamma=gamma) at every iteration
     """
-    if isinstance(down, SameAs):
-        down = up
     period = up + down
     k = floor_div(xp, t, period)
     tau = t - k * period

@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from .. import curves
-from ..authoring import between, built_schedule_node, nonnegative, one_of
+from ..authoring import Built, between, built_schedule_node, nonnegative, one_of
 from ..errors import LRDSLError
 from .nodeutil import describe_call
 
@@ -95,12 +94,12 @@ class PlateauState:
         self.value = value
 
 
-@built_schedule_node(checks={"factor": between(0, 1, high_open=True), "patience": nonnegative,
+@built_schedule_node(stateful=True, checks={"factor": between(0, 1, high_open=True), "patience": nonnegative,
                              "threshold": nonnegative, "threshold_mode": one_of("rel", "abs"),
                              "mode": one_of("min", "max"), "cooldown": nonnegative, "min": nonnegative,
                              "eps": nonnegative})
 def plateau(ctx, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
-            mode: str = "min", cooldown: int = 0, min: float = 0.0, eps: float = 1e-8) -> curves.Curve:
+            mode: str = "min", cooldown: int = 0, min: float = 0.0, eps: float = 1e-8) -> Built:
     """Reduce on plateau: b · factor^k (never cut below ``min``), k = reductions caused by reported metrics.
 
     Feed it with ``sched.report(metric)`` once per evaluation. A report is bad unless the
@@ -120,5 +119,5 @@ def plateau(ctx, factor: float = 0.1, patience: int = 10, threshold: float = 1e-
     label = describe_call("plateau", factor=factor, patience=patience, threshold=threshold,
                           threshold_mode=threshold_mode, mode=mode, cooldown=cooldown, min=min, eps=eps)
     state = PlateauState(ctx.base, factor, patience, threshold, threshold_mode, mode, cooldown, min, eps, label)
-    return curves.Curve(lambda t: state.value, lambda t, xp: 0.0 * t + state.value, label, stateful=(state,),
+    return Built(lambda xp, t: 0.0 * t + state.value, scalar=lambda t: state.value, label=label, states=(state,),
                         timeless=True)

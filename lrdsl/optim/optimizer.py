@@ -52,7 +52,7 @@ class Optimizer:
         self._grads = GradientMatcher(slots)
         pool = ScratchPool(slot.array for slot in slots)
         self._states = [ParamState(slot.array, pool) for slot in slots]
-        self._plan = [(group.config.spec.build, group.config.positional, group.config.name,
+        self._plan = [(group.config.spec.update, group.config.positional, group.config.name,
                        [(slots[i].array, self._states[i], i) for i in group.indices]) for group in self.groups]
         self._fp_errors: List[str] = []  # floating-point errors flagged by the update being run
         self.iteration = 0  # the number of steps taken; the next step uses the values at this iteration

@@ -1,0 +1,41 @@
+"""What an expression is compiled against: the registry, the clock, the variables and the bases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Mapping, Optional
+
+from . import ast
+from .built import NodeContext
+from .clock import Clock
+from .registry import Registry
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """The state of compiling at one point of an expression (each phase gets its own copy).
+
+    ``lr0`` is the top-level base and ``base`` the incoming base b of this expression
+    (docs/language.md §5); ``phase_length`` the length of the enclosing phase in clock units
+    (None: unbounded) and ``enclosing`` that phase (printable; None at the top level, where
+    the length is the training length); ``notes`` collects warnings for the whole compile.
+    """
+
+    registry: Registry
+    clock: Clock
+    variables: Mapping[str, Any]
+    lr0: float
+    base: float
+    phase_length: Optional[float]
+    enclosing: Optional[object] = None
+    notes: List[str] = field(default_factory=list)
+
+    def node_context(self) -> NodeContext:
+        """The public view a built node's ``build`` receives."""
+        return NodeContext(base=self.base, lr0=self.lr0, phase_length=self.phase_length, unit=self.clock.unit)
+
+
+def located(node: ast.Expr) -> str:
+    """' (line L, column C)' for a node that carries its source position, else ''."""
+    pos = getattr(node, "pos", None)
+    return f" (line {pos[0]}, column {pos[1]})" if pos else ""
