@@ -118,12 +118,16 @@ def registry(plugins: Tuple[str, ...]):
     return build_registry(entry_points=False, plugins=modules)
 
 
+def _error(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
 def _attempt(function, *args) -> Values:
     """``function(*args)`` as a float64 array, or the exception it raised as text."""
     try:
         return np.asarray(function(*args), dtype=np.float64)
     except Exception as error:  # any exception is a finding, named in the report
-        return f"{type(error).__name__}: {error}"
+        return _error(error)
 
 
 # -- the in-process paths -------------------------------------------------------------------------
@@ -134,7 +138,7 @@ def _numpy_paths(case: Case) -> Dict[str, Values]:
     try:
         sched = lrdsl.compile(case.text, **case.options())
     except Exception as error:
-        return {REFERENCE: f"{type(error).__name__}: {error}"}
+        return {REFERENCE: _error(error)}
     grid = np.arange(case.steps)
     order = np.random.default_rng(case.steps).permutation(case.steps)
     values = {REFERENCE: _attempt(sched.values, grid),
@@ -197,7 +201,7 @@ def _built(make, cases: Sequence[Case]) -> List[Any]:
         try:
             built.append(make(case))
         except Exception as error:
-            built.append(f"{type(error).__name__}: {error}")
+            built.append(_error(error))
     return built
 
 
