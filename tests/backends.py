@@ -90,6 +90,12 @@ class Case:
                    if name != "text" and (name == "steps" or value != getattr(defaults, name))}
         return f"{self.text} | " + ", ".join(f"{name}={value!r}" for name, value in options.items())
 
+    def __repr__(self) -> str:
+        return f"<{self}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # the same, in hypothesis's falsifying examples
+        printer.text(repr(self))
+
 
 def parse_case(line: str) -> Case:
     """``<schedule> | steps=400, base=0.1, ...``: keyword values are Python literals."""

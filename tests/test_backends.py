@@ -14,7 +14,8 @@ process and one XLA compilation per dtype per batch). Schedules lrdsl itself rej
 error, or a reference that raises because a difference went negative) are left out; every
 other schedule must give the reference's values everywhere. Shrinking is off: a failure
 already names each failing schedule, and shrinking would re-run whole batches. With the
-profile below the file takes about 100 s on a 2-core machine when everything passes.
+profile below the file takes about 90 s on a 2-core machine when everything passes (measured:
+46 s for the built-in property, 18 s for the plugin's, 13 s for the regression table).
 """
 
 from __future__ import annotations
@@ -160,9 +161,9 @@ PLUGIN_STRINGS = strings(plugin_nodes)
 
 
 def accepted(cases):
-    """The cases lrdsl itself evaluates: no compile error, a reference that does not raise."""
+    """The distinct cases lrdsl itself evaluates: no compile error, a reference that does not raise."""
     kept = []
-    for case in cases:
+    for case in {str(case): case for case in cases}.values():
         try:
             lrdsl.compile(case.text, **case.options()).values(np.arange(case.steps))
         except lrdsl.LRDSLError:
