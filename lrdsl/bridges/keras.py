@@ -53,10 +53,12 @@ class LRDSLSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     The arguments are those of :func:`lrdsl.compile` (``base`` is the incoming base, 1.0 by
     default, so ``"warmup(T=100, base=1e-3) then ..."`` or ``base=1e-3`` give absolute rates).
+    ``registry`` (plugin nodes registered in-process) is not part of ``get_config()``: a reloaded
+    model finds its nodes in the default registry.
     """
 
     def __init__(self, schedule: str, base: float = 1.0, steps_per_epoch=None, total=None,
-                 variables: Optional[Mapping[str, Any]] = None, name: str = "LRDSLSchedule"):
+                 variables: Optional[Mapping[str, Any]] = None, name: str = "LRDSLSchedule", registry=None):
         super().__init__()
         self.schedule = schedule
         self.base = base
@@ -65,7 +67,7 @@ class LRDSLSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.variables = dict(variables or {})
         self.name = name
         self.compiled = compile_schedule(schedule, base=base, steps_per_epoch=steps_per_epoch, total=total,
-                                         variables=self.variables)
+                                         variables=self.variables, registry=registry)
         refuse_stateful(self.compiled, "Keras", "use keras.callbacks.ReduceLROnPlateau instead")
         self._over = self.compiled.array_function(KerasNamespace(), "it")
 
@@ -132,7 +134,7 @@ def optimizer(text, *, steps_per_epoch=None, total=None, variables: Optional[Map
     lr = h["lr"]
     if isinstance(lr, Schedule):
         lr = LRDSLSchedule(lr.expression, base=1.0, steps_per_epoch=steps_per_epoch, total=total,
-                           variables=variables)
+                           variables=variables, registry=registry)
     return getattr(keras.optimizers, name)(learning_rate=lr, **kwargs)
 
 

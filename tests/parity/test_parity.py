@@ -3,10 +3,17 @@
 Every row there is one test: the peer's scheduler runs in this process, the lrdsl string is
 compiled with the row's settings, and the two must agree at every iteration (or after every
 reported metric). Rows under ``lrdsl (differs)`` must disagree somewhere.
+
+Every iteration-driven row is also run on every evaluation path of tests/backends.py (jax.jit
+in float32 and float64, Keras on the torch and JAX backends, the torch bridge, NumPy sorted
+and shuffled, the scalar evaluator) and each path must match the peer within the harness's
+contract, at the peer's precision: a user gets the peer's schedule whichever way they run it.
+All rows go through the harness in one batch (one Keras/JAX child process).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -14,13 +21,16 @@ import pytest
 
 import lrdsl
 
-from .peers import metric_series, mismatches, peer_values
+from backends import Case, evaluate, problems
+
+from .peers import TOLERANCE, metric_series, mismatches, peer_values
 from .table import LIBRARIES, load_cases
 
 CASES = load_cases()
 SAME = [case for case in CASES if not case.differs]
 DIFFERS = [case for case in CASES if case.differs]
 PLATEAU = [case for case in SAME if "metrics" in case.run]
+BY_ITERATION = [case for case in SAME if "metrics" not in case.run]
 
 
 def compile_case(case) -> lrdsl.Schedule:
@@ -47,9 +57,15 @@ def lrdsl_values(case) -> np.ndarray:
     return scalar
 
 
-def compare(case):
+@functools.lru_cache(maxsize=None)
+def peer(case) -> np.ndarray:
+    """The peer's values for a row, computed once (read only)."""
     metrics = metric_series(case.run["metrics"]) if "metrics" in case.run else None
-    theirs = peer_values(case.library, case.peer, case.run, metrics)
+    return peer_values(case.library, case.peer, case.run, metrics)
+
+
+def compare(case):
+    theirs = peer(case)
     ours = lrdsl_values(case)
     assert ours.shape == theirs.shape
     return ours, theirs, mismatches(ours, theirs, case.library)
@@ -71,7 +87,7 @@ def test_documented_difference_is_real(case):
 @pytest.mark.parametrize("case", PLATEAU, ids=[case.id for case in PLATEAU])
 def test_plateau_resumed_from_state_dict_continues_like_the_peer(case):
     metrics = metric_series(case.run["metrics"])
-    theirs = peer_values(case.library, case.peer, case.run, metrics)
+    theirs = peer(case)
     half = len(metrics) // 2
     first = compile_case(case)
     values = after_reports(first, metrics[:half])
@@ -80,6 +96,23 @@ def test_plateau_resumed_from_state_dict_continues_like_the_peer(case):
     resumed.load_state_dict(state)
     values += after_reports(resumed, metrics[half:], start=half)
     assert mismatches(np.array(values), theirs, case.library).size == 0
+
+
+def harness_case(case) -> Case:
+    return Case(case.lrdsl, case.run["steps"], base=case.run.get("base", 1.0), total=case.run.get("total"))
+
+
+@pytest.fixture(scope="module")
+def every_path():
+    """Every iteration-driven row on every evaluation path, in one batch."""
+    return dict(zip(BY_ITERATION, evaluate([harness_case(case) for case in BY_ITERATION])))
+
+
+@pytest.mark.parametrize("case", BY_ITERATION, ids=[case.id for case in BY_ITERATION])
+def test_every_evaluation_path_matches_peer(case, every_path):
+    found = problems(harness_case(case), every_path[case], reference=peer(case),
+                     reference_dtype=TOLERANCE[case.library])
+    assert not found, f"{case.library} {case.peer}\n  vs lrdsl on every path:\n" + "\n".join(found)
 
 
 # Peer features the suite must cover: every listed fragment must occur in one row's peer call.
