@@ -9,8 +9,11 @@ products instead, so a boundary at an integer counter lands on the same iteratio
 
 - :func:`floor_div`, :func:`ceil_div`: ``floor(t / s)``, ``ceil(t / s)``, corrected so that
   ``k·s <= t < (k+1)·s`` holds in the array's own arithmetic;
-- :func:`fraction`: ``min(t, T) / T`` in [0, 1], exactly 1 from ``t = T`` on (so a node with a
-  horizon holds exactly its end value past it, and ``(1 − f) ** p`` is never NaN);
+- :func:`fraction` and :func:`remaining`: ``min(t, T) / T`` and ``1`` minus it, in [0, 1],
+  exactly 1 and 0 from ``t = T`` on (so a node with a horizon holds exactly its end value past
+  it, and ``remaining ** p`` is never NaN), each computed without cancellation;
+- :func:`cosine_between`: a half cosine between two values, precise near both ends;
+- :func:`power`: a constant raised to a growing power, without float32's error in the constant;
 - :func:`periods`: the period containing ``t`` when period k lasts ``length · mult^k``, from a
   table of period starts computed once in float64 (exact for integer lengths and multipliers).
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,6 +57,40 @@ def fraction(xp, t, T):
     return xp.where(t < T, xp.minimum(t / T, 1.0), 1.0)
 
 
+def remaining(xp, t, T):
+    """``1 − fraction(t, T)``, computed as ``(T − t) / T``: exactly 1 at ``t = 0`` and 0 from
+    ``t = T`` on, with full relative precision near ``T`` (where ``1 − t/T`` would cancel: a
+    float32 value near the end of a decay keeps its digits)."""
+    return xp.where(t <= 0, 1.0, xp.where(t < T, xp.maximum((T - t) / T, 0.0), 0.0))
+
+
+def cosine_between(xp, start, end, done, left):
+    """A half cosine from ``start`` (``done = 0``) to ``end`` (``left = 0``), ``done + left = 1``.
+
+    ``start·w + end·(1 − w)`` with ``w = (1 + cos(π·done))/2``, a convex combination (never
+    below both ends by rounding). Each weight comes from the formula that does not cancel: the
+    one in [1/2, 1] from ``cos(π·done)``, the small one as ``sin²(π/2·min(done, left))``, so a
+    float32 value near either end keeps its digits, the midpoint weight is exactly 1/2, and
+    ``left = 0`` gives exactly ``end``.
+    """
+    half = (1 + xp.cos(xp.pi * done)) / 2
+    small = xp.sin(xp.pi / 2 * xp.minimum(done, left)) ** 2
+    first_half = done <= 0.5
+    return start * xp.where(first_half, half, small) + end * xp.where(first_half, small, 1 - half)
+
+
+def power(xp, base: float, exponent):
+    """``base ** exponent`` for a constant ``base >= 0``, as ``exp(exponent · log(base))`` with the
+    logarithm taken in float64 on the host.
+
+    A float32 backend would otherwise raise the float32 rounding of ``base`` to the power:
+    ``0.999`` is off by 1.3e-8 in float32, and ``0.999 ** 2000`` then by 2.6e-5.
+    """
+    if base == 0:
+        return xp.where(exponent == 0, 1.0, 0.0)
+    return xp.exp(exponent * math.log(base))
+
+
 def to_iterations(xp, epochs, steps_per_epoch: float):
     """``epochs · steps_per_epoch``, snapped to the nearest integer when within 4 ulps of it.
 
@@ -79,6 +117,15 @@ def periods(length: float, mult: float, count: float) -> "Periods":
     return Periods(length, mult, count)
 
 
+class Period(NamedTuple):
+    """Where a time falls among :class:`Periods` (floats, or arrays of them)."""
+
+    k: Any  # the period's index (a whole number)
+    tau: Any  # the time into the period, in [0, span]
+    span: Any  # the period's length, length · mult^k
+    stretch: Any  # mult^k: period k runs at 1/stretch of the first one's pace
+
+
 class Periods:
     """Periods of geometrically growing (or shrinking) length: period k lasts ``length · mult^k``.
 
@@ -93,13 +140,14 @@ class Periods:
 
     def __init__(self, length: float, mult: float, count: float):
         self.length, self.mult, self.count = float(length), float(mult), count
-        starts, spans = [0.0], []
+        starts, stretches = [0.0], []
         if mult != 1:
-            while len(spans) < min(count, _TABLE_PERIODS) and starts[-1] < _EXACT_LIMIT:
-                spans.append(self.length * self.mult ** len(spans))
-                starts.append(starts[-1] + spans[-1])
-        self.starts, self.spans = starts, spans
-        self.tabulated = len(spans)  # periods 0 .. tabulated-1 come from the table
+            while len(stretches) < min(count, _TABLE_PERIODS) and starts[-1] < _EXACT_LIMIT:
+                stretches.append(self.mult ** len(stretches))
+                starts.append(starts[-1] + self.length * stretches[-1])
+        self.starts, self.stretches = starts, stretches
+        self.spans = [self.length * stretch for stretch in stretches]
+        self.tabulated = len(stretches)  # periods 0 .. tabulated-1 come from the table
         self.end = starts[-1] if self.tabulated == count else self._last_end()
 
     def _last_end(self) -> float:
@@ -109,8 +157,8 @@ class Periods:
         except OverflowError:
             return math.inf
 
-    def locate(self, xp, t):
-        """``(k, tau, span)``: the period containing ``t``, the time into it and its length.
+    def locate(self, xp, t) -> Period:
+        """The :class:`Period` containing ``t``.
 
         Periods are half-open (at a period's start the new period applies). After the last
         of ``count`` periods time stops at its end: ``k = count − 1`` and ``tau = span``.
@@ -119,7 +167,7 @@ class Periods:
         t = xp.minimum(t, self.end)
         if self.mult == 1:
             k = xp.minimum(floor_div(xp, t, self.length), self.count - 1)
-            return k, t - k * self.length, self.length
+            return Period(k, t - k * self.length, self.length, 1.0)
         if xp is SCALAR:
             return self._locate_scalar(t)
         return self._locate_array(xp, t)
@@ -129,19 +177,17 @@ class Periods:
             return self._closed(SCALAR, t)
         k = min(bisect.bisect_right(self.starts, t) - 1, self.tabulated - 1)
         span = self.spans[k]
-        return float(k), min(t - self.starts[k], span), span
+        return Period(float(k), min(t - self.starts[k], span), span, self.stretches[k])
 
     def _locate_array(self, xp, t):
-        starts, spans = xp.asarray(self.starts), xp.asarray(self.spans)
-        index = xp.clip(xp.searchsorted(starts, t, side="right") - 1, 0, self.tabulated - 1)
-        span = xp.take(spans, index)
-        k, tau = index + 0.0, xp.minimum(t - xp.take(starts, index), span)
-        if self.tabulated < self.count:
-            beyond = t >= self.starts[-1]
-            k_far, tau_far, span_far = self._closed(xp, t)
-            k, tau, span = (xp.where(beyond, k_far, k), xp.where(beyond, tau_far, tau),
-                            xp.where(beyond, span_far, span))
-        return k, tau, span
+        index = xp.clip(xp.searchsorted(xp.asarray(self.starts), t, side="right") - 1, 0, self.tabulated - 1)
+        span = xp.take(xp.asarray(self.spans), index)
+        near = Period(index + 0.0, xp.minimum(t - xp.take(xp.asarray(self.starts), index), span), span,
+                      xp.take(xp.asarray(self.stretches), index))
+        if self.tabulated == self.count:
+            return near
+        beyond, far = t >= self.starts[-1], self._closed(xp, t)
+        return Period(*(xp.where(beyond, b, a) for a, b in zip(near, far)))
 
     def _closed(self, xp, t):
         """The period of ``t`` from the closed form, for periods past the table."""
@@ -149,8 +195,9 @@ class Periods:
         k = xp.where(t < self._closed_start(xp, k), k - 1, k)
         k = xp.where(t >= self._closed_start(xp, k + 1), k + 1, k)
         k = xp.clip(k, self.tabulated, self.count - 1)
-        span = self.length * self.mult ** k
-        return k, xp.clip(t - self._closed_start(xp, k), 0.0, span), span
+        stretch = self.mult ** k
+        span = self.length * stretch
+        return Period(k, xp.clip(t - self._closed_start(xp, k), 0.0, span), span, stretch)
 
     def _closed_start(self, xp, k):
         """``S_k`` in closed form; for mult near 1, ``mult^k − 1`` is computed with expm1."""

@@ -48,6 +48,6 @@ SCALAR = _ScalarNamespace(
     minimum=min, maximum=max, where=_where, clip=_clip, abs=abs, sign=_sign,
     floor=_floor, ceil=_ceil, sqrt=math.sqrt, log=math.log, log2=math.log2, exp=math.exp,
     expm1=math.expm1, log1p=math.log1p,
-    cos=math.cos, sin=math.sin, tanh=math.tanh, power=math.pow,
+    cos=math.cos, sin=math.sin, tan=math.tan, tanh=math.tanh, sinh=math.sinh, cosh=math.cosh, power=math.pow,
     pi=math.pi, e=math.e, inf=math.inf,
 )

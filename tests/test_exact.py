@@ -68,7 +68,7 @@ def restarts(length: int, mult: int, horizon: int):
 def test_periods_match_a_restart_loop(length, mult):
     expected = restarts(length, mult, len(GRID))
     table = periods(float(length), float(mult), math.inf)
-    k, tau, _ = table.locate(np, GRID * 1.0)
+    k, tau, _, _ = table.locate(np, GRID * 1.0)
     assert (np.stack([k, tau], axis=1) == expected).all()
     assert [table.locate(SCALAR, float(i))[:2] for i in GRID] == [tuple(row) for row in expected]
 
@@ -84,15 +84,15 @@ def test_periods_are_exact_under_jit(jax, dtype):
 def test_periods_stop_after_their_count():
     table = periods(4.0, 2.0, 3)  # periods of 4, 8, 16: they end at 28
     assert table.end == 28
-    assert table.locate(SCALAR, 100.0) == (2.0, 16.0, 16.0)
-    k, tau, span = table.locate(np, np.array([27.0, 28.0, 1e9]))
+    assert table.locate(SCALAR, 100.0) == (2.0, 16.0, 16.0, 4.0)
+    k, tau, span, _ = table.locate(np, np.array([27.0, 28.0, 1e9]))
     assert k.tolist() == [2, 2, 2] and tau.tolist() == [15, 16, 16]
 
 
 def test_periods_past_the_table_follow_the_closed_form():
     table = periods(1.0, 1.001, math.inf)  # 4096 tabulated periods, then the closed form
     t = np.array([table.starts[-1] - 0.5, table.starts[-1] + 0.5, 1e7])
-    k, tau, span = table.locate(np, t)
+    k, tau, span, _ = table.locate(np, t)
     assert k[0] == table.tabulated - 1 and k[1] == table.tabulated
     starts = (1.001 ** k - 1) / 0.001  # the closed form S_k, computed here in float64
     assert np.allclose(t - starts, tau, rtol=1e-6) and (tau >= 0).all() and (tau <= span).all()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..authoring import BASE, Built, Duration, built_schedule_node, nonnegative, positive, schedule_node
 from ..errors import ParameterError
-from ..exact import fraction
+from ..exact import remaining
 from ..hookspecs import hookimpl
 from .cyclical import cyclic, onecycle, repeat, sgdr
 from .nodeutil import describe_call
@@ -78,7 +78,7 @@ def poly(xp, t, T: Duration, power: float = 1.0, end: float = 0.0, base: float =
       PolynomialDecay(base, decay_steps=T, end_learning_rate=end, power) (whose default end is
       1e-4), optax polynomial_schedule and timm PolyLRScheduler (power 0.5 by default there)
     """
-    c = (1 - fraction(xp, t, T)) ** power
+    c = remaining(xp, t, T) ** power
     return end * (1 - c) + base * c  # a convex combination: never below 0 by rounding
 
 

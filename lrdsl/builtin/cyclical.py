@@ -13,7 +13,7 @@ import math
 from ..authoring import (BASE, Built, Check, Count, Duration, SameAs, ScheduleArg, SubSchedule, between, built_schedule_node, nonnegative,
                          one_of, positive, schedule_node)
 from ..errors import ParameterError
-from ..exact import floor_div, fraction, periods
+from ..exact import cosine_between, floor_div, fraction, periods, power, remaining
 from ..scalarmath import SCALAR
 from ..text import shorten
 from .nodeutil import describe_call
@@ -33,10 +33,8 @@ def check_periods(name: str, mult: float, times: float) -> None:
 # -- sgdr -----------------------------------------------------------------------------------------
 
 def _sgdr(xp, t, T, mult, decay, end, times, base):
-    k, tau, span = periods(T, mult, times).locate(xp, t)
-    top = base * decay ** k
-    c = (1 + xp.cos(xp.pi * tau / span)) / 2
-    return end * (1 - c) + top * c  # a convex combination: never below 0 by rounding
+    k, tau, span, _ = periods(T, mult, times).locate(xp, t)
+    return cosine_between(xp, base * decay ** k, end, fraction(xp, tau, span), remaining(xp, tau, span))
 
 
 @built_schedule_node(checks={"T": positive, "mult": positive, "decay": nonnegative, "end": nonnegative,
@@ -66,19 +64,16 @@ def sgdr(ctx, T: Duration, mult: float = 1.0, decay: float = 1.0, end: float = 0
 
 def _repeated(x: SubSchedule, times: float, mult: float, decay: float, label: str) -> Built:
     """``x`` repeated: period k stretched by mult^k and scaled by decay^k."""
-    inner_scalar, inner_formula, length = x.scalar, x.formula, x.length
-    locate = periods(length, mult, times).locate
-
-    def local(tau, span):
-        return tau if mult == 1 else tau * (length / span)  # period k runs x stretched by mult^k
+    inner_scalar, inner_formula = x.scalar, x.formula
+    locate = periods(x.length, mult, times).locate
 
     def scalar(t):
-        k, tau, span = locate(SCALAR, t)
-        return decay ** k * inner_scalar(local(tau, span))
+        period = locate(SCALAR, t)
+        return decay ** period.k * inner_scalar(period.tau / period.stretch)
 
     def formula(xp, t):
-        k, tau, span = locate(xp, t)
-        return decay ** k * inner_formula(xp, local(tau, span))
+        period = locate(xp, t)
+        return decay ** period.k * inner_formula(xp, period.tau / period.stretch)
 
     return Built(formula, scalar=scalar, label=label, states=x.states)
 
@@ -137,16 +132,20 @@ def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0,
         return low + height * 1.0
     if mode == "triangular2":
         return low + height * 0.5 ** k
-    return low + height * gamma ** t
+    return low + height * power(xp, gamma, t)
 
 
 # -- onecycle -------------------------------------------------------------------------------------
 
-def anneal_between(xp, start: float, end: float, pct, how: str):
-    """torch OneCycleLR's annealing from ``start`` to ``end`` as ``pct`` goes from 0 to 1."""
+def anneal_between(xp, start: float, end: float, done, left, how: str):
+    """torch OneCycleLR's annealing from ``start`` to ``end``; ``done`` goes from 0 to 1, ``left = 1 − done``.
+
+    Written as convex combinations of the two ends, so float32 keeps the digits of a tiny end
+    value (``start + (end − start)·p`` would cancel there).
+    """
     if how == "cos":
-        return end + (start - end) / 2.0 * (xp.cos(xp.pi * pct) + 1)
-    return (end - start) * pct + start
+        return cosine_between(xp, start, end, done, left)
+    return start * left + end * done
 
 
 def onecycle_phases(T: float, pct: float, three_phase: bool):
@@ -182,8 +181,11 @@ def onecycle(xp, t, T: Duration, pct: float = 0.3, div: float = 25.0, final_div:
     t = xp.minimum(t, T - 1)
     values, start = [], 0.0
     for number, end in enumerate(ends):
-        pct_done = fraction(xp, t - start, end - start) if end > start else 1.0 + 0 * t
-        values.append(anneal_between(xp, levels[number], levels[number + 1], pct_done, anneal))
+        if end > start:
+            done, left = fraction(xp, t - start, end - start), remaining(xp, t - start, end - start)
+        else:
+            done, left = 1.0 + 0 * t, 0 * t
+        values.append(anneal_between(xp, levels[number], levels[number + 1], done, left, anneal))
         start = end
     out = values[-1]
     for end, value in zip(reversed(ends[:-1]), reversed(values[:-1])):

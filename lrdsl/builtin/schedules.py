@@ -4,7 +4,7 @@
 """
 
 from ..authoring import BASE, Duration, nonnegative, positive, schedule_node
-from ..exact import floor_div, fraction
+from ..exact import cosine_between, floor_div, fraction, remaining
 from ..hookspecs import hookimpl
 
 
@@ -71,8 +71,7 @@ def linear(xp, t, T: Duration, start: float = BASE, end: float = 0.0):
     - T > 0: its length (natural length: T); start, end >= 0; a rising ramp (end > start) is valid
     - matches optax linear_schedule(start, end, T)
     """
-    f = fraction(xp, t, T)
-    return start * (1 - f) + end * f  # a convex combination: never below 0 by rounding
+    return start * remaining(xp, t, T) + end * fraction(xp, t, T)  # a convex combination: never below 0 by rounding
 
 
 @schedule_node(horizon="T", checks={"T": positive, "start": nonnegative, "base": nonnegative})
@@ -82,8 +81,7 @@ def warmup(xp, t, T: Duration, start: float = 0.0, base: float = BASE):
     - T > 0: its length (natural length: T); start >= 0
     - matches torch LinearLR(start_factor=start/base, end_factor=1, total_iters=T)
     """
-    f = fraction(xp, t, T)
-    return start * (1 - f) + base * f
+    return start * remaining(xp, t, T) + base * fraction(xp, t, T)
 
 
 @schedule_node(horizon="T", checks={"T": positive, "end": nonnegative, "base": nonnegative})
@@ -94,8 +92,7 @@ def cosine(xp, t, T: Duration, end: float = 0.0, base: float = BASE):
     - matches torch CosineAnnealingLR(T_max=T, eta_min=end) for t <= T (torch is periodic
       past T_max; lrdsl holds), optax cosine_decay_schedule and Keras CosineDecay
     """
-    c = (1 + xp.cos(xp.pi * fraction(xp, t, T))) / 2
-    return end * (1 - c) + base * c
+    return cosine_between(xp, base, end, fraction(xp, t, T), remaining(xp, t, T))
 
 
 @hookimpl

@@ -3,7 +3,8 @@
 import numpy as np
 
 import lrdsl
-from lrdsl.authoring import BASE, Duration, fraction, nonnegative, optimizer_node, positive, schedule_node
+from lrdsl.authoring import (BASE, Duration, fraction, nonnegative, optimizer_node, positive, remaining,
+                             schedule_node)
 
 
 @schedule_node(horizon="T", checks={"T": positive, "k": positive, "end": nonnegative, "base": nonnegative})
@@ -13,9 +14,14 @@ def tanh_decay(xp, t, T: Duration, k: float = 3.0, end: float = 0.0, base: float
     - T > 0: its length (natural length: T); then it holds ``end``
     - k > 0: the steepness; larger k drops sooner
     - end >= 0: the final value
+    - written as base·fall + end·rise with rise = tanh(k·p)/tanh(k) and
+      fall = 1 − rise = sinh(k·(1 − p)) / (sinh(k)·cosh(k·p)), so neither term cancels (float32
+      keeps its digits near both ends); exactly ``base`` at t = 0 and ``end`` from T on
     """
-    p = fraction(xp, t, T)
-    return end + (base - end) * (1 - xp.tanh(k * p) / xp.tanh(k))
+    done, left = fraction(xp, t, T), remaining(xp, t, T)
+    rise = xp.tanh(k * done) / xp.tanh(k)
+    fall = xp.minimum(xp.sinh(k * left) / (xp.sinh(k) * xp.cosh(k * done)), 1.0)
+    return xp.where(done <= 0, base, xp.where(left <= 0, end, base * fall + end * rise))
 
 
 @schedule_node(checks={"warmup": positive, "d_model": positive, "scale": nonnegative})
