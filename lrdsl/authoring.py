@@ -25,7 +25,7 @@ string against it.
 - :func:`optimizer_node`: an optimizer's update rule ``update(param, grad, state, *hyper)``.
 
 Formulas decide boundaries with the exact helpers re-exported here from :mod:`lrdsl.exact`
-(:func:`floor_div`, :func:`ceil_div`, :func:`fraction`, :func:`remaining`, :func:`cosine_between`,
+(:func:`floor_div`, :func:`ceil_div`, :func:`fraction`, :func:`remaining`, :func:`linear_between`, :func:`cosine_between`,
 :func:`periods`, :func:`power`), so a node gives the
 same values under ``jax.jit`` in float32 as in NumPy float64.
 
@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, Mapping, Sequence, Tuple, get_args, get_
 from . import kinds
 from .built import Built, NodeContext, StatefulNode, SubSchedule
 from .errors import PluginError
-from .exact import ceil_div, cosine_between, floor_div, fraction, periods, power, remaining
+from .exact import ceil_div, cosine_between, floor_div, fraction, linear_between, periods, power, remaining
 from .specs import (BASE, REQUIRED, SPEC_ATTRIBUTE, Check, FunctionSpec, NodeSpec, OptimizerSpec, Param, SameAs,
                     ScheduleSpec, between, finite_positive, nonnegative, one_of, positive, spec_of)
 
@@ -204,4 +204,4 @@ def optimizer_node(name: str | None = None, *, aliases: Sequence[str] = (),
 __all__ = ["BASE", "Built", "Check", "Count", "Duration", "NodeContext", "SameAs", "ScheduleArg", "StatefulNode",
            "SubSchedule", "between", "built_schedule_node", "ceil_div", "finite_positive", "floor_div", "fraction",
            "function_node", "nonnegative", "one_of", "optimizer_node", "periods", "positive", "remaining",
-           "schedule_node", "spec_of", "cosine_between", "power"]
+           "schedule_node", "spec_of", "cosine_between", "linear_between", "power"]

@@ -12,7 +12,8 @@ products instead, so a boundary at an integer counter lands on the same iteratio
 - :func:`fraction` and :func:`remaining`: ``min(t, T) / T`` and ``1`` minus it, in [0, 1],
   exactly 1 and 0 from ``t = T`` on (so a node with a horizon holds exactly its end value past
   it, and ``remaining ** p`` is never NaN), each computed without cancellation;
-- :func:`cosine_between`: a half cosine between two values, precise near both ends;
+- :func:`linear_between`, :func:`cosine_between`: a straight line or a half cosine from one
+  value to another over a horizon, convex combinations precise near both ends;
 - :func:`power`: a constant raised to a growing power, without float32's error in the constant;
 - :func:`periods`: the period containing ``t`` when period k lasts ``length · mult^k``, from a
   table of period starts computed once in float64 (exact for integer lengths and multipliers).
@@ -36,12 +37,26 @@ _TABLE_PERIODS = 4096  # period starts tabulated; later ones come from the close
 _EXACT_LIMIT = 2.0 ** 53  # beyond this a float64 no longer holds every integer
 
 
+def _direct(xp) -> bool:
+    """Whether ``xp`` computes in float64 and divides correctly rounded (Python floats, NumPy).
+
+    These take the direct formulas: ``t / T`` is exactly 1 at ``t = T`` and ``floor(49/49)``
+    is 1. Compiled and float32 backends (``jax.numpy``, Keras ops) take the guarded forms.
+    """
+    return xp is SCALAR or xp is np
+
+
 def floor_div(xp, t, s):
     """``floor(t / s)`` for ``s > 0``, exact whenever ``t`` and ``s`` are integers (any backend).
 
-    The quotient's floor is corrected by one where rounding put it on the wrong side:
-    the result ``k`` satisfies ``k·s <= t < (k+1)·s`` as the backend computes the products.
+    On a compiled backend the quotient's floor is corrected by one where rounding put it on
+    the wrong side: the result ``k`` satisfies ``k·s <= t < (k+1)·s`` as the backend computes
+    the products. Python floats and NumPy divide exactly (``//``, ``floor_divide``).
     """
+    if xp is SCALAR:
+        return t // s
+    if xp is np:
+        return np.floor_divide(t, s)
     k = xp.floor(t / s)
     k = xp.where((k + 1) * s <= t, k + 1, k)
     return xp.where(k * s > t, k - 1, k)
@@ -54,6 +69,10 @@ def ceil_div(xp, t, s):
 
 def fraction(xp, t, T):
     """``min(t, T) / T`` for ``t >= 0``, ``T > 0``: in [0, 1], and exactly 1 from ``t = T`` on."""
+    if xp is SCALAR:
+        return t / T if t < T else 1.0
+    if xp is np:
+        return np.minimum(t / T, 1.0)
     return xp.where(t < T, xp.minimum(t / T, 1.0), 1.0)
 
 
@@ -61,31 +80,52 @@ def remaining(xp, t, T):
     """``1 − fraction(t, T)``, computed as ``(T − t) / T``: exactly 1 at ``t = 0`` and 0 from
     ``t = T`` on, with full relative precision near ``T`` (where ``1 − t/T`` would cancel: a
     float32 value near the end of a decay keeps its digits)."""
+    if xp is SCALAR:
+        return (T - t) / T if t < T else 0.0
+    if xp is np:
+        return np.maximum((T - t) / T, 0.0)
     return xp.where(t <= 0, 1.0, xp.where(t < T, xp.maximum((T - t) / T, 0.0), 0.0))
 
 
-def cosine_between(xp, start, end, done, left):
-    """A half cosine from ``start`` (``done = 0``) to ``end`` (``left = 0``), ``done + left = 1``.
+def linear_between(xp, start, end, t, T):
+    """A straight line from ``start`` at ``t = 0`` to ``end`` at ``t = T``, then ``end``.
 
-    ``start·w + end·(1 − w)`` with ``w = (1 + cos(π·done))/2``, a convex combination (never
-    below both ends by rounding). Each weight comes from the formula that does not cancel: the
-    one in [1/2, 1] from ``cos(π·done)``, the small one as ``sin²(π/2·min(done, left))``, so a
-    float32 value near either end keeps its digits, the midpoint weight is exactly 1/2, and
-    ``left = 0`` gives exactly ``end``.
+    ``start·(1 − f) + end·f`` with ``f = fraction(t, T)``: a convex combination (never below
+    both ends by rounding); on float32 and compiled backends ``1 − f`` is :func:`remaining`,
+    so a small value near either end keeps its digits.
     """
+    done = fraction(xp, t, T)
+    left = 1 - done if _direct(xp) else remaining(xp, t, T)
+    return start * left + end * done
+
+
+def cosine_between(xp, start, end, t, T):
+    """A half cosine from ``start`` at ``t = 0`` to ``end`` at ``t = T``, then ``end``.
+
+    ``start·w + end·(1 − w)`` with ``w = (1 + cos(π·f))/2``, ``f = fraction(t, T)``: a convex
+    combination, the midpoint weight exactly 1/2, exactly ``end`` from ``T`` on. On float32
+    and compiled backends each weight comes from the formula that does not cancel -- the one
+    in [1/2, 1] from ``cos(π·f)``, the small one as ``sin²(π/2·min(f, 1 − f))`` with ``1 − f``
+    from :func:`remaining` -- so a value near either end keeps its digits.
+    """
+    done = fraction(xp, t, T)
     half = (1 + xp.cos(xp.pi * done)) / 2
-    small = xp.sin(xp.pi / 2 * xp.minimum(done, left)) ** 2
+    if _direct(xp):
+        return start * half + end * (1 - half)
+    small = xp.sin(xp.pi / 2 * xp.minimum(done, remaining(xp, t, T))) ** 2
     first_half = done <= 0.5
     return start * xp.where(first_half, half, small) + end * xp.where(first_half, small, 1 - half)
 
 
 def power(xp, base: float, exponent):
-    """``base ** exponent`` for a constant ``base >= 0``, as ``exp(exponent · log(base))`` with the
-    logarithm taken in float64 on the host.
+    """``base ** exponent`` for a constant ``base >= 0``.
 
-    A float32 backend would otherwise raise the float32 rounding of ``base`` to the power:
-    ``0.999`` is off by 1.3e-8 in float32, and ``0.999 ** 2000`` then by 2.6e-5.
+    Float32 and compiled backends take ``exp(exponent · log(base))`` with the logarithm taken
+    in float64 on the host: raising the float32 rounding of ``base`` to a large power would
+    multiply its error (``0.999`` is off by 1.3e-8 in float32, ``0.999 ** 2000`` then by 2.6e-5).
     """
+    if _direct(xp):
+        return base ** exponent
     if base == 0:
         return xp.where(exponent == 0, 1.0, 0.0)
     return xp.exp(exponent * math.log(base))

@@ -13,7 +13,7 @@ import math
 from ..authoring import (BASE, Built, Check, Count, Duration, SameAs, ScheduleArg, SubSchedule, between, built_schedule_node, nonnegative,
                          one_of, positive, schedule_node)
 from ..errors import ParameterError
-from ..exact import cosine_between, floor_div, fraction, periods, power, remaining
+from ..exact import cosine_between, floor_div, linear_between, periods, power
 from ..scalarmath import SCALAR
 from ..text import shorten
 from .nodeutil import describe_call
@@ -34,7 +34,7 @@ def check_periods(name: str, mult: float, times: float) -> None:
 
 def _sgdr(xp, t, T, mult, decay, end, times, base):
     k, tau, span, _ = periods(T, mult, times).locate(xp, t)
-    return cosine_between(xp, base * decay ** k, end, fraction(xp, tau, span), remaining(xp, tau, span))
+    return cosine_between(xp, base * decay ** k, end, tau, span)
 
 
 @built_schedule_node(checks={"T": positive, "mult": positive, "decay": nonnegative, "end": nonnegative,
@@ -137,15 +137,11 @@ def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0,
 
 # -- onecycle -------------------------------------------------------------------------------------
 
-def anneal_between(xp, start: float, end: float, done, left, how: str):
-    """torch OneCycleLR's annealing from ``start`` to ``end``; ``done`` goes from 0 to 1, ``left = 1 − done``.
-
-    Written as convex combinations of the two ends, so float32 keeps the digits of a tiny end
-    value (``start + (end − start)·p`` would cancel there).
-    """
-    if how == "cos":
-        return cosine_between(xp, start, end, done, left)
-    return start * left + end * done
+def anneal_between(xp, start: float, end: float, t, T, how: str):
+    """torch OneCycleLR's annealing from ``start`` to ``end`` over ``T`` steps, as convex
+    combinations of the two ends (float32 keeps the digits of a tiny end value, which
+    ``start + (end − start)·p`` would cancel)."""
+    return (cosine_between if how == "cos" else linear_between)(xp, start, end, t, T)
 
 
 def onecycle_phases(T: float, pct: float, three_phase: bool):
@@ -182,10 +178,9 @@ def onecycle(xp, t, T: Duration, pct: float = 0.3, div: float = 25.0, final_div:
     values, start = [], 0.0
     for number, end in enumerate(ends):
         if end > start:
-            done, left = fraction(xp, t - start, end - start), remaining(xp, t - start, end - start)
-        else:
-            done, left = 1.0 + 0 * t, 0 * t
-        values.append(anneal_between(xp, levels[number], levels[number + 1], done, left, anneal))
+            values.append(anneal_between(xp, levels[number], levels[number + 1], t - start, end - start, anneal))
+        else:  # an empty phase is at its end at once
+            values.append(levels[number + 1] + 0 * t)
         start = end
     out = values[-1]
     for end, value in zip(reversed(ends[:-1]), reversed(values[:-1])):

@@ -4,7 +4,7 @@
 """
 
 from ..authoring import BASE, Duration, nonnegative, positive, schedule_node
-from ..exact import cosine_between, floor_div, fraction, remaining
+from ..exact import cosine_between, floor_div, linear_between
 from ..hookspecs import hookimpl
 
 
@@ -71,7 +71,7 @@ def linear(xp, t, T: Duration, start: float = BASE, end: float = 0.0):
     - T > 0: its length (natural length: T); start, end >= 0; a rising ramp (end > start) is valid
     - matches optax linear_schedule(start, end, T)
     """
-    return start * remaining(xp, t, T) + end * fraction(xp, t, T)  # a convex combination: never below 0 by rounding
+    return linear_between(xp, start, end, t, T)  # a convex combination: never below 0 by rounding
 
 
 @schedule_node(horizon="T", checks={"T": positive, "start": nonnegative, "base": nonnegative})
@@ -81,7 +81,7 @@ def warmup(xp, t, T: Duration, start: float = 0.0, base: float = BASE):
     - T > 0: its length (natural length: T); start >= 0
     - matches torch LinearLR(start_factor=start/base, end_factor=1, total_iters=T)
     """
-    return start * remaining(xp, t, T) + base * fraction(xp, t, T)
+    return linear_between(xp, start, base, t, T)
 
 
 @schedule_node(horizon="T", checks={"T": positive, "end": nonnegative, "base": nonnegative})
@@ -92,7 +92,7 @@ def cosine(xp, t, T: Duration, end: float = 0.0, base: float = BASE):
     - matches torch CosineAnnealingLR(T_max=T, eta_min=end) for t <= T (torch is periodic
       past T_max; lrdsl holds), optax cosine_decay_schedule and Keras CosineDecay
     """
-    return cosine_between(xp, base, end, fraction(xp, t, T), remaining(xp, t, T))
+    return cosine_between(xp, base, end, t, T)
 
 
 @hookimpl
