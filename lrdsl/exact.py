@@ -103,18 +103,17 @@ def cosine_between(xp, start, end, t, T):
     """A half cosine from ``start`` at ``t = 0`` to ``end`` at ``t = T``, then ``end``.
 
     ``start·w + end·(1 − w)`` with ``w = (1 + cos(π·f))/2``, ``f = fraction(t, T)``: a convex
-    combination, the midpoint weight exactly 1/2, exactly ``end`` from ``T`` on. On float32
-    and compiled backends each weight comes from the formula that does not cancel -- the one
-    in [1/2, 1] from ``cos(π·f)``, the small one as ``sin²(π/2·min(f, 1 − f))`` with ``1 − f``
-    from :func:`remaining` -- so a value near either end keeps its digits.
+    combination, exactly ``end`` from ``T`` on. On float32 and compiled backends the smaller
+    weight is ``sin²(π/2·min(f, 1 − f))``, with ``1 − f`` from :func:`remaining`, and the
+    larger one 1 minus it, so a value near either end keeps its digits (one sine per point).
     """
     done = fraction(xp, t, T)
-    half = (1 + xp.cos(xp.pi * done)) / 2
     if _direct(xp):
+        half = (1 + xp.cos(xp.pi * done)) / 2
         return start * half + end * (1 - half)
     small = xp.sin(xp.pi / 2 * xp.minimum(done, remaining(xp, t, T))) ** 2
     first_half = done <= 0.5
-    return start * xp.where(first_half, half, small) + end * xp.where(first_half, small, 1 - half)
+    return start * xp.where(first_half, 1 - small, small) + end * xp.where(first_half, small, 1 - small)
 
 
 def power(xp, base: float, exponent):
