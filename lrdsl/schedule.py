@@ -19,6 +19,7 @@ from .parser import parse
 from .plugins import default_registry
 from .registry import Registry
 from .scalarmath import SCALAR
+from .schema import Anything, ListOf, Number, Record, Text, Where, restoring, validate
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
@@ -143,20 +144,19 @@ class Schedule:
                 "nodes": [node.state_dict() for node in self._curve.stateful]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the state must be for the same expression and base."""
-        if not isinstance(state, Mapping):
-            raise LRDSLError(f"load_state_dict(): expected the dict from state_dict(), got {type(state).__name__}")
-        if state.get("expression") != self.expression:
-            raise LRDSLError(f"load_state_dict(): the state is for {state.get('expression')!r}, "
-                             f"not for {self.expression!r}")
-        if state.get("base", self.base) != self.base:
-            raise LRDSLError(f"load_state_dict(): the state has base={state.get('base')!r}, this schedule "
-                             f"base={self.base!r}")
-        nodes = state.get("nodes", [])
-        if not isinstance(nodes, (list, tuple)) or len(nodes) != len(self._curve.stateful):
-            raise LRDSLError("load_state_dict(): the state does not match this schedule's stateful nodes")
-        for node, node_state in zip(self._curve.stateful, nodes):
-            node.load_state_dict(node_state)
+        """Restore :meth:`state_dict`; the state must be for the same expression and base.
+
+        Everything is checked first, and a metric-driven node that refuses its part puts every
+        node back as it was: a failed load changes nothing.
+        """
+        expression, base, stateful = self.expression, self.base, self._curve.stateful
+        schema = Record({"expression": Where(Text(), lambda text: text == expression, f"{expression!r}"),
+                         "nodes": ListOf(Anything(), len(stateful))},
+                        optional={"base": Where(Number(), lambda value: value == base, f"{base!r}")})
+        checked = validate(schema, state, LRDSLError, "load_state_dict()")
+        with restoring(stateful):
+            for node, node_state in zip(stateful, checked["nodes"]):
+                node.load_state_dict(node_state)
 
     def __repr__(self) -> str:
         return f"Schedule({self.expression!r}, base={self.base!r}, clock={UNIT_WORDS[self.clock.unit]!r})"

@@ -94,11 +94,11 @@ def run_more(sched, metrics):
 def test_state_dict_holds_the_counters_and_is_json():
     sched = lrdsl.compile("plateau(patience=1)")
     assert sched.state_dict()["nodes"] == [{"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0,
-                                            "reports": 0, "reductions": 0}]
+                                            "reports": 0, "reductions": 0, "value": 1.0}]
     for m in (3.0, 2.0, 2.5, 2.5):
         sched.report(m)
     assert sched.state_dict()["nodes"][0] == {"node": "plateau", "best": 2.0, "bad_reports": 0, "cooldown_left": 0,
-                                              "reports": 4, "reductions": 1}
+                                              "reports": 4, "reductions": 1, "value": 0.1}
 
 
 def test_two_plateaus_keep_separate_states():
@@ -123,6 +123,10 @@ def test_compiling_twice_gives_independent_states():
     {"node": "plateau", "best": "low", "bad_reports": 0, "cooldown_left": 0, "reports": 0, "reductions": 0},
     {"node": "plateau", "best": None, "bad_reports": -1, "cooldown_left": 0, "reports": 0, "reductions": 0},
     {"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0.5, "reports": 0, "reductions": 0},
+    {"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0, "reports": 0, "reductions": 0,
+     "value": 2.0},  # above the base: no reduction raises a value
+    {"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0, "reports": 0, "reductions": 10**12,
+     "value": 1.0},  # reductions that did not change the value
     "nonsense",
 ])
 def test_loading_a_bad_state_is_a_clear_error(state):

@@ -186,7 +186,7 @@ def test_state_dict_is_a_snapshot_and_load_checks_it():
     opt.step([np.ones(3)])
     np.testing.assert_array_equal(state["params"][0]["entries"]["exp_avg"], saved)
     other = lrdsl.optimizer("adam(lr=0.2)", [np.ones(3)])
-    with pytest.raises(ArrayError, match="the state is for"):
+    with pytest.raises(ArrayError, match=r"load_state_dict\(\): .groups. is \[.adam\(lr=0.1\).\]; expected the optimizer texts"):
         other.load_state_dict(state)
     wrong_shape = lrdsl.optimizer("adam(lr=0.1)", [np.ones(4)])
     with pytest.raises(ArrayError, match="exp_avg"):
@@ -228,7 +228,7 @@ def test_bad_params():
         a = np.zeros(2)
         a.flags.writeable = False
         lrdsl.optimizer("sgd()", [a])
-    with pytest.raises(ArrayError, match="no 'params' entry"):
+    with pytest.raises(ArrayError, match=r"params\[0\] is \{'lr': 0.1\}; expected a group \{'params': \[arrays"):
         lrdsl.optimizer("sgd()", [{"lr": 0.1}])
     with pytest.raises(UnknownNameError, match="parameter group 1: .*'weight_deca'; did you mean 'weight_decay'"):
         lrdsl.optimizer("sgd()", [{"params": [np.zeros(1)]}, {"params": [np.zeros(1)], "weight_deca": 0}])
@@ -416,9 +416,9 @@ def test_a_failing_schedule_state_puts_back_the_schedules_already_loaded():
 
 
 def test_param_group_keys_must_be_strings():
-    with pytest.raises(ArrayError, match="parameter group 0 has the key 1; the keys of a group are strings"):
+    with pytest.raises(ArrayError, match=r"params\[0\] key 1 is 1 \(of type int\); expected a string"):
         lrdsl.optimizer("adam()", [{"params": [np.ones(3)], 1: 2}])
-    with pytest.raises(ArrayError, match=r"parameter group 1 has the key \('lr',\)"):
+    with pytest.raises(ArrayError, match=r"params\[1\] key \('lr',\) is a tuple of 1 item\(s\); expected a string"):
         lrdsl.optimizer("adam()", [{"params": [np.ones(3)]}, {"params": [np.ones(3)], ("lr",): 2}])
 
 

@@ -30,16 +30,16 @@ torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
 from ..errors import LRDSLError, UnitError  # noqa: E402
+from ..schema import (Anything, Int, ListOf, Maybe, MapOf, Number, OneOf, Record, Text, Where,  # noqa: E402
+                      restoring, validate)
 from ..schedule import Schedule, compile_schedule  # noqa: E402
 
 INTERVALS = ("step", "epoch")
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 _STATE_VERSION = 1
-_STATE_KEYS = ("last_epoch", "_step_count", "_last_lr", "base_lrs", "interval", "texts", "bases",
-               "steps_per_epoch", "total", "variables", "nodes")
 
-Text = Union[str, None]
-PerGroup = Union[Text, Sequence[Text]]
+GroupText = Union[str, None]
+PerGroup = Union[GroupText, Sequence[GroupText]]
 
 
 # -- reading and writing a hyperparameter of a param group ------------------------------------------
@@ -86,7 +86,7 @@ def _write(group: Dict[str, Any], name: str, index: Optional[int], value: float)
         group[name] = value
 
 
-def _per_group(value: PerGroup, count: int, key: str) -> List[Text]:
+def _per_group(value: PerGroup, count: int, key: str) -> List[GroupText]:
     if value is None or isinstance(value, str):
         return [value] * count
     items = list(value)
@@ -112,49 +112,24 @@ def _check_epoch_interval(schedules: Mapping[str, List[Optional[Schedule]]]) -> 
 _STATE_HINT = "pass the dict that ScheduleLR.state_dict() returned (saved with the checkpoint), unchanged"
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_state(state: Mapping[str, Any], groups: int) -> None:
-    """Raise a BridgeError naming what is wrong with a ``ScheduleLR.state_dict()`` payload."""
-    def bad(what: str):
-        raise BridgeError(f"load_state_dict(): {what}; {_STATE_HINT}")
-
-    missing = [key for key in _STATE_KEYS if key not in state]
-    if missing:
-        bad(f"the state has no {', '.join(map(repr, missing))}")
-    if state["interval"] not in INTERVALS:
-        bad(f"interval={state['interval']!r}, expected one of {', '.join(map(repr, INTERVALS))}")
-    for key in ("last_epoch", "_step_count"):
-        if not _is_int(state[key]):
-            bad(f"{key!r} is {state[key]!r}, expected a whole number")
-    for key in ("_last_lr", "base_lrs"):  # numbers, or tensors for a tensor lr
-        if not isinstance(state[key], (list, tuple)) or len(state[key]) != groups:
-            bad(f"{key!r} is {state[key]!r:.60}, expected a list with one value per param group ({groups})")
-    if not isinstance(state["variables"], Mapping):
-        bad(f"'variables' is {state['variables']!r:.60}, expected a mapping")
-    texts, bases, nodes = state["texts"], state["bases"], state["nodes"]
-    if not all(isinstance(table, Mapping) for table in (texts, bases, nodes)):
-        bad("'texts', 'bases' and 'nodes' must be mappings from hyperparameter to one entry per param group")
-    if "lr" not in texts or set(texts) != set(bases) or set(texts) != set(nodes):
-        bad(f"'texts', 'bases' and 'nodes' must have the same hyperparameters, 'lr' among them; got "
-            f"{sorted(map(str, texts))}, {sorted(map(str, bases))}, {sorted(map(str, nodes))}")
-    for key in texts:
-        if not isinstance(key, str) or not _KEY.match(key):
-            bad(f"hyperparameter {key!r} is not a param-group key such as 'lr' or 'betas[0]'")
-        for table, name in ((texts, "texts"), (bases, "bases"), (nodes, "nodes")):
-            if not isinstance(table[key], (list, tuple)) or len(table[key]) != groups:
-                bad(f"{name}[{key!r}] is {table[key]!r:.60}: the state is for another number of param groups "
-                    f"than the optimizer's {groups}")
-        if not all(text is None or isinstance(text, str) for text in texts[key]):
-            bad(f"texts[{key!r}] must hold lrdsl strings (or None), got {texts[key]!r:.60}")
-        if not all(_is_number(base) for base in bases[key]):
-            bad(f"bases[{key!r}] must hold numbers, got {bases[key]!r:.60}")
+def _state_schema(groups: int) -> Record:
+    """What ``ScheduleLR.state_dict()`` returns, for an optimizer with ``groups`` param groups."""
+    per_group = ListOf(Anything(), groups)
+    keys = Where(Text(), lambda key: bool(_KEY.match(key)), "a param-group key such as 'lr' or 'betas[0]'")
+    return Record({
+        "lrdsl_version": OneOf(_STATE_VERSION),
+        "last_epoch": Int(min=-1),
+        "_step_count": Int(),
+        "_last_lr": per_group,  # numbers, or tensors for a tensor lr
+        "base_lrs": per_group,
+        "interval": OneOf(*INTERVALS),
+        "texts": MapOf(keys, ListOf(Maybe(Text()), groups)),
+        "bases": MapOf(keys, ListOf(Number(), groups)),
+        "steps_per_epoch": Anything(),  # checked by compiling the saved strings
+        "total": Anything(),
+        "variables": MapOf(Text(), Anything()),
+        "nodes": MapOf(keys, per_group),
+    })
 
 
 # -- the scheduler ---------------------------------------------------------------------------------
@@ -315,12 +290,17 @@ class ScheduleLR(LRScheduler):
         if not isinstance(state_dict, Mapping) or state_dict.get("lrdsl_version") != _STATE_VERSION:
             raise BridgeError("load_state_dict(): this state was not saved by lrdsl's ScheduleLR "
                               f"(state format {_STATE_VERSION})")
-        _check_state(state_dict, len(self.optimizer.param_groups))
-        interval = state_dict["interval"]
-        config = {"texts": {k: list(v) for k, v in state_dict["texts"].items()},
-                  "bases": {k: list(v) for k, v in state_dict["bases"].items()},
-                  "steps_per_epoch": state_dict["steps_per_epoch"], "total": state_dict["total"],
-                  "variables": dict(state_dict["variables"])}
+        checked = validate(_state_schema(len(self.optimizer.param_groups)), state_dict, BridgeError,
+                           "load_state_dict()")
+        keys = sorted(self._config["texts"])
+        for table in ("texts", "bases", "nodes"):
+            if sorted(checked[table]) != keys:
+                raise BridgeError(f"load_state_dict(): the state's {table!r} are for {sorted(checked[table])}, but this "
+                                  f"scheduler schedules {keys}: a checkpoint sets only what the scheduler was built "
+                                  f"to schedule; {_STATE_HINT}")
+        interval = checked["interval"]
+        config = {"texts": checked["texts"], "bases": checked["bases"], "steps_per_epoch": checked["steps_per_epoch"],
+                  "total": checked["total"], "variables": checked["variables"]}
         fresh = config != self._config
         if fresh:
             try:
@@ -331,28 +311,22 @@ class ScheduleLR(LRScheduler):
             schedules = self._schedules
             if interval == "epoch":
                 _check_epoch_interval(schedules)
-        saved = {key: [None if s is None else s.state_dict() for s in per_group]
-                 for key, per_group in schedules.items()}
+        loaded = [(schedule, nodes) for key, per_group in schedules.items()
+                  for schedule, nodes in zip(per_group, checked["nodes"][key]) if schedule is not None]
         try:
-            for key, per_group in schedules.items():
-                for schedule, nodes in zip(per_group, state_dict["nodes"][key]):
-                    if schedule is not None:
-                        schedule.load_state_dict({"expression": schedule.expression, "nodes": nodes})
+            with restoring([schedule for schedule, _ in loaded]):
+                for schedule, nodes in loaded:
+                    schedule.load_state_dict({"expression": schedule.expression, "base": schedule.base,
+                                              "nodes": nodes})
         except LRDSLError as error:
-            for key, per_group in schedules.items():  # undo what was loaded before the bad entry
-                for schedule, state in zip(per_group, saved[key]):
-                    if schedule is not None:
-                        schedule.load_state_dict(state)
             raise BridgeError(f"load_state_dict(): the saved state of a metric-driven node does not fit: {error}; "
                               f"{_STATE_HINT}") from None
         self.interval = interval
         if fresh:
             self._schedules, self._config = schedules, config
         self._plan()
-        self.last_epoch = state_dict["last_epoch"]
-        self._step_count = state_dict["_step_count"]
-        self._last_lr = list(state_dict["_last_lr"])
-        self.base_lrs = list(state_dict["base_lrs"])
+        self.last_epoch, self._step_count = checked["last_epoch"], checked["_step_count"]
+        self._last_lr, self.base_lrs = checked["_last_lr"], checked["base_lrs"]
 
     # -- Lightning ---------------------------------------------------------------------------------
     def lightning_config(self, frequency: int = 1) -> Dict[str, Any]:

@@ -11,10 +11,8 @@ from typing import Any, Mapping
 
 from ..authoring import Built, between, built_schedule_node, nonnegative, one_of
 from ..errors import LRDSLError
+from ..schema import Int, Maybe, Number, OneOf, Record, validate
 from .nodeutil import describe_call
-
-_STATE_KEYS = ("best", "bad_reports", "cooldown_left", "reports", "reductions")
-
 
 class PlateauState:
     """Counts the reductions that reported metrics cause, with torch ReduceLROnPlateau's rules.
@@ -70,28 +68,26 @@ class PlateauState:
             self.bad_reports = 0
 
     def state_dict(self) -> dict:
-        """Counters only (JSON-friendly: the best metric is None before the first report)."""
+        """Counters and the current value (JSON-friendly: the best metric is None before the first report)."""
         return {"node": "plateau", "best": self.best if math.isfinite(self.best) else None,
                 "bad_reports": self.bad_reports, "cooldown_left": self.cooldown_left, "reports": self.reports,
-                "reductions": self.reductions}
+                "reductions": self.reductions, "value": self.value}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Resume from :meth:`state_dict`; the value is replayed from this schedule's base."""
-        if not isinstance(state, Mapping) or state.get("node") != "plateau" or any(k not in state for k in _STATE_KEYS):
-            raise LRDSLError(f"{self.label}: load_state_dict() expects a plateau state with keys "
-                             f"{', '.join(_STATE_KEYS)}, got {state!r}")
-        counts = [state[k] for k in _STATE_KEYS[1:]]
-        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
-            raise LRDSLError(f"{self.label}: load_state_dict(): counters must be whole numbers >= 0, got {state!r}")
-        best = state["best"]
-        if best is not None and not (isinstance(best, (int, float)) and math.isfinite(best)):
-            raise LRDSLError(f"{self.label}: load_state_dict(): best must be a finite number or None, got {best!r}")
-        self.best = (math.inf if self.mode == "min" else -math.inf) if best is None else float(best)
-        self.bad_reports, self.cooldown_left, self.reports, self.reductions = counts
-        value = self.base
-        for _ in range(self.reductions):
-            value = self.reduced(value)
-        self.value = value
+        """Resume from :meth:`state_dict`: every field is checked before any is taken (O(1) in the counts)."""
+        low = min(self.base, self.min_value)
+        schema = Record({"node": OneOf("plateau"), "best": Maybe(Number()), "bad_reports": Int(),
+                         "cooldown_left": Int(), "reports": Int(), "reductions": Int(),
+                         "value": Number(min=low, max=self.base)})
+        checked = validate(schema, state, LRDSLError, f"{self.label}: load_state_dict()")
+        if (checked["reductions"] == 0) != (checked["value"] == self.base):
+            raise LRDSLError(f"{self.label}: load_state_dict(): the state has {checked['reductions']} reductions "
+                             f"but the value {checked['value']!r} from base {self.base!r}; it is not a state of "
+                             "this schedule")
+        best = checked["best"]
+        self.best = (math.inf if self.mode == "min" else -math.inf) if best is None else best
+        self.bad_reports, self.cooldown_left = checked["bad_reports"], checked["cooldown_left"]
+        self.reports, self.reductions, self.value = checked["reports"], checked["reductions"], checked["value"]
 
 
 @built_schedule_node(stateful=True, checks={"factor": between(0, 1, high_open=True), "patience": nonnegative,

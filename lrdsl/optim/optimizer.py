@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ArrayError, EvaluationError, LRDSLError
 from ..registry import Registry
-from ..text import describe as _describe
+from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, Where, restoring, validate
 from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, collect
 from .state import ParamState, ScratchPool, finite
@@ -155,61 +155,36 @@ class Optimizer:
         optimizer (other format, other optimizer, other parameters, a malformed part); the
         optimizer is then unchanged.
         """
-        expected = "expected the dict written by Optimizer.state_dict() (format {!r}) for this optimizer".format(FORMAT)
-        if not isinstance(state, Mapping) or state.get("format") != FORMAT:
-            raise ArrayError(f"load_state_dict(): got {_describe(state)}; {expected}")
         texts = [group.config.text for group in self.groups]
-        groups = state.get("groups")
-        if not _is_list(groups) or not all(isinstance(text, str) for text in groups):
-            raise ArrayError(f"load_state_dict(): 'groups' is {_describe(groups)}; expected a list of the optimizer "
-                             f"texts {texts}")
-        if list(groups) != texts:
-            raise ArrayError(f"load_state_dict(): the state is for {list(groups)}, but this optimizer is {texts}")
-        iteration = state.get("iteration")
-        if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) or iteration < 0:
-            raise ArrayError(f"load_state_dict(): 'iteration' must be a whole number >= 0, got {iteration!r:.80}")
-        params = state.get("params")
-        if not _is_list(params):
-            raise ArrayError(f"load_state_dict(): 'params' is {_describe(params)}; expected a list with one state "
-                             f"per parameter ({len(self._states)})")
-        if len(params) != len(self._states):
-            raise ArrayError(f"load_state_dict(): the state has {len(params)} parameter states, but this optimizer "
-                             f"has {len(self._states)} parameters")
-        checked = [(s, s.check_state(saved, slot.label)) for s, saved, slot in zip(self._states, params, self._slots)]
         owned = [list(group.config.schedules()) for group in self.groups]
-        schedules = state.get("schedules")
-        counts = [len(group) for group in owned]
-        if not _is_list(schedules) or not all(_is_list(group) for group in schedules) \
-                or [len(group) for group in schedules] != counts:
-            raise ArrayError(f"load_state_dict(): 'schedules' is {_describe(schedules)}; expected one list per "
-                             f"parameter group holding each scheduled hyperparameter's state (counts {counts})")
-        before = [[schedule.state_dict() for _, schedule in group] for group in owned]
+        schema = Record({
+            "format": OneOf(FORMAT),
+            "groups": Where(ListOf(Text()), lambda groups: groups == texts, f"the optimizer texts {texts}"),
+            "iteration": Int(),
+            "params": Items([state.schema() for state in self._states],
+                            f"one state per parameter ({len(self._states)})"),
+            "schedules": Items([ListOf(Anything(), len(group)) for group in owned],
+                               "one list per parameter group, each with one state per scheduled hyperparameter "
+                               f"({[len(group) for group in owned]})"),
+        })
+        checked = validate(schema, state, ArrayError, "load_state_dict()")
         where = ""
         try:
-            for number, (group, saved_group) in enumerate(zip(owned, schedules)):
-                for (label, schedule), saved in zip(group, saved_group):
-                    where = f"the schedule of {label}" + (f" in parameter group {number}" if len(owned) > 1 else "")
-                    schedule.load_state_dict(saved)
-        except Exception as error:  # a malformed schedule state: put back the ones already loaded
-            for group, saved_group in zip(owned, before):
-                for (_, schedule), saved in zip(group, saved_group):
-                    schedule.load_state_dict(saved)
-            reason = str(error).replace("load_state_dict(): ", "")
-            if not isinstance(error, LRDSLError):
-                reason = f"{type(error).__name__}: {reason}"
-            raise ArrayError(f"load_state_dict(): the saved state of {where} does not fit ({reason}); "
-                             f"{expected}") from None
-        for param_state, (step, entries) in checked:
-            param_state.load(step, entries)
-        self.iteration = int(iteration)
+            with restoring([schedule for group in owned for _, schedule in group]):
+                for number, (group, saved) in enumerate(zip(owned, checked["schedules"])):
+                    for (label, schedule), node_state in zip(group, saved):
+                        where = f"the schedule of {label}" + (f" in parameter group {number}" if len(owned) > 1 else "")
+                        schedule.load_state_dict(node_state)
+        except LRDSLError as error:
+            raise ArrayError(f"load_state_dict(): the saved state of {where} does not fit "
+                             f"({str(error).replace('load_state_dict(): ', '')})") from None
+        for param_state, saved in zip(self._states, checked["params"]):
+            param_state.load(saved["step"], saved["entries"])
+        self.iteration = checked["iteration"]
 
     def __repr__(self) -> str:
         texts = "; ".join(group.config.text for group in self.groups)
         return f"Optimizer({texts!r}, params={len(self._slots)}, iteration={self.iteration})"
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, (list, tuple))
 
 
 def optimizer(text, params, steps_per_epoch=None, total=None, variables=None,

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import ArrayError, did_you_mean
+from ..schema import Anything, ListOf, MapOf, Text, Where, validate
 from ..text import describe as _describe
 
 
@@ -43,21 +44,17 @@ def _arrays(value: Any, prefix: str) -> List[Slot]:
                      f"{{name: array}} or a list of groups {{'params': [...], ...}}; got {_describe(value)}")
 
 
+GROUP = Where(MapOf(Text(), Anything()), lambda group: "params" in group,
+              "a group {'params': [arrays...], 'lr': ..., ...} (its keys: 'params' and hyperparameter names)")
+
+
 def collect(params: Any) -> List[Tuple[List[Slot], Dict[str, Any]]]:
     """``[(slots, overrides), ...]``, one entry per parameter group, every array checked."""
     if not isinstance(params, (np.ndarray, Mapping, list, tuple, str)) and hasattr(params, "__iter__"):
         params = list(params)  # a generator, as model.parameters() is in PyTorch
     if isinstance(params, (list, tuple)) and params and all(isinstance(g, Mapping) for g in params):
         groups = []
-        for number, group in enumerate(params):
-            if "params" not in group:
-                raise ArrayError(f"optimizer(): parameter group {number} has no 'params' entry; a group is "
-                                 "{'params': [arrays...], 'lr': ..., ...}")
-            keys = [key for key in group if not isinstance(key, str)]
-            if keys:
-                raise ArrayError(f"optimizer(): parameter group {number} has the key {keys[0]!r:.60}; the keys of a "
-                                 "group are strings: 'params' and hyperparameter names such as 'lr' or "
-                                 "'weight_decay'")
+        for number, group in enumerate(validate(ListOf(GROUP), params, ArrayError, "optimizer()", "params")):
             overrides = {k: v for k, v in group.items() if k != "params"}
             groups.append((_arrays(group["params"], f"group {number} " if len(params) > 1 else ""), overrides))
     else:

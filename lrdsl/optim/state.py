@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from ..errors import ArrayError
+from ..schema import Int, MapOf, Number, Record, Schema, Text
 
 Entry = Union[np.ndarray, float, int]
 
@@ -33,6 +33,21 @@ def finite(array: np.ndarray) -> bool:
     if math.isfinite(np.add.reduce(array, axis=None)):
         return True
     return bool(math.isfinite(array.min()) and math.isfinite(array.max()))
+
+
+class Entry(Schema):
+    """A saved entry of a parameter's state: a finite number, or a finite array shaped like ``param``."""
+
+    def __init__(self, param: np.ndarray):
+        self.param = param
+        self.expected = f"a finite number or a finite {param.dtype} array of shape {param.shape}"
+
+    def check(self, value, path):
+        if isinstance(value, np.ndarray):
+            if value.shape != self.param.shape or value.dtype != self.param.dtype or not finite(value):
+                raise self.refuse(value, path)
+            return value
+        return Number().check(value, path)
 
 
 class ScratchPool:
@@ -206,35 +221,10 @@ class ParamState:
         return {"step": self.step,
                 "entries": {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self._entries.items()}}
 
-    def check_state(self, state: Mapping[str, Any], label: str) -> Tuple[int, Dict[str, Entry]]:
-        """``(step, entries)`` of a saved ``state``, checked against this parameter; raises ArrayError."""
-        step = state.get("step") if isinstance(state, Mapping) else None
-        entries = state.get("entries") if isinstance(state, Mapping) else None
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0 \
-                or not isinstance(entries, Mapping):
-            raise ArrayError(f"load_state_dict(): the state of {label} is malformed; expected "
-                             "{'step': int >= 0, 'entries': {...}} as written by state_dict()")
-        checked: Dict[str, Entry] = {}
-        for name, value in entries.items():
-            if not isinstance(name, str):
-                raise ArrayError(f"load_state_dict(): the state of {label} has an entry named {name!r:.60}; entry "
-                                 "names are strings such as 'exp_avg'")
-            if isinstance(value, np.ndarray):
-                if value.shape != self.param.shape or value.dtype != self.param.dtype:
-                    raise ArrayError(f"load_state_dict(): state {name!r} of {label} is {value.dtype}{list(value.shape)}"
-                                     f", but the parameter is {self.param.dtype}{list(self.param.shape)}")
-                if not np.isfinite(value).all():
-                    raise ArrayError(f"load_state_dict(): state {name!r} of {label} holds non-finite values")
-                checked[name] = value
-            elif isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
-                if not math.isfinite(value):
-                    raise ArrayError(f"load_state_dict(): state {name!r} of {label} is {value!r}; expected a "
-                                     "finite number")
-                checked[name] = value
-            else:
-                raise ArrayError(f"load_state_dict(): state {name!r} of {label} is a {type(value).__name__}; "
-                                 "expected an array or a number")
-        return int(step), checked
+    def schema(self) -> Schema:
+        """What a saved state of this parameter must be: ``{"step": n, "entries": {name: entry}}``,
+        each entry a finite number or a finite array of the parameter's shape and dtype."""
+        return Record({"step": Int(), "entries": MapOf(Text(), Entry(self.param))})
 
     def load(self, step: int, entries: Mapping[str, Entry]) -> None:
         """Replace the state by already checked ``entries`` (arrays are copied)."""
