@@ -19,7 +19,7 @@ an entry's new value into a second buffer, swapped in when the step succeeds.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 
@@ -35,7 +35,7 @@ def finite(array: np.ndarray) -> bool:
     return bool(math.isfinite(array.min()) and math.isfinite(array.max()))
 
 
-class Entry(Schema):
+class SavedEntry(Schema):
     """A saved entry of a parameter's state: a finite number, or a finite array shaped like ``param``."""
 
     def __init__(self, param: np.ndarray):
@@ -224,7 +224,7 @@ class ParamState:
     def schema(self) -> Schema:
         """What a saved state of this parameter must be: ``{"step": n, "entries": {name: entry}}``,
         each entry a finite number or a finite array of the parameter's shape and dtype."""
-        return Record({"step": Int(), "entries": MapOf(Text(), Entry(self.param))})
+        return Record({"step": Int(), "entries": MapOf(Text(), SavedEntry(self.param))})
 
     def load(self, step: int, entries: Mapping[str, Entry]) -> None:
         """Replace the state by already checked ``entries`` (arrays are copied)."""
