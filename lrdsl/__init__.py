@@ -5,7 +5,7 @@
     >>> sched(0), sched(10)
     (0.1, 0.01)
 
-See SPEC.md for the language; the pinned surface is ``parse``, ``compile``, ``Schedule``,
+docs/language.md is the language reference; the pinned surface is ``parse``, ``compile``, ``Schedule``,
 ``optimizer`` and ``LRDSLError``.
 """
 

@@ -1,4 +1,4 @@
-"""Time units (SPEC §4.1): which counter a schedule runs on, and converting durations to it.
+"""Time units (docs/language.md §4): which counter a schedule runs on, and converting durations to it.
 
 A schedule has one clock unit. It counts epochs when it mentions only epochs (``5ep``, ``ep``)
 and the host gave no ``steps_per_epoch``; otherwise it counts iterations, and epoch durations

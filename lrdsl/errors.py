@@ -1,4 +1,4 @@
-"""Every error lrdsl raises on bad input is an :class:`LRDSLError` (SPEC §8).
+"""Every error lrdsl raises on bad input is an :class:`LRDSLError` (docs/language.md §12).
 
 The subclasses say which stage refused the input; each message says where, what was
 expected, and (for names) the closest valid ones.

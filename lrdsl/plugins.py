@@ -8,7 +8,7 @@ built-in is a bug and raises; a broken third-party plugin never takes the librar
   other than node specs, and a malformed node each give an :class:`LRDSLPluginWarning` naming
   the distribution and the reason; that plugin (or just that node) is skipped;
 - a plugin node whose name (or alias) is a built-in's is skipped with a warning: built-in
-  names mean what SPEC §5 says and cannot be overridden;
+  names mean what docs/language.md §10 says and cannot be overridden;
 - a name two plugins both provide is *withdrawn* with a warning: neither node is used, and
   using the name is a :class:`~lrdsl.errors.PluginError` naming both distributions, until
   the user blocks or uninstalls one. There is no silent override and no renaming.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import ast
 
-# Binding strength, loosest first (SPEC §3).
+# Binding strength, loosest first (docs/language.md §3.2).
 SEQUENCE, PHASE, SUM, PRODUCT, UNARY, POWER, ATOM = range(7)
 
 _BINARY = {"+": (SUM, SUM, PRODUCT), "-": (SUM, SUM, PRODUCT),

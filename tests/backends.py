@@ -117,8 +117,11 @@ def registry(plugins: Tuple[str, ...]):
     modules = {}
     for index, name in enumerate(plugins):
         path = ROOT / name  # an absolute name stays as it is
-        spec = importlib.util.spec_from_file_location(f"lrdsl_test_plugin_{index}", path)
+        package = [str(path.parent)] if path.stem == "__init__" else None  # so that its relative imports work
+        spec = importlib.util.spec_from_file_location(f"lrdsl_test_plugin_{index}", path,
+                                                      submodule_search_locations=package)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         modules[path.parent.name if path.stem == "__init__" else path.stem] = module
     return build_registry(entry_points=False, plugins=modules)

@@ -1,4 +1,4 @@
-"""The schedule catalog (SPEC §5): multistep, piecewise, poly, sgdr, cyclic, onecycle, rsqrt, repeat.
+"""The schedule catalog (docs/language.md §10): multistep, piecewise, poly, sgdr, cyclic, onecycle, rsqrt, repeat.
 
 Expected values come from each formula written out here in plain Python (never from lrdsl);
 the peers themselves are checked in tests/parity. Every node's scalar and vectorised

@@ -1,4 +1,4 @@
-"""SPEC §8: every bad input ends in an LRDSLError whose message a person can act on."""
+"""docs/language.md §12: every bad input ends in an LRDSLError whose message a person can act on."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""SPEC §8: no input string, however malformed, ends in anything but an LRDSLError (or a valid value)."""
+"""docs/language.md §12: no input string, however malformed, ends in anything but an LRDSLError (or a valid value)."""
 
 import math
 

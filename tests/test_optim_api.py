@@ -1,4 +1,4 @@
-"""The optimizer API (SPEC §7): stepping, groups, names, saving and resuming, errors, allocation."""
+"""The optimizer API (docs/language.md §13): stepping, groups, names, saving and resuming, errors, allocation."""
 
 import pickle
 import subprocess

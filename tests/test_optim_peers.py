@@ -119,7 +119,7 @@ def test_trajectory_matches_torch(text, cls, kwargs):
 
 
 def test_defaults_are_torchs():
-    """Defaults come from SPEC §6, which are torch's: the default string reproduces the default class."""
+    """Defaults come from docs/language.md §11, which are torch's: the default string reproduces the default class."""
     for text, cls in [("sgd()", T.SGD), ("adam()", T.Adam), ("adamw()", T.AdamW), ("radam()", T.RAdam),
                       ("adamax()", T.Adamax), ("nadam()", T.NAdam), ("rmsprop()", T.RMSprop)]:
         assert_same(run_lrdsl(text), run_torch(cls, {}))

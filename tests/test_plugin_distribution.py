@@ -43,7 +43,8 @@ def examples():
 def test_the_guide_shows_the_plugin_files_verbatim():
     shown = guide_blocks("file")
     assert {path for path, _ in shown} == {"plugins/lrdsl-extras/pyproject.toml",
-                                           "plugins/lrdsl-extras/src/lrdsl_extras/__init__.py"}
+                                           "plugins/lrdsl-extras/src/lrdsl_extras/__init__.py",
+                                           "plugins/lrdsl-extras/src/lrdsl_extras/spike.py"}
     for path, code in shown:
         assert code == (ROOT / path).read_text(), f"docs/writing-a-plugin.md is out of date with {path}"
 

@@ -1,4 +1,4 @@
-"""SPEC §4 semantics and the core nodes of §5, each against its formula written out in the test."""
+"""The semantics of docs/language.md §4–§9 and the core nodes of §10, each against its formula written out in the test."""
 
 import math
 

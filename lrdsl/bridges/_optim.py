@@ -1,6 +1,6 @@
 """Optimizer strings for the bridges: parsing (through :mod:`lrdsl.optim`) and counterpart lookup.
 
-Each bridge keeps a table from lrdsl optimizer node names (SPEC §6, PyTorch's names and
+Each bridge keeps a table from lrdsl optimizer node names (docs/language.md §11, PyTorch's names and
 hyperparameters) to its framework's optimizer. A node outside the table — or a
 hyperparameter value the framework's optimizer cannot express — is a :class:`BridgeError`
 that says so and lists the nodes that do have a counterpart.
@@ -17,7 +17,7 @@ from ._common import BridgeError
 
 def parse(text, *, steps_per_epoch=None, total=None, variables=None, overrides=None,
           registry=None) -> OptimizerConfig:
-    """The validated optimizer expression (schedules compiled with incoming base 1.0, SPEC §6)."""
+    """The validated optimizer expression (schedules compiled with incoming base 1.0, docs/language.md §11)."""
     return parse_optimizer(text, steps_per_epoch=steps_per_epoch, total=total, variables=variables,
                            overrides=overrides, registry=registry)
 

@@ -9,7 +9,7 @@
     for batch in data:
         ...; opt.step(); sched.step()          # one step() per optimizer update
 
-Each parameter group's own learning rate is that group's incoming base (SPEC §4.2): the
+Each parameter group's own learning rate is that group's incoming base (docs/language.md §5): the
 schedule is compiled once per group with ``base=group["lr"]`` (or ``base=`` when given).
 ``interval="step"`` (default) makes ``step()`` advance the iteration counter, ``"epoch"``
 the epoch counter; durations in ``ep`` follow ``steps_per_epoch``. ``state_dict()`` holds
@@ -421,7 +421,7 @@ def optimizer(text, params, *, interval: str = "step", steps_per_epoch=None, tot
     ``params`` is what torch optimizers take: parameters, or a list of groups
     ``{"params": [...], "weight_decay": 0, "lr": "0.1 * $main"}`` whose other keys override the
     string's hyperparameters (numbers, or lrdsl strings for schedules). Schedules give absolute
-    values (incoming base 1.0, SPEC §6). Step the scheduler after every ``optimizer.step()``
+    values (incoming base 1.0, docs/language.md §11). Step the scheduler after every ``optimizer.step()``
     (``interval="step"``) or every epoch (``"epoch"``)::
 
         opt, sched = lrdsl.bridges.torch.optimizer(

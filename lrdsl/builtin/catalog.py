@@ -1,8 +1,8 @@
-"""The schedule catalog (SPEC §5) beyond the core nodes: step lists, polynomial, inverse sqrt.
+"""The schedule catalog (docs/language.md §10) beyond the core nodes: step lists, polynomial, inverse sqrt.
 
 The cyclical nodes (``sgdr``, ``cyclic``, ``onecycle``, ``repeat``) live in
 :mod:`lrdsl.builtin.cyclical` and the metric-driven ``plateau`` in :mod:`lrdsl.builtin.plateau`;
-this module's hook registers all of them. ``b`` is the incoming base (SPEC §4.2); durations
+this module's hook registers all of them. ``b`` is the incoming base (docs/language.md §5); durations
 arrive in the schedule's clock unit.
 """
 

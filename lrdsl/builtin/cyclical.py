@@ -1,4 +1,4 @@
-"""Cyclical schedule nodes (SPEC §5): ``sgdr``, ``repeat``, ``cyclic`` and ``onecycle``.
+"""Cyclical schedule nodes (docs/language.md §10): ``sgdr``, ``repeat``, ``cyclic`` and ``onecycle``.
 
 ``sgdr`` and ``repeat`` share :func:`lrdsl.exact.periods`, which finds the period containing
 ``t`` when period k lasts ``length · mult^k`` (exactly at integer boundaries, on every

@@ -1,4 +1,4 @@
-"""Pointwise functions of schedules and numbers (SPEC §4.4–§4.5)."""
+"""Pointwise functions of schedules and numbers (docs/language.md §7)."""
 
 from ..authoring import function_node
 from ..exact import ceil_div, floor_div

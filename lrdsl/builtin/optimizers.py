@@ -1,4 +1,4 @@
-"""The built-in optimizer nodes (SPEC §6), registered through the same hook as any plugin.
+"""The built-in optimizer nodes (docs/language.md §11), registered through the same hook as any plugin.
 
 Each node is its update rule on NumPy arrays, written with the in-place kernels of
 :mod:`lrdsl.optim.kernels` (no allocation after the first step). Names, defaults and
@@ -71,8 +71,6 @@ def adagrad(param, grad, state, lr: float = 1e-2, lr_decay: float = 0.0, weight_
 
     g ← g + λθ;  γ̃ = γ / (1 + (t−1)·lr_decay);  s ← s + g²  (s starts at initial_accumulator_value);
     θ ← θ − γ̃·g / (√s + ε)
-    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
-    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     g = with_l2(param, grad, weight_decay, state.scratch(0))
     old, total = state.pair("sum", initial_accumulator_value)
@@ -91,8 +89,6 @@ def rmsprop(param, grad, state, lr: float = 1e-2, alpha: float = 0.99, eps: floa
 
     g ← g + λθ;  v ← αv + (1−α)g²;  if centered: ḡ ← αḡ + (1−α)g, ṽ = v − ḡ², else ṽ = v;
     with momentum μ > 0: b ← μb + g/(√ṽ + ε), θ ← θ − γb;  otherwise θ ← θ − γ·g/(√ṽ + ε)
-    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
-    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     g = with_l2(param, grad, weight_decay, state.scratch(0))
     old_sq, square_avg = state.pair("square_avg")
@@ -170,8 +166,6 @@ def adam(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.9
 
     g ← g + λθ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  m̂ = m/(1−β₁ᵗ);  v̂ = v/(1−β₂ᵗ)
     (amsgrad: v̂max ← max(v̂max, v), v̂ = v̂max/(1−β₂ᵗ));  θ ← θ − γ·m̂/(√v̂ + ε)
-    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
-    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=False)
 
@@ -183,8 +177,6 @@ def adamw(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.
 
     θ ← θ − γλθ, then Adam's step without the L2 term:
     m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − γ·m̂/(√v̂ + ε)  (amsgrad as in adam)
-    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
-    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=True)
 
@@ -195,8 +187,6 @@ def adamax(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0
     """Adamax (torch.optim.Adamax), Adam with the infinity norm.
 
     g ← g + λθ;  m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  θ ← θ − γ/(1−β₁ᵗ) · m/u
-    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
-    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     beta1, beta2 = betas
     g = with_l2(param, grad, weight_decay, state.scratch(0))
@@ -217,8 +207,6 @@ def nadam(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0.
 
     g ← g + λθ;  μₜ = β₁(1 − ½·0.96^(tψ));  Πₜ = μ₁⋯μₜ;  m, v as in Adam;  v̂ = v/(1−β₂ᵗ);
     θ ← θ − γ(1−μₜ)/(1−Πₜ) · g/(√v̂ + ε) − γμₜ₊₁/(1−Πₜμₜ₊₁) · m/(√v̂ + ε)
-    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
-    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     beta1, beta2 = betas
     step = state.step
@@ -244,8 +232,6 @@ def radam(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.
     g ← g + λθ;  m, v as in Adam;  ρ∞ = 2/(1−β₂) − 1;  ρₜ = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ);
     if ρₜ > 5: r = √((ρₜ−4)(ρₜ−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρₜ)), θ ← θ − γ·r·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε);
     otherwise θ ← θ − γ·m/(1−β₁ᵗ)
-    eps=0 is allowed (as in torch); a step is then refused with EvaluationError (nothing changed)
-    where an element's gradients have all been exactly 0, since its update is 0/0.
     """
     beta1, beta2 = betas
     step = state.step

@@ -1,6 +1,6 @@
-"""The core schedule nodes (SPEC §5): formulas of local time ``t`` written once against ``xp``.
+"""The core schedule nodes (docs/language.md §10): formulas of local time ``t`` written once against ``xp``.
 
-``b`` is the incoming base (SPEC §4.2); durations arrive in the schedule's clock unit.
+``b`` is the incoming base (docs/language.md §5); durations arrive in the schedule's clock unit.
 """
 
 from ..authoring import BASE, Duration, nonnegative, positive, schedule_node

@@ -1,4 +1,4 @@
-"""The NumPy optimizer (SPEC §7): ``lrdsl.optimizer(text, params)``, then ``opt.step(grads)``."""
+"""The NumPy optimizer (docs/language.md §13): ``lrdsl.optimizer(text, params)``, then ``opt.step(grads)``."""
 
 from __future__ import annotations
 
@@ -189,7 +189,7 @@ class Optimizer:
 
 def optimizer(text, params, steps_per_epoch=None, total=None, variables=None,
               registry: Optional[Registry] = None) -> Optimizer:
-    """An optimizer over NumPy arrays from an lrdsl string (SPEC §6, §7).
+    """An optimizer over NumPy arrays from an lrdsl string (docs/language.md §11, §13).
 
     ``text``: ``"adamw(lr=warmup(5%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)"``.
     ``params``: an array, a list of arrays, a dict ``{name: array}``, or a list of groups

@@ -1,10 +1,12 @@
-"""lrdsl-extras: an lrdsl plugin adding the tanh_decay and noam schedules and the signsgd optimizer."""
+"""lrdsl-extras: an lrdsl plugin adding the tanh_decay, noam and spike_guard schedules and the signsgd optimizer."""
 
 import numpy as np
 
 import lrdsl
 from lrdsl.authoring import (BASE, Duration, fraction, nonnegative, optimizer_node, positive, remaining,
                              schedule_node)
+
+from .spike import spike_guard
 
 
 @schedule_node(horizon="T", checks={"T": positive, "k": positive, "end": nonnegative, "base": nonnegative})
@@ -54,4 +56,4 @@ def signsgd(param, grad, state, lr: float = 1e-3, weight_decay: float = 0.0):
 
 @lrdsl.hookimpl
 def lrdsl_nodes():
-    return [tanh_decay, noam, signsgd]
+    return [tanh_decay, noam, spike_guard, signsgd]
