@@ -2,7 +2,7 @@
 
 Each test installs small distributions into a temporary site directory (a ``*.dist-info``
 with ``entry_points.txt``, as pip writes it) that ``importlib.metadata`` discovers for real;
-tests/test_plugin_install.py does the same with pip and a virtual environment.
+tests/test_plugin_distribution.py does the same with pip and a virtual environment.
 """
 
 import importlib
