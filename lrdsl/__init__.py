@@ -10,12 +10,12 @@ See SPEC.md for the language; the pinned surface is ``parse``, ``compile``, ``Sc
 """
 
 from .errors import LRDSLError
-from .parser import parse
 from .hookspecs import hookimpl
+from .optim import optimizer
+from .parser import parse
 from .schedule import Schedule
 from .schedule import compile_schedule as compile
-from .optim import optimizer
 
 __version__ = "0.1.0"
 
-__all__ = ["LRDSLError", "Schedule", "compile", "hookimpl", "optimizer", "parse", "__version__"]
+__all__ = ["LRDSLError", "Schedule", "__version__", "compile", "hookimpl", "optimizer", "parse"]

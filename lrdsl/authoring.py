@@ -25,9 +25,9 @@ string against it.
 - :func:`optimizer_node`: an optimizer's update rule ``update(param, grad, state, *hyper)``.
 
 Formulas decide boundaries with the exact helpers re-exported here from :mod:`lrdsl.exact`
-(:func:`floor_div`, :func:`ceil_div`, :func:`fraction`, :func:`remaining`, :func:`linear_between`, :func:`cosine_between`,
-:func:`periods`, :func:`power`), so a node gives the
-same values under ``jax.jit`` in float32 as in NumPy float64.
+(:func:`floor_div`, :func:`ceil_div`, :func:`fraction`, :func:`remaining`, :func:`linear_between`,
+:func:`cosine_between`, :func:`periods`, :func:`power`), so a node gives the same values under
+``jax.jit`` in float32 as in NumPy float64.
 
 Return the decorated functions from an ``@lrdsl.hookimpl def lrdsl_nodes()`` (:mod:`lrdsl.hookspecs`);
 docs/writing-a-plugin.md is the full guide.
@@ -42,8 +42,24 @@ from . import kinds
 from .built import Built, NodeContext, StatefulNode, SubSchedule
 from .errors import PluginError
 from .exact import ceil_div, cosine_between, floor_div, fraction, linear_between, periods, power, remaining
-from .specs import (BASE, REQUIRED, SPEC_ATTRIBUTE, Check, FunctionSpec, NodeSpec, OptimizerSpec, Param, SameAs,
-                    ScheduleSpec, between, finite_positive, nonnegative, one_of, positive, spec_of)
+from .specs import (
+    BASE,
+    REQUIRED,
+    SPEC_ATTRIBUTE,
+    Check,
+    FunctionSpec,
+    NodeSpec,
+    OptimizerSpec,
+    Param,
+    SameAs,
+    ScheduleSpec,
+    between,
+    finite_positive,
+    nonnegative,
+    one_of,
+    positive,
+    spec_of,
+)
 
 
 class Duration(float):
@@ -201,7 +217,33 @@ def optimizer_node(name: str | None = None, *, aliases: Sequence[str] = (),
     return declare
 
 
-__all__ = ["BASE", "Built", "Check", "Count", "Duration", "NodeContext", "SameAs", "ScheduleArg", "StatefulNode",
-           "SubSchedule", "between", "built_schedule_node", "ceil_div", "finite_positive", "floor_div", "fraction",
-           "function_node", "nonnegative", "one_of", "optimizer_node", "periods", "positive", "remaining",
-           "schedule_node", "spec_of", "cosine_between", "linear_between", "power"]
+__all__ = [
+    "BASE",
+    "Built",
+    "Check",
+    "Count",
+    "Duration",
+    "NodeContext",
+    "SameAs",
+    "ScheduleArg",
+    "StatefulNode",
+    "SubSchedule",
+    "between",
+    "built_schedule_node",
+    "ceil_div",
+    "cosine_between",
+    "finite_positive",
+    "floor_div",
+    "fraction",
+    "function_node",
+    "linear_between",
+    "nonnegative",
+    "one_of",
+    "optimizer_node",
+    "periods",
+    "positive",
+    "power",
+    "remaining",
+    "schedule_node",
+    "spec_of",
+]

@@ -57,7 +57,7 @@ def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
         return ast.Boolean(value)
     if isinstance(value, (int, float)):
         if not _finite_number(value):
-            raise ParameterError(f"variable ${node.name} = {repr(value):.40}: expected a finite number")
+            raise ParameterError(f"variable ${node.name} = {value!r:.40}: expected a finite number")
         return ast.Number(value)
     if isinstance(value, str):
         tree = parse(value)

@@ -230,7 +230,8 @@ def _end_value(curve: curves.Curve, length: float, number: int, phase_label) -> 
     try:
         value = curve.at(length)
     except (ArithmeticError, ValueError) as error:
-        raise EvaluationError(f"phase {number} ({phase_label}) cannot be evaluated at its end {length:g}: {error}")
+        raise EvaluationError(f"phase {number} ({phase_label}) cannot be evaluated at its end {length:g}: "
+                              f"{error}") from error
     if not (0 <= value < math.inf):
         raise EvaluationError(f"phase {number} ({phase_label}) ends at {value!r}, which cannot be the next "
                               "phase's base (it must be finite and >= 0)")

@@ -148,7 +148,7 @@ def _ulp(xp, t):
 
 
 @functools.lru_cache(maxsize=256)
-def periods(length: float, mult: float, count: float) -> "Periods":
+def periods(length: float, mult: float, count: float) -> Periods:
     """The :class:`Periods` of ``count`` periods (``inf`` allowed), period k lasting ``length · mult^k``.
 
     Cached: a formula may call it on every evaluation.

@@ -151,7 +151,7 @@ class _Located(Exception):
         self.message, self.where = message, where
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parser() -> Lark:
     return Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True,
                 transformer=ASTBuilder())

@@ -32,8 +32,8 @@ from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 import pluggy
 
 from . import hookspecs
-from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
 from .errors import PluginError, did_you_mean
+from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
 from .registry import NameClashError, Registry, withdrawn_reason
 from .specs import FunctionSpec, ScheduleSpec, spec_of
 
@@ -270,7 +270,7 @@ def build_registry(entry_points: bool = True, block: Iterable[str] = (),
     return registry
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_registry() -> Registry:
     """The registry used when none is given (built once per process; see :func:`configure_plugins`)."""
     return build_registry()

@@ -22,7 +22,6 @@ from .kinds import FORMULA_KINDS, Kind
 from .text import show_value
 from .vocabulary import RESERVED
 
-
 # -- ranges -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ class NodeSpec:
     def param(self, name: str) -> Optional[Param]:
         return next((p for p in self.params if p.name == name), None)
 
-    def with_source(self, source: str) -> "NodeSpec":
+    def with_source(self, source: str) -> NodeSpec:
         return replace(self, source=source)
 
 

@@ -107,7 +107,7 @@ def parse_case(line: str) -> Case:
     return Case(text.strip(), **{**kwargs, "plugins": tuple(kwargs.get("plugins", ()))})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def registry(plugins: Tuple[str, ...]):
     """The built-in nodes plus those of the plugin module files ``plugins`` (None: the default registry)."""
     if not plugins:
@@ -193,7 +193,7 @@ def _jit_together(functions: List[Any], grids: List[Any]) -> List[Values]:
     try:
         together = jax.jit(lambda gs: [functions[k](g) for k, g in zip(usable, gs)])
         for k, out in zip(usable, together([grids[k] for k in usable])):
-            results[k] = _attempt(lambda: out)
+            results[k] = _attempt(lambda out=out: out)
     except Exception:
         for k in usable:
             results[k] = _attempt(jax.jit(functions[k]), grids[k])

@@ -34,7 +34,6 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 import lrdsl
-
 from backends import FLOAT32_PATHS, REFERENCE, Case, assert_exact, evaluate, parse_case, problems
 
 PLUGIN = "plugins/lrdsl-extras/src/lrdsl_extras/__init__.py"

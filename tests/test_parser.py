@@ -6,8 +6,21 @@ from pathlib import Path
 import pytest
 
 from lrdsl import LRDSLError, parse
-from lrdsl.ast import (BinOp, Boolean, Call, Duration, ListExpr, Name, Neg, Number, Phase, Phases, String,
-                       TupleExpr, Variable)
+from lrdsl.ast import (
+    BinOp,
+    Boolean,
+    Call,
+    Duration,
+    ListExpr,
+    Name,
+    Neg,
+    Number,
+    Phase,
+    Phases,
+    String,
+    TupleExpr,
+    Variable,
+)
 from lrdsl.errors import LRDSLSyntaxError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "roundtrip.txt"

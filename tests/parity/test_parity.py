@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 import lrdsl
-
 from backends import Case, evaluate, problems
 
 from .peers import TOLERANCE, metric_series, mismatches, peer_values
@@ -57,7 +56,7 @@ def lrdsl_values(case) -> np.ndarray:
     return scalar
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def peer(case) -> np.ndarray:
     """The peer's values for a row, computed once (read only)."""
     metrics = metric_series(case.run["metrics"]) if "metrics" in case.run else None

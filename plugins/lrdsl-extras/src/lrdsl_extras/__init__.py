@@ -3,8 +3,7 @@
 import numpy as np
 
 import lrdsl
-from lrdsl.authoring import (BASE, Duration, fraction, nonnegative, optimizer_node, positive, remaining,
-                             schedule_node)
+from lrdsl.authoring import BASE, Duration, fraction, nonnegative, optimizer_node, positive, remaining, schedule_node
 
 
 @schedule_node(horizon="T", checks={"T": positive, "k": positive, "end": nonnegative, "base": nonnegative})
