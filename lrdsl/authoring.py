@@ -36,7 +36,7 @@ docs/writing-a-plugin.md is the full guide.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, Mapping, Sequence, Tuple, get_args, get_origin
+from typing import Annotated, Any, Callable, Dict, Mapping, Sequence, Tuple, get_args, get_origin
 
 from . import kinds
 from .built import Built, NodeContext, StatefulNode, SubSchedule
@@ -61,18 +61,16 @@ from .specs import (
     spec_of,
 )
 
+# The annotations of node parameters are what the function receives, for type checkers too.
 
-class Duration(float):
-    """Annotation: a length of time (a bare number is iterations; ``5ep``; ``10%``), received in clock units."""
+Duration = Annotated[float, "duration"]
+"""Annotation: a length of time (a bare number is iterations; ``5ep``; ``10%``), received in clock units."""
 
+Count = Annotated[float, "count"]
+"""Annotation: a whole number of repetitions, or ``inf``."""
 
-class Count(float):
-    """Annotation: a whole number of repetitions, or ``inf``."""
-
-
-class ScheduleArg:
-    """Annotation: a sub-schedule argument (``repeat``'s ``x``), received as a :class:`SubSchedule`."""
-
+ScheduleArg = SubSchedule
+"""Annotation: a sub-schedule argument (``repeat``'s ``x``), received as a :class:`SubSchedule`."""
 
 _ANNOTATIONS: Dict[Any, kinds.Kind] = {
     float: kinds.KINDS["number"], int: kinds.KINDS["integer"], bool: kinds.KINDS["bool"],
