@@ -2,8 +2,8 @@
 
     >>> import lrdsl
     >>> sched = lrdsl.compile("step(base=0.1, s=10) then exp(s=5)")
-    >>> sched(0), sched(10)
-    (0.1, 0.01)
+    >>> sched(0), round(sched(10), 12), round(sched(15), 12)
+    (0.1, 0.01, 0.001)
 
 See SPEC.md for the language; the pinned surface is ``parse``, ``compile``, ``Schedule``,
 ``optimizer`` and ``LRDSLError``.

@@ -13,7 +13,7 @@ path                   dtype    what it runs
 ``jax.jit f64``        float64  ``jax.jit`` of ``lrdsl.bridges.jax.schedule(dtype=float64)``
                                 under ``jax.enable_x64(True)`` (scoped: nothing leaks)
 ``jax.jit f32``        float32  the same in float32, x64 off (JAX's default)
-``keras[torch]``       float32  ``LRDSLSchedule`` in this process (tests/conftest.py sets
+``keras[torch]``       float32  ``LRDSLSchedule`` in this process (conftest.py sets
                                 KERAS_BACKEND=torch), eager ``keras.ops``
 ``keras[jax]``         float32  ``jax.jit(LRDSLSchedule(...))`` as Keras's jitted train step
                                 runs it, in ONE child process per :func:`evaluate` call

@@ -14,10 +14,16 @@ All rows go through the harness in one batch (one Keras/JAX child process).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 
 import numpy as np
 import pytest
+
+for peer_library in ("torch", "keras", "jax", "optax", "transformers"):
+    pytest.importorskip(peer_library)
+if importlib.util.find_spec("timm") is None:  # not imported: .peers loads its scheduler modules one by one
+    pytest.skip("could not find 'timm'", allow_module_level=True)
 
 import lrdsl
 from backends import Case, evaluate, problems

@@ -17,6 +17,9 @@ from typing import Callable, Dict, List
 import numpy as np
 import pytest
 
+for peer_library in ("keras", "optax"):
+    pytest.importorskip(peer_library)
+
 import lrdsl
 
 from .peers import metric_series, mismatches, peer_values
