@@ -17,7 +17,7 @@ TEXT = "warmup(10%) then cosine(end=1e-3 * base)"
 
 
 def main():
-    key_x, key_w = jax.random.split(jax.random.PRNGKey(0))
+    key_x, _ = jax.random.split(jax.random.PRNGKey(0))
     x = jax.random.normal(key_x, (STEPS, 32, 4))
     true_w = jnp.array([1.0, -2.0, 0.5, 3.0])
     y = x @ true_w

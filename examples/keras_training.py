@@ -11,10 +11,10 @@ import tempfile
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from lrdsl.bridges.keras import LRDSLSchedule  # noqa: E402
+from lrdsl.bridges.keras import LRDSLSchedule
 
 TEXT = "warmup(T=1ep) then cosine(T=4ep, end=1e-4)"
 

@@ -23,7 +23,7 @@ class Expr:
 
         return to_text(self)
 
-    def children(self) -> Iterator["Expr"]:
+    def children(self) -> Iterator[Expr]:
         """The direct sub-expressions, in source order."""
         return iter(())
 

@@ -25,9 +25,9 @@ string against it.
 - :func:`optimizer_node`: an optimizer's update rule ``update(param, grad, state, *hyper)``.
 
 Formulas decide boundaries with the exact helpers re-exported here from :mod:`lrdsl.exact`
-(:func:`floor_div`, :func:`ceil_div`, :func:`fraction`, :func:`remaining`, :func:`linear_between`, :func:`cosine_between`,
-:func:`periods`, :func:`power`), so a node gives the
-same values under ``jax.jit`` in float32 as in NumPy float64.
+(:func:`floor_div`, :func:`ceil_div`, :func:`fraction`, :func:`remaining`, :func:`linear_between`,
+:func:`cosine_between`, :func:`periods`, :func:`power`), so a node gives the same values under
+``jax.jit`` in float32 as in NumPy float64.
 
 Return the decorated functions from an ``@lrdsl.hookimpl def lrdsl_nodes()`` (:mod:`lrdsl.hookspecs`);
 docs/writing-a-plugin.md is the full guide.
@@ -36,27 +36,41 @@ docs/writing-a-plugin.md is the full guide.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, Mapping, Sequence, Tuple, get_args, get_origin
+from typing import Annotated, Any, Callable, Dict, Mapping, Sequence, Tuple, get_args, get_origin
 
 from . import kinds
 from .built import Built, NodeContext, StatefulNode, SubSchedule
 from .errors import PluginError
 from .exact import ceil_div, cosine_between, floor_div, fraction, linear_between, periods, power, remaining
-from .specs import (BASE, REQUIRED, SPEC_ATTRIBUTE, Check, FunctionSpec, NodeSpec, OptimizerSpec, Param, SameAs,
-                    ScheduleSpec, between, finite_positive, nonnegative, one_of, positive, spec_of)
+from .specs import (
+    BASE,
+    REQUIRED,
+    SPEC_ATTRIBUTE,
+    Check,
+    FunctionSpec,
+    NodeSpec,
+    OptimizerSpec,
+    Param,
+    SameAs,
+    ScheduleSpec,
+    between,
+    finite_positive,
+    nonnegative,
+    one_of,
+    positive,
+    spec_of,
+)
 
+# The annotations of node parameters are what the function receives, for type checkers too.
 
-class Duration(float):
-    """Annotation: a length of time (a bare number is iterations; ``5ep``; ``10%``), received in clock units."""
+Duration = Annotated[float, "duration"]
+"""Annotation: a length of time (a bare number is iterations; ``5ep``; ``10%``), received in clock units."""
 
+Count = Annotated[float, "count"]
+"""Annotation: a whole number of repetitions, or ``inf``."""
 
-class Count(float):
-    """Annotation: a whole number of repetitions, or ``inf``."""
-
-
-class ScheduleArg:
-    """Annotation: a sub-schedule argument (``repeat``'s ``x``), received as a :class:`SubSchedule`."""
-
+ScheduleArg = SubSchedule
+"""Annotation: a sub-schedule argument (``repeat``'s ``x``), received as a :class:`SubSchedule`."""
 
 _ANNOTATIONS: Dict[Any, kinds.Kind] = {
     float: kinds.KINDS["number"], int: kinds.KINDS["integer"], bool: kinds.KINDS["bool"],
@@ -201,7 +215,33 @@ def optimizer_node(name: str | None = None, *, aliases: Sequence[str] = (),
     return declare
 
 
-__all__ = ["BASE", "Built", "Check", "Count", "Duration", "NodeContext", "SameAs", "ScheduleArg", "StatefulNode",
-           "SubSchedule", "between", "built_schedule_node", "ceil_div", "finite_positive", "floor_div", "fraction",
-           "function_node", "nonnegative", "one_of", "optimizer_node", "periods", "positive", "remaining",
-           "schedule_node", "spec_of", "cosine_between", "linear_between", "power"]
+__all__ = [
+    "BASE",
+    "Built",
+    "Check",
+    "Count",
+    "Duration",
+    "NodeContext",
+    "SameAs",
+    "ScheduleArg",
+    "StatefulNode",
+    "SubSchedule",
+    "between",
+    "built_schedule_node",
+    "ceil_div",
+    "cosine_between",
+    "finite_positive",
+    "floor_div",
+    "fraction",
+    "function_node",
+    "linear_between",
+    "nonnegative",
+    "one_of",
+    "optimizer_node",
+    "periods",
+    "positive",
+    "power",
+    "remaining",
+    "schedule_node",
+    "spec_of",
+]

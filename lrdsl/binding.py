@@ -25,7 +25,7 @@ from .errors import ParameterError, PhaseError, UnknownNameError, did_you_mean
 from .kinds import Kind
 from .parser import parse
 from .printer import to_text
-from .specs import BASE, REQUIRED, FunctionSpec, NodeSpec, Param, SameAs, ScheduleSpec
+from .specs import BASE, REQUIRED, FunctionSpec, NodeSpec, Param, SameAsDefault, ScheduleSpec
 from .text import shorten, show_value
 
 
@@ -57,7 +57,7 @@ def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
         return ast.Boolean(value)
     if isinstance(value, (int, float)):
         if not _finite_number(value):
-            raise ParameterError(f"variable ${node.name} = {repr(value):.40}: expected a finite number")
+            raise ParameterError(f"variable ${node.name} = {value!r:.40}: expected a finite number")
         return ast.Number(value)
     if isinstance(value, str):
         tree = parse(value)
@@ -177,7 +177,7 @@ class _Arguments:
         default = param.default
         if default is BASE:
             return self.ctx.base
-        if isinstance(default, SameAs):
+        if isinstance(default, SameAsDefault):
             return earlier[default.name]
         if default is not REQUIRED:
             if param.kind.name == "duration":  # a default duration is a number of iterations

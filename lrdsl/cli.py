@@ -103,7 +103,8 @@ def _save_png(path: str, points, values, title: str, name: str) -> None:
     try:
         figure.savefig(path, dpi=100)
     except (OSError, ValueError) as error:
-        raise LRDSLError(f"--png {path}: cannot write the image ({error}); give a writable path ending in .png")
+        raise LRDSLError(f"--png {path}: cannot write the image ({error}); "
+                         "give a writable path ending in .png") from error
     print(f"wrote {path}")
 
 

@@ -17,6 +17,7 @@ from .errors import LRDSLError, UnitError
 from .parser import parse
 from .vocabulary import UNIT_WORDS
 
+
 @dataclass(frozen=True)
 class Clock:
     unit: str  # "it" or "ep"
@@ -71,17 +72,17 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
         elif isinstance(node, ast.Duration) and node.unit != "%":
             value, unit = node.value, node.unit
         else:
-            raise LRDSLError(f"total={repr(total):.40}: expected a training length such as 10000, '10000it' or '90ep'")
+            raise LRDSLError(f"total={total!r:.40}: expected a training length such as 10000, '10000it' or '90ep'")
     elif isinstance(total, (int, float)) and not isinstance(total, bool):
         value, unit = total, "it"
     else:
-        raise LRDSLError(f"total={repr(total):.40}: expected a number of iterations or a string such as '90ep'")
+        raise LRDSLError(f"total={total!r:.40}: expected a number of iterations or a string such as '90ep'")
     try:
         value = float(value)
     except OverflowError:
         value = math.inf
     if not (0 < value < math.inf):
-        raise LRDSLError(f"total={repr(total):.40}: the training length must be positive and finite")
+        raise LRDSLError(f"total={total!r:.40}: the training length must be positive and finite")
     return value, unit
 
 

@@ -70,13 +70,16 @@ def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
                             where=f"at {located(node)[2:-1]}: " if node.pos else "")
     bound = BINDER.arguments(node, spec)
     if isinstance(spec, FunctionSpec):
-        quotient = _quotient(spec, node, ctx)
-        if quotient is not None:
-            return curves.function(spec.of_quotient, quotient, node)
+        if spec.of_quotient is not None:
+            quotient = _quotient(node, ctx)
+            if quotient is not None:
+                return curves.function(spec.of_quotient, quotient, node)
         return curves.function(spec.evaluate, [compile_expr(arg, ctx) for arg in bound.values()], node)
+    assert isinstance(spec, ScheduleSpec)  # get() was asked for a schedule or a function node
     values = BINDER.values(node, spec, ctx, bound)
     if spec.build is not None:
         return _from_built(spec.build(ctx.node_context(), *values))
+    assert spec.formula is not None  # a schedule node has a build function or a formula
     return curves.node(spec.formula, values, node)
 
 
@@ -87,10 +90,10 @@ def _from_built(built: Built) -> curves.Curve:
                         timeless=built.timeless)
 
 
-def _quotient(spec: FunctionSpec, node: ast.Call, ctx: Context):
-    """``[a, b]`` compiled, when ``node`` is ``f(a / b)`` with ``b`` a positive constant and ``f``
-    declares an exact form of a quotient (``floor``, ``ceil``); else None."""
-    argument = node.args[0] if spec.of_quotient is not None and len(node.args) == 1 else None
+def _quotient(node: ast.Call, ctx: Context):
+    """``[a, b]`` compiled, when ``node`` is ``f(a / b)`` with ``b`` a positive constant (for an ``f``
+    that declares an exact form of a quotient: ``floor``, ``ceil``); else None."""
+    argument = node.args[0] if len(node.args) == 1 else None
     if not (isinstance(argument, ast.BinOp) and argument.op == "/"):
         return None
     denominator = compile_expr(argument.right, ctx)  # stateless: it is constant, or compiled again below
@@ -165,8 +168,8 @@ def natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
     if isinstance(node, ast.Variable):
         return natural_length(variable_tree(node, ctx), ctx)
     lengths = [natural_length(child, ctx) for child in node.children()]
-    lengths = [length for length in lengths if length is not None]
-    return max(lengths) if lengths else None
+    known = [length for length in lengths if length is not None]
+    return max(known) if known else None
 
 
 # -- phases ------------------------------------------------------------------------------------
@@ -186,11 +189,12 @@ def compile_phases(phases, ctx: Context, source) -> curves.Curve:
             if length <= 0:
                 raise PhaseError(f"phase {number} ({phase_label}): 'for' must be a positive duration")
         elif not last:
-            length = natural_length(phase.body, ctx)
-            if length is None:
+            natural = natural_length(phase.body, ctx)
+            if natural is None:
                 raise PhaseError(f"phase {number} ({phase_label}) is followed by another phase but has no "
                                  f"length; write '{phase_label} for <duration>' (e.g. 'for 10ep'), or give "
                                  "its horizon parameter")
+            length = natural
         elif ctx.phase_length is not None:
             length = ctx.phase_length - start
         else:
@@ -230,7 +234,8 @@ def _end_value(curve: curves.Curve, length: float, number: int, phase_label) -> 
     try:
         value = curve.at(length)
     except (ArithmeticError, ValueError) as error:
-        raise EvaluationError(f"phase {number} ({phase_label}) cannot be evaluated at its end {length:g}: {error}")
+        raise EvaluationError(f"phase {number} ({phase_label}) cannot be evaluated at its end {length:g}: "
+                              f"{error}") from error
     if not (0 <= value < math.inf):
         raise EvaluationError(f"phase {number} ({phase_label}) ends at {value!r}, which cannot be the next "
                               "phase's base (it must be finite and >= 0)")

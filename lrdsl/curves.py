@@ -42,7 +42,7 @@ class Curve:
         """The source text of this curve, shortened to ``limit`` characters."""
         return shorten(str(self.label), limit)
 
-    def locate(self, t: float) -> Tuple[int, float, "Curve"]:
+    def locate(self, t: float) -> Tuple[int, float, Curve]:
         """(phase number from 1, local time, phase curve) at ``t``; (1, t, self) if not a sequence."""
         if not self.parts:
             return 1, t, self

@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from typing import Any, NamedTuple
+from typing import Any, List, NamedTuple
 
 import numpy as np
 
@@ -148,7 +148,7 @@ def _ulp(xp, t):
 
 
 @functools.lru_cache(maxsize=256)
-def periods(length: float, mult: float, count: float) -> "Periods":
+def periods(length: float, mult: float, count: float) -> Periods:
     """The :class:`Periods` of ``count`` periods (``inf`` allowed), period k lasting ``length · mult^k``.
 
     Cached: a formula may call it on every evaluation.
@@ -179,7 +179,8 @@ class Periods:
 
     def __init__(self, length: float, mult: float, count: float):
         self.length, self.mult, self.count = float(length), float(mult), count
-        starts, stretches = [0.0], []
+        starts: List[float] = [0.0]
+        stretches: List[float] = []
         if mult != 1:
             while len(stretches) < min(count, _TABLE_PERIODS) and starts[-1] < _EXACT_LIMIT:
                 stretches.append(self.mult ** len(stretches))

@@ -24,8 +24,9 @@ _NOT_NUMBERS = (ast.String, ast.Boolean, ast.ListExpr, ast.TupleExpr, ast.Durati
 class Resolver(Protocol):
     """What coercion needs from the compiler, for the parameter being bound."""
 
-    allows_schedules: bool
-    """Whether a number may be a schedule (an optimizer's hyperparameters)."""
+    @property
+    def allows_schedules(self) -> bool:
+        """Whether a number may be a schedule (an optimizer's hyperparameters)."""
 
     def number(self, node: ast.Expr, label: str) -> Any:
         """A number fixed in time (a float), or a schedule where the node allows one (optimizers)."""

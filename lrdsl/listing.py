@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from .errors import UnknownNameError, did_you_mean
 from .plugins import build_registry, default_registry
@@ -24,7 +24,7 @@ def _registry(registry: Optional[Registry]) -> Registry:
     return registry if registry is not None else default_registry()
 
 
-def node_rows(registry: Optional[Registry] = None, kind: Optional[str] = None) -> List[Dict[str, object]]:
+def node_rows(registry: Optional[Registry] = None, kind: Optional[str] = None) -> List[Dict[str, Any]]:
     """One dict per node (``name, kind, source, signature, summary, aliases``), sorted by kind then name.
 
     ``kind`` (``"schedule"``, ``"optimizer"`` or ``"function"``) keeps only that kind.

@@ -11,9 +11,10 @@ import functools
 import math
 from importlib import resources
 from pathlib import Path
+from typing import List, Tuple, Union, cast
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
 from . import ast
 from .errors import LRDSLError, LRDSLSyntaxError
@@ -46,7 +47,7 @@ class _Keyword(tuple):
 
 
 def _position(token: Token) -> ast.Position:
-    return (token.line, token.column)
+    return None if token.line is None or token.column is None else (token.line, token.column)
 
 
 def _identifier(token: Token) -> str:
@@ -127,7 +128,8 @@ class ASTBuilder(Transformer):
         return _Keyword((_identifier(name), value, _position(name)))
 
     def call(self, name, *arguments):
-        args, kwargs = [], []
+        args: List[ast.Expr] = []
+        kwargs: List[Tuple[str, ast.Expr]] = []
         for argument in arguments:
             if argument is None:
                 continue
@@ -151,7 +153,7 @@ class _Located(Exception):
         self.message, self.where = message, where
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parser() -> Lark:
     return Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True,
                 transformer=ASTBuilder())
@@ -183,10 +185,10 @@ def _expected(names) -> str:
     return ", ".join(sorted(words)) or "something else"
 
 
-def _syntax_error(text: str, error: UnexpectedInput) -> LRDSLSyntaxError:
+def _syntax_error(text: str, error: Union[UnexpectedCharacters, UnexpectedToken, UnexpectedEOF]) -> LRDSLSyntaxError:
     line, column = max(error.line, 1), max(error.column, 1)
     if isinstance(error, UnexpectedCharacters):
-        found = repr(text[error.pos_in_stream])
+        found = repr(error.char)
         expected = _expected(error.allowed)
     else:
         at_end = isinstance(error, UnexpectedEOF) or error.token.type == "$END"
@@ -207,8 +209,8 @@ def parse(text: str) -> ast.Expr:
     if len(text) > MAX_LENGTH:
         raise LRDSLSyntaxError(f"expression is too long: {len(text):,} characters (the limit is {MAX_LENGTH:,})")
     try:
-        tree = _parser().parse(text)
-    except UnexpectedInput as error:
+        tree = cast(ast.Expr, _parser().parse(text))  # the builder transforms while parsing
+    except (UnexpectedCharacters, UnexpectedToken, UnexpectedEOF) as error:  # lark's UnexpectedInput
         raise _syntax_error(text, error) from None
     except _Located as error:
         line, column = error.where

@@ -27,13 +27,13 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypedDict
 
 import pluggy
 
 from . import hookspecs
-from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
 from .errors import PluginError, did_you_mean
+from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
 from .registry import NameClashError, Registry, withdrawn_reason
 from .specs import FunctionSpec, ScheduleSpec, spec_of
 
@@ -68,7 +68,12 @@ class PluginPolicy:
         return any(normalise(name) in self.block for name in names if name)
 
 
-_overrides: Dict[str, object] = {}
+class _Overrides(TypedDict, total=False):
+    entry_points: Optional[bool]
+    block: Optional[Tuple[str, ...]]
+
+
+_overrides: _Overrides = {}
 
 
 def plugin_policy() -> PluginPolicy:
@@ -76,7 +81,7 @@ def plugin_policy() -> PluginPolicy:
     entry_points = _overrides.get("entry_points")
     if entry_points is None:
         entry_points = os.environ.get(ENV_NO_PLUGINS, "").strip().lower() in _FALSE
-    block = _overrides.get("block")
+    block: Optional[Iterable[str]] = _overrides.get("block")
     if block is None:
         block = os.environ.get(ENV_BLOCK_PLUGINS, "").split(",")
     return PluginPolicy(bool(entry_points), frozenset(normalise(b) for b in block if b.strip()))
@@ -210,11 +215,16 @@ def _guarded(node, source: str):
         spec = spec_of(node)
     except PluginError:
         return node
-    role = "formula" if isinstance(spec, ScheduleSpec) else "evaluate" if isinstance(spec, FunctionSpec) else None
-    function = getattr(spec, role) if role else None
-    if source == BUILTIN_SOURCE or function is None:
+    if source == BUILTIN_SOURCE:
         return spec
+    if isinstance(spec, ScheduleSpec) and spec.formula is not None:
+        return replace(spec, formula=_guard(spec.formula, spec.name, source))
+    if isinstance(spec, FunctionSpec) and spec.evaluate is not None:
+        return replace(spec, evaluate=_guard(spec.evaluate, spec.name, source))
+    return spec
 
+
+def _guard(function: Callable, name: str, source: str) -> Callable:
     @functools.wraps(function)
     def guarded(xp, *args):
         try:
@@ -222,9 +232,9 @@ def _guarded(node, source: str):
         except (ArithmeticError, ValueError):
             raise
         except Exception as error:
-            raise PluginError(f"node {spec.name!r} from plugin {source!r} failed: {_error(error)}") from error
+            raise PluginError(f"node {name!r} from plugin {source!r} failed: {_error(error)}") from error
 
-    return replace(spec, **{role: guarded})
+    return guarded
 
 
 def _add(registry: Registry, node, source: str) -> None:
@@ -235,7 +245,7 @@ def _add(registry: Registry, node, source: str) -> None:
     except NameClashError as clash:
         if source == BUILTIN_SOURCE:
             raise
-        if BUILTIN_SOURCE in clash.other_sources:
+        if clash.other is not None and clash.other.source == BUILTIN_SOURCE:
             _warn(source, f"node {spec.name!r} skipped: {clash.name!r} is the name of the built-in node "
                   f"{clash.other.name!r}, which a plugin cannot override; rename the plugin's node")
         elif source in clash.other_sources:
@@ -270,7 +280,7 @@ def build_registry(entry_points: bool = True, block: Iterable[str] = (),
     return registry
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_registry() -> Registry:
     """The registry used when none is given (built once per process; see :func:`configure_plugins`)."""
     return build_registry()

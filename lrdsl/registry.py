@@ -98,7 +98,7 @@ class Registry:
         """Sorted names (aliases included) of the given kind, or of every kind."""
         return sorted(n for n, s in self._by_name.items() if kind is None or s.kind == kind)
 
-    def copy(self) -> "Registry":
+    def copy(self) -> Registry:
         """An independent registry with the same nodes (to add test or notebook nodes to)."""
         other = Registry()
         other._by_name = dict(self._by_name)

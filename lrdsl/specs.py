@@ -22,7 +22,6 @@ from .kinds import FORMULA_KINDS, Kind
 from .text import show_value
 from .vocabulary import RESERVED
 
-
 # -- ranges -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -66,21 +65,29 @@ class _Sentinel:
         return self.text
 
 
-BASE = _Sentinel("b")
+# The defaults below are typed Any: each is a valid default of a parameter of any type
+# (``base: float = BASE``), for type checkers too.
+
+BASE: Any = _Sentinel("b")
 """A default meaning "the incoming base b" (docs/language.md §5)."""
 
-REQUIRED = _Sentinel("required")
+REQUIRED: Any = _Sentinel("required")
 """No default: the parameter must be given (a horizon left unset takes its phase's length)."""
 
 
-class SameAs:
-    """A default that copies another (earlier) parameter's value: ``down: Duration = SameAs("up")``."""
+class SameAsDefault:
+    """The default made by :func:`SameAs`: the value of the earlier parameter ``name``."""
 
     def __init__(self, name: str):
         self.name = name
 
     def __repr__(self) -> str:
         return self.name
+
+
+def SameAs(name: str) -> Any:
+    """A default that copies another (earlier) parameter's value: ``down: Duration = SameAs("up")``."""
+    return SameAsDefault(name)
 
 
 # -- parameters -------------------------------------------------------------------------------------
@@ -99,7 +106,7 @@ class Param:
         default = self.default
         if default is REQUIRED:
             return ""
-        if isinstance(default, (_Sentinel, SameAs)):
+        if isinstance(default, (_Sentinel, SameAsDefault)):
             return repr(default)
         if isinstance(default, tuple):
             return "(" + ", ".join(map(show_value, default)) + ")"
@@ -157,7 +164,7 @@ class NodeSpec:
     def param(self, name: str) -> Optional[Param]:
         return next((p for p in self.params if p.name == name), None)
 
-    def with_source(self, source: str) -> "NodeSpec":
+    def with_source(self, source: str) -> NodeSpec:
         return replace(self, source=source)
 
 
@@ -168,7 +175,7 @@ def _check_param(param: Param, names, what: str) -> None:
     if param.check is not None and not isinstance(param.check, Check):
         raise PluginError(f"{where} has a check that is not an lrdsl.authoring.Check")
     default = param.default
-    if isinstance(default, SameAs):
+    if isinstance(default, SameAsDefault):
         if default.name not in names[: names.index(param.name)]:
             raise PluginError(f"{where}: SameAs({default.name!r}) must name an earlier parameter")
     elif default is not REQUIRED and default is not BASE and not param.kind.accepts(default):
@@ -209,7 +216,7 @@ class FunctionSpec(NodeSpec):
     ``of_quotient(xp, a, b)`` is the function of ``a / b`` computed exactly (``floor``, ``ceil``)."""
 
     kind: ClassVar[str] = "function"
-    evaluate: Optional[Callable] = None
+    evaluate: Callable = field(kw_only=True)
     variadic: bool = False
     of_quotient: Optional[Callable] = None
 
@@ -233,7 +240,7 @@ class OptimizerSpec(NodeSpec):
     """
 
     kind: ClassVar[str] = "optimizer"
-    update: Optional[Callable] = None
+    update: Callable = field(kw_only=True)
     requires: Tuple[Check, ...] = ()
     fixed: FrozenSet[str] = frozenset()
     bridges: Mapping[str, Any] = field(default_factory=dict)

@@ -13,7 +13,7 @@ path                   dtype    what it runs
 ``jax.jit f64``        float64  ``jax.jit`` of ``lrdsl.bridges.jax.schedule(dtype=float64)``
                                 under ``jax.enable_x64(True)`` (scoped: nothing leaks)
 ``jax.jit f32``        float32  the same in float32, x64 off (JAX's default)
-``keras[torch]``       float32  ``LRDSLSchedule`` in this process (tests/conftest.py sets
+``keras[torch]``       float32  ``LRDSLSchedule`` in this process (conftest.py sets
                                 KERAS_BACKEND=torch), eager ``keras.ops``
 ``keras[jax]``         float32  ``jax.jit(LRDSLSchedule(...))`` as Keras's jitted train step
                                 runs it, in ONE child process per :func:`evaluate` call
@@ -107,7 +107,7 @@ def parse_case(line: str) -> Case:
     return Case(text.strip(), **{**kwargs, "plugins": tuple(kwargs.get("plugins", ()))})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def registry(plugins: Tuple[str, ...]):
     """The built-in nodes plus those of the plugin module files ``plugins`` (None: the default registry)."""
     if not plugins:
@@ -196,7 +196,7 @@ def _jit_together(functions: List[Any], grids: List[Any]) -> List[Values]:
     try:
         together = jax.jit(lambda gs: [functions[k](g) for k, g in zip(usable, gs)])
         for k, out in zip(usable, together([grids[k] for k in usable])):
-            results[k] = _attempt(lambda: out)
+            results[k] = _attempt(lambda out=out: out)
     except Exception:
         for k in usable:
             results[k] = _attempt(jax.jit(functions[k]), grids[k])

@@ -8,13 +8,24 @@ import numpy as np
 import pytest
 
 import lrdsl
-from lrdsl.authoring import (BASE, Count, Duration, between, built_schedule_node, function_node, nonnegative, one_of,
-                             positive, schedule_node, spec_of)
-from lrdsl.kinds import KINDS
-from lrdsl.specs import REQUIRED, Param
+from lrdsl.authoring import (
+    BASE,
+    Count,
+    Duration,
+    between,
+    built_schedule_node,
+    function_node,
+    nonnegative,
+    one_of,
+    positive,
+    schedule_node,
+    spec_of,
+)
 from lrdsl.errors import PluginError
+from lrdsl.kinds import KINDS
 from lrdsl.plugins import build_registry
 from lrdsl.scalarmath import SCALAR
+from lrdsl.specs import REQUIRED, Param
 
 seen_namespaces = []
 
@@ -59,7 +70,8 @@ def test_the_declaration_comes_from_the_signature_checks_and_docstring():
 
 
 def test_a_declared_formula_stays_a_plain_function():
-    assert bumpy(SCALAR, 50.0, 100.0, mode="exp", base=1.0) == pytest.approx(1 - (1 - math.exp(-1.5)) / (1 - math.exp(-3)))
+    expected = 1 - (1 - math.exp(-1.5)) / (1 - math.exp(-3))
+    assert bumpy(SCALAR, 50.0, 100.0, mode="exp", base=1.0) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("text", [

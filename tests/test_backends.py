@@ -27,14 +27,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras  # noqa: F401  (importing Keras raises the recursion limit: do it before hypothesis runs)
 import numpy as np
 import pytest
+
+for framework in ("torch", "jax", "optax"):
+    pytest.importorskip(framework)
+pytest.importorskip("keras")  # importing Keras raises the recursion limit: do it before hypothesis runs
+
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 import lrdsl
-
 from backends import FLOAT32_PATHS, REFERENCE, Case, assert_exact, evaluate, parse_case, problems
 
 PLUGIN = "plugins/lrdsl-extras/src/lrdsl_extras/__init__.py"
@@ -183,12 +186,14 @@ def check(cases):
     assert_exact(kept)
 
 
+@pytest.mark.slow
 @PROFILE
 @given(batches(BUILTIN_STRINGS))
 def test_builtin_nodes_and_compositions_are_exact_on_every_backend(cases):
     check(cases)
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=4)
 @given(batches(PLUGIN_STRINGS, plugins=(PLUGIN,), compositions_per_batch=(16, 24)))
 def test_plugin_nodes_are_exact_on_every_backend(cases):

@@ -6,6 +6,9 @@ import runpy
 
 import pytest
 
+for framework in ("torch", "jax", "optax", "keras"):
+    pytest.importorskip(framework)
+
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
 

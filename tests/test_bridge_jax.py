@@ -1,10 +1,12 @@
 """The JAX/optax bridge: jitted schedules against the NumPy evaluator and optax's own schedules."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
+
+jax = pytest.importorskip("jax")
+optax = pytest.importorskip("optax")
+
+import jax.numpy as jnp
 
 import lrdsl
 from lrdsl.bridges import BridgeError

@@ -6,9 +6,10 @@ import subprocess
 import sys
 import textwrap
 
-import keras
 import numpy as np
 import pytest
+
+keras = pytest.importorskip("keras")
 
 import lrdsl
 from lrdsl.bridges import BridgeError
@@ -109,6 +110,7 @@ def test_metric_driven_schedules_are_refused():
 
 
 def test_jax_backend_in_a_subprocess(tmp_path):
+    pytest.importorskip("jax")
     script = textwrap.dedent("""
         import numpy as np, keras, lrdsl
         from lrdsl.bridges.keras import LRDSLSchedule

@@ -7,7 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch")
 
 import lrdsl
 from lrdsl.bridges import BridgeError
@@ -282,7 +283,7 @@ def test_lightning_dict_shape():
 
 def _fit_with_lightning(tmp_path, configure, data, epochs, validate=False):
     """Train a small model with a real Lightning Trainer; the lr seen at every training step."""
-    import lightning
+    lightning = pytest.importorskip("lightning")
 
     class Module(lightning.LightningModule):
         def __init__(self):
@@ -311,6 +312,7 @@ def _fit_with_lightning(tmp_path, configure, data, epochs, validate=False):
     return module.lrs
 
 
+@pytest.mark.slow
 def test_lightning_trainer_steps_it_per_batch(tmp_path):
     text = "warmup(T=4) then exp(s=4, rate=0.5)"
     lrs = _fit_with_lightning(
@@ -320,6 +322,7 @@ def test_lightning_trainer_steps_it_per_batch(tmp_path):
     np.testing.assert_allclose(lrs, lrdsl.compile(text, base=0.1).values(np.arange(24)), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_lightning_reports_the_monitored_metric_to_plateau(tmp_path):
     def configure(optimizer):
         scheduler = ScheduleLR(optimizer, "warmup(T=2) then plateau(factor=0.5, patience=0)")
@@ -361,6 +364,7 @@ def _distributed_worker(rank, world, port, out):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_distributed_gloo_every_rank_computes_the_same_rates(tmp_path):
     out = os.fspath(tmp_path / "lrs.pt")
     torch.multiprocessing.spawn(_distributed_worker, args=(2, _free_port(), out), nprocs=2, join=True)

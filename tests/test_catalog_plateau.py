@@ -36,7 +36,8 @@ def reference(metrics, base, factor=0.1, patience=10, threshold=1e-4, threshold_
     return out
 
 
-METRICS = [1 / (1 + 0.2 * i) + 0.03 * math.cos(1.3 * i) for i in range(25)] + [0.3] * 30 + [0.1 + 0.01 * i for i in range(20)]
+METRICS = ([1 / (1 + 0.2 * i) + 0.03 * math.cos(1.3 * i) for i in range(25)] + [0.3] * 30
+           + [0.1 + 0.01 * i for i in range(20)])
 
 
 def run(text, metrics, base=1.0):

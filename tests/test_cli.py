@@ -1,11 +1,15 @@
 """The ``lrdsl`` command, run as a user runs it (a subprocess of the installed entry point)."""
 
+import importlib.util
 import json
 import math
 import subprocess
 import sys
 
 import pytest
+
+needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="--png needs matplotlib, which is not installed")
 
 
 def lrdsl(*args, ok=True):
@@ -27,6 +31,7 @@ def test_plot_draws_and_prints_key_values():
     assert f"iteration       59  {end:<14.6g} end" in out
 
 
+@needs_matplotlib
 def test_plot_by_epoch_with_total_and_png(tmp_path):
     png = tmp_path / "schedule.png"
     out = lrdsl("plot", "warmup(5%) then cosine(end=1e-5)", "--total", "90ep", "--epochs", "90", "--base", "3e-4",
@@ -66,7 +71,8 @@ def test_check_prints_the_canonical_form():
     (["eval", "cosine(T=10)", "--at", "inf", "--json"], "finite numbers"),
     (["eval", "cosine(T=10)", "--at", ",,,"], "finite numbers"),
     (["plot", "cosine(T=5ep)"], "plot it with --epochs N"),
-    (["plot", "cosine(T=10)", "--png", "/nonexistent/dir/x.png"], "cannot write the image"),
+    pytest.param(["plot", "cosine(T=10)", "--png", "/nonexistent/dir/x.png"], "cannot write the image",
+                 marks=needs_matplotlib),
 ])
 def test_errors_are_one_clear_message_and_exit_code_2(args, fragment):
     result = lrdsl(*args, ok=False)

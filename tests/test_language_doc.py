@@ -7,6 +7,7 @@
 - its token definitions are those of grammar/lrdsl.lark, and its section numbers are stable.
 """
 
+import contextlib
 import doctest
 import importlib.util
 import re
@@ -63,10 +64,8 @@ def _options(words):
     options, variables, error = {}, {}, None
     for word in words:
         key, _, value = word.partition("=")
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
         if key == "error":
             error = getattr(errors, value)
         elif key.startswith("$"):

@@ -169,8 +169,8 @@ def test_resume_in_a_new_process_is_bitwise_identical(tmp_path):
     run("full", tmp_path / "full.pkl")
     run("first", tmp_path / "state.pkl")
     run("resume", tmp_path / "state.pkl", tmp_path / "resumed.pkl")
-    full = pickle.load(open(tmp_path / "full.pkl", "rb"))
-    resumed = pickle.load(open(tmp_path / "resumed.pkl", "rb"))
+    full = pickle.loads((tmp_path / "full.pkl").read_bytes())
+    resumed = pickle.loads((tmp_path / "resumed.pkl").read_bytes())
     assert list(full) == list(resumed) and len(full) == 10
     for text in full:
         for a, b in zip(full[text], resumed[text]):
@@ -211,7 +211,8 @@ def test_state_dict_is_a_snapshot_and_load_checks_it():
     ("cosine(T=10)", UnknownNameError, "is a schedule node"),
     ("0.1 * adam()", ParameterError, "an optimizer is written as a call"),
     ("sgd(momentum=0.9 * warmup(T=10), nesterov=true)", ParameterError, "momentum > 0.*at iteration 0"),
-    ("adam(betas=(0.9, 1.5 - warmup(T=10)))", ParameterError, r"betas\[1\]=1.5 - warmup\(T=10\) \(= 1.5 at iteration 0\) is out of range"),
+    ("adam(betas=(0.9, 1.5 - warmup(T=10)))", ParameterError,
+     r"betas\[1\]=1.5 - warmup\(T=10\) \(= 1.5 at iteration 0\) is out of range"),
 ])
 def test_invalid_optimizers_raise_clear_errors(text, error, message):
     with pytest.raises(error, match=message):
@@ -408,7 +409,7 @@ def test_load_state_dict_rejects_malformed_state_and_changes_nothing(corrupt):
 def test_a_failing_schedule_state_puts_back_the_schedules_already_loaded():
     good = _good_state()
     bad = {**good, "schedules": [[good["schedules"][0][0], {**good["schedules"][0][1], "nodes": [{"node": 1}]}]]}
-    opt, params = _resumable()
+    opt, _ = _resumable()
     fresh = opt.state_dict()["schedules"]
     with pytest.raises(ArrayError, match=r"betas\[0\]"):
         opt.load_state_dict(bad)

@@ -8,12 +8,14 @@ values are set by hand before each step, from closed forms written here.
 
 import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
-import torch
+
+jax = pytest.importorskip("jax")
+optax = pytest.importorskip("optax")
+torch = pytest.importorskip("torch")
+
+import jax.numpy as jnp
 
 import lrdsl
 

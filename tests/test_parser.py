@@ -1,13 +1,26 @@
 """Parser and printer: the AST shape of each construct, the round trip, syntax errors, input limits."""
 
-import time
+import threading
 from pathlib import Path
 
 import pytest
 
 from lrdsl import LRDSLError, parse
-from lrdsl.ast import (BinOp, Boolean, Call, Duration, ListExpr, Name, Neg, Number, Phase, Phases, String,
-                       TupleExpr, Variable)
+from lrdsl.ast import (
+    BinOp,
+    Boolean,
+    Call,
+    Duration,
+    ListExpr,
+    Name,
+    Neg,
+    Number,
+    Phase,
+    Phases,
+    String,
+    TupleExpr,
+    Variable,
+)
 from lrdsl.errors import LRDSLSyntaxError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "roundtrip.txt"
@@ -152,29 +165,38 @@ def test_non_string_input_is_an_lrdsl_error():
         parse(42)
 
 
-def _quickly(text, seconds=2.0):
-    start = time.perf_counter()
-    with pytest.raises(LRDSLError) as info:
-        parse(text)
-    assert time.perf_counter() - start < seconds
-    return str(info.value)
+def _rejected(text, timeout=60.0):
+    """The message of the LRDSLError ``parse(text)`` raises. The timeout only proves that parsing
+    ends (no hang): tests assert no speed (benchmarks/ measure it)."""
+    caught = []
+
+    def run():
+        with pytest.raises(LRDSLError) as info:
+            parse(text)
+        caught.append(str(info.value))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    assert caught, f"parse() did not raise an LRDSLError within {timeout:g} s"
+    return caught[0]
 
 
-def test_one_megabyte_input_fails_fast():
-    assert "too long" in _quickly("1 + " * 250_000 + "1")
+def test_one_megabyte_input_is_rejected():
+    assert "too long" in _rejected("1 + " * 250_000 + "1")
 
 
 def test_ten_thousand_parentheses_never_recurse():
     deep = "(" * 10_000 + "1" + ")" * 10_000
     assert parse(deep) == Number(1)  # parentheses alone add no depth
-    assert "nested too deeply" in _quickly("-(" * 5_000 + "x" + ")" * 5_000)
-    assert "nested too deeply" in _quickly("f(" * 5_000 + ")" * 5_000)
-    assert "nested too deeply" in _quickly("[" * 10_000 + "]" * 10_000)
+    assert "nested too deeply" in _rejected("-(" * 5_000 + "x" + ")" * 5_000)
+    assert "nested too deeply" in _rejected("f(" * 5_000 + ")" * 5_000)
+    assert "nested too deeply" in _rejected("[" * 10_000 + "]" * 10_000)
 
 
 def test_unbalanced_deep_input_is_a_syntax_error():
-    assert "unexpected" in _quickly("(" * 10_000)
+    assert "unexpected" in _rejected("(" * 10_000)
 
 
 def test_long_operator_chain_within_the_limit_is_rejected_cleanly():
-    assert "nested too deeply" in _quickly("1" + " + 1" * 5_000)
+    assert "nested too deeply" in _rejected("1" + " + 1" * 5_000)

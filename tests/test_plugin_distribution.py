@@ -72,6 +72,7 @@ def run(python, code, **env):
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
     """A fresh virtual environment with lrdsl-extras pip-installed (offline: no index, no isolation)."""
+    pytest.importorskip("setuptools", minversion="70.1")  # the plugin's build backend, used without isolation
     root = tmp_path_factory.mktemp("plugin-venv")
     env = root / "env"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env)],
@@ -103,6 +104,7 @@ print(json.dumps({"found": found, "dist": str(importlib.metadata.distribution("l
 """
 
 
+@pytest.mark.slow
 def test_pip_installed_plugin_is_discovered_through_its_entry_point(venv):
     result = json.loads(run(venv, PROBE))
     assert result["found"] == {"tanh_decay": "lrdsl-extras", "noam": "lrdsl-extras", "signsgd": "lrdsl-extras",
@@ -110,12 +112,14 @@ def test_pip_installed_plugin_is_discovered_through_its_entry_point(venv):
     assert Path(result["dist"]).resolve().is_relative_to(venv.parent.parent.resolve())  # installed in the venv
 
 
+@pytest.mark.slow
 def test_the_installed_plugin_can_be_blocked_or_disabled(venv):
     for env in ({"LRDSL_BLOCK_PLUGINS": "LRDSL_Extras"}, {"LRDSL_NO_PLUGINS": "1"}):
         found = json.loads(run(venv, PROBE, **env))["found"]
         assert found == {"tanh_decay": None, "noam": None, "signsgd": None, "cosine": "lrdsl"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number", range(2))
 def test_the_guides_examples_run_with_the_installed_plugin(venv, number):
     code, output = examples()[number]
@@ -124,6 +128,7 @@ def test_the_guides_examples_run_with_the_installed_plugin(venv, number):
         assert printed == output
 
 
+@pytest.mark.slow
 def test_the_installed_plugin_nodes_work_end_to_end(venv):
     code = """
 import numpy as np, lrdsl

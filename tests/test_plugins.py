@@ -17,8 +17,15 @@ import pytest
 import lrdsl
 from lrdsl.authoring import nonnegative, schedule_node, spec_of
 from lrdsl.errors import PluginError, UnknownNameError
-from lrdsl.plugins import (BUILTIN_PLUGINS, LRDSLPluginWarning, build_registry, configure_plugins,
-                           default_registry, plugin_manager, plugin_policy)
+from lrdsl.plugins import (
+    BUILTIN_PLUGINS,
+    LRDSLPluginWarning,
+    build_registry,
+    configure_plugins,
+    default_registry,
+    plugin_manager,
+    plugin_policy,
+)
 from lrdsl.registry import NameClashError
 
 _counter = itertools.count()
@@ -215,22 +222,28 @@ def test_a_malformed_node_is_skipped_with_a_warning_and_the_plugins_other_nodes_
     ('@schedule_node()\ndef bad(xp, t, value: dict):\n    """Bad."""\n', "unsupported annotation"),
     ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='progress')",
      "'progress' is reserved by the language"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='then')", "'then' is reserved by the language"),
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='then')",
+     "'then' is reserved by the language"),
     ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad-name')", "must be identifiers"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', aliases=None)", "must be identifiers"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', params=(flat_b.lrdsl_spec.params[0], 3))",
+    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', aliases=None)",
+     "must be identifiers"),
+    ("from dataclasses import replace\n"
+     "bad = replace(flat_b.lrdsl_spec, name='bad', params=(flat_b.lrdsl_spec.params[0], 3))",
      "params must be a tuple of lrdsl.specs.Param"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', params=flat_b.lrdsl_spec.params * 2)",
+    ("from dataclasses import replace\n"
+     "bad = replace(flat_b.lrdsl_spec, name='bad', params=flat_b.lrdsl_spec.params * 2)",
      "repeat"),
     ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', doc=None)", "has no documentation"),
     ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', formula=None)",
      "needs exactly one callable"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', horizon='value')",
+    ("from dataclasses import replace\n"
+     "bad = replace(flat_b.lrdsl_spec, name='bad', horizon='value')",
      "horizon 'value' must name a Duration parameter"),
     (SCHEDULE_ARG, "parameter 'x' is a schedule, which a formula cannot take; declare the node with "
                    "built_schedule_node"),
     (NO_DOC, "node 'bad' has no documentation; give its function a docstring"),
-    ('@schedule_node()\ndef bad(xp, t, value: float = "high"):\n    """Bad."""\n', "its default 'high' is not a number"),
+    ('@schedule_node()\ndef bad(xp, t, value: float = "high"):\n    """Bad."""\n',
+     "its default 'high' is not a number"),
 ])
 def test_a_declaration_error_skips_the_plugin_with_the_authoring_message(site, extra, reason):
     site.nodes("sloppy-dist", "halfdrop", "flat_b", extra=extra)
@@ -261,8 +274,9 @@ def test_an_unknown_hook_and_an_unmarked_hook_are_reported(site):
 def test_a_plugin_cannot_override_a_builtin_name_or_alias(site):
     site.nodes("shadow-dist", "cosine", "exponential")
     site.nodes("shadow-two", "cosdrop", "flat_b",
-               extra="from dataclasses import replace\nalias = replace({b}.lrdsl_spec, name='flat_c', aliases=('time_based',))"
-               .format(b="flat_b"), more=", alias")
+               extra="from dataclasses import replace\n"
+                     "alias = replace(flat_b.lrdsl_spec, name='flat_c', aliases=('time_based',))",
+               more=", alias")
     registry, messages = load()
     assert sorted(messages) == [
         "lrdsl plugin 'shadow-dist': node 'cosine' skipped: 'cosine' is the name of the built-in node 'cosine', "
@@ -294,7 +308,8 @@ def test_a_name_two_plugins_provide_is_disabled_with_an_error_naming_both(site):
 
 def test_a_third_claimant_and_the_clashing_nodes_aliases_are_disabled_too(site):
     site.nodes("alpha-dist", "shared", "alpha_flat",
-               extra="from dataclasses import replace\nwide = replace(shared.lrdsl_spec, name='wide', aliases=('shared_b',))",
+               extra="from dataclasses import replace\n"
+                     "wide = replace(shared.lrdsl_spec, name='wide', aliases=('shared_b',))",
                more=", wide")
     site.nodes("beta-dist", "shared_b", "beta_flat")
     site.nodes("gamma-dist", "shared_b", "gamma_flat")

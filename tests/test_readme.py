@@ -3,8 +3,9 @@
 import importlib.util
 import math
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import lrdsl
 from lrdsl.plugins import build_registry

@@ -7,7 +7,7 @@ import pytest
 
 import lrdsl
 
-T_RANGE = range(0, 260)
+T_RANGE = range(260)
 
 
 def values(text, points=T_RANGE, **options):

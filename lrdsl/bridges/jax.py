@@ -59,7 +59,7 @@ def schedule(text_or_schedule, *, base: float = 1.0, steps_per_epoch=None, total
 
     value.__name__ = "lrdsl_schedule"
     value.__doc__ = f"lrdsl schedule {sched.expression!r} (base={sched.base!r}) of the optax count."
-    value.schedule = sched
+    value.schedule = sched  # type: ignore[attr-defined]  # a function attribute
     return value
 
 

@@ -47,8 +47,11 @@ class KerasNamespace:
         return getattr(keras.ops, name)
 
 
+_LearningRateSchedule: Any = keras.optimizers.schedules.LearningRateSchedule  # imported at run time: Any to mypy
+
+
 @keras.saving.register_keras_serializable(package="lrdsl")
-class LRDSLSchedule(keras.optimizers.schedules.LearningRateSchedule):
+class LRDSLSchedule(_LearningRateSchedule):
     """A Keras learning-rate schedule compiled from an lrdsl expression.
 
     The arguments are those of :func:`lrdsl.compile` (``base`` is the incoming base, 1.0 by
@@ -123,12 +126,13 @@ def optimizer(text, *, steps_per_epoch=None, total=None, variables: Optional[Map
             require_value(config, "Keras", key, lambda v: v == 0, why)
     if config.name == "nadam":
         require_value(config, "Keras", "momentum_decay", lambda v: v == 4e-3, "Keras's Nadam fixes it at 4e-3")
-    kwargs = {}
+    kwargs: Dict[str, Any] = {}
     for key, target in arguments.items():
-        if isinstance(target, tuple):
-            kwargs.update(zip(target, h[key]))
+        value = h[key]
+        if isinstance(value, tuple):  # betas: one Keras argument per item
+            kwargs.update(zip(target, value))
         else:
-            kwargs[target] = h[key]
+            kwargs[target] = value
     if kwargs.get("weight_decay") == 0:
         kwargs["weight_decay"] = None
     lr = h["lr"]

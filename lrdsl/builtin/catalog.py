@@ -8,6 +8,8 @@ arrive in the schedule's clock unit.
 
 from __future__ import annotations
 
+import itertools
+
 from ..authoring import BASE, Built, Duration, built_schedule_node, nonnegative, positive, schedule_node
 from ..errors import ParameterError
 from ..exact import remaining
@@ -62,10 +64,11 @@ def piecewise(ctx, at: list[Duration], values: list[float]) -> Built:
         raise ParameterError(f"piecewise(): values must have one more entry than at (a value before the "
                              f"first boundary and one after each); got {len(at)} boundaries and "
                              f"{len(values)} values")
-    if any(later < earlier for earlier, later in zip(at, at[1:])):
+    if any(later < earlier for earlier, later in itertools.pairwise(at)):
         raise ParameterError(f"piecewise(): at must be in increasing order, got "
                              f"[{', '.join(f'{a:g}' for a in at)}]")
-    return Built(lambda xp, t: _piecewise_formula(xp, t, at, values), label=describe_call("piecewise", at=at, values=values))
+    return Built(lambda xp, t: _piecewise_formula(xp, t, at, values),
+                 label=describe_call("piecewise", at=at, values=values))
 
 
 @schedule_node(horizon="T", checks={"T": positive, "power": nonnegative, "end": nonnegative,

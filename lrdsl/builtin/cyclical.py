@@ -10,8 +10,22 @@ from __future__ import annotations
 
 import math
 
-from ..authoring import (BASE, Built, Check, Count, Duration, SameAs, ScheduleArg, SubSchedule, between, built_schedule_node, nonnegative,
-                         one_of, positive, schedule_node)
+from ..authoring import (
+    BASE,
+    Built,
+    Check,
+    Count,
+    Duration,
+    SameAs,
+    ScheduleArg,
+    SubSchedule,
+    between,
+    built_schedule_node,
+    nonnegative,
+    one_of,
+    positive,
+    schedule_node,
+)
 from ..errors import ParameterError
 from ..exact import cosine_between, floor_div, linear_between, periods, power
 from ..scalarmath import SCALAR

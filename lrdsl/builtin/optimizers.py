@@ -23,8 +23,8 @@ import math
 import numpy as np
 
 from ..authoring import Check, between, nonnegative, optimizer_node, positive
-from ..optim.kernels import add_scaled, add_scaled_ratio, ema_into, ema_square_into, sqrt_plus, with_l2
 from ..hookspecs import hookimpl
+from ..optim.kernels import add_scaled, add_scaled_ratio, ema_into, ema_square_into, sqrt_plus, with_l2
 
 _BETAS = between(0, 1, high_open=True)
 _ADAM_CHECKS = {"lr": nonnegative, "betas": _BETAS, "eps": nonnegative, "weight_decay": nonnegative}

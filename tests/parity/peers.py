@@ -150,7 +150,7 @@ def timm_scheduler_module(module: str) -> types.ModuleType:
     """``timm.scheduler.<module>`` imported with empty ``timm`` and ``timm.scheduler`` packages."""
     loaded = sys.modules.get("timm")
     if loaded is not None and getattr(loaded, "__path__", None):
-        root = Path(list(loaded.__path__)[0])
+        root = Path(next(iter(loaded.__path__)))
     else:
         root = Path(importlib.util.find_spec("timm").submodule_search_locations[0])
     _synthetic_package("timm", root)

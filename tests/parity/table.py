@@ -56,7 +56,7 @@ def parse_run(text: str, where: str) -> Dict:
         raise ValueError(f"{where}: run must be keyword=value pairs, got {text!r}")
     run = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
     unknown = set(run) - RUN_KEYS
-    if unknown or "steps" not in run and "metrics" not in run:
+    if unknown or ("steps" not in run and "metrics" not in run):
         raise ValueError(f"{where}: run keys must be {sorted(RUN_KEYS)} with steps or metrics, got {text!r}")
     return run
 

@@ -14,13 +14,18 @@ All rows go through the harness in one batch (one Keras/JAX child process).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-import lrdsl
+for peer_library in ("torch", "keras", "jax", "optax", "transformers"):
+    pytest.importorskip(peer_library)
+if importlib.util.find_spec("timm") is None:  # not imported: .peers loads its scheduler modules one by one
+    pytest.skip("could not find 'timm'", allow_module_level=True)
 
+import lrdsl
 from backends import Case, evaluate, problems
 
 from .peers import TOLERANCE, metric_series, mismatches, peer_values
@@ -57,7 +62,7 @@ def lrdsl_values(case) -> np.ndarray:
     return scalar
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def peer(case) -> np.ndarray:
     """The peer's values for a row, computed once (read only)."""
     metrics = metric_series(case.run["metrics"]) if "metrics" in case.run else None

@@ -17,6 +17,9 @@ from typing import Callable, Dict, List
 import numpy as np
 import pytest
 
+for peer_library in ("keras", "optax"):
+    pytest.importorskip(peer_library)
+
 import lrdsl
 
 from .peers import metric_series, mismatches, peer_values
@@ -98,7 +101,8 @@ OPTAX = [
 
 MAPPINGS: Dict[str, Callable[..., str]] = {"keras": keras_plateau, "optax": optax_plateau}
 NAIVE = {library: functools.partial(mapping, naive=True) for library, mapping in MAPPINGS.items()}
-COMBOS = [("keras", series, kwargs) for series, kwargs in KERAS] + [("optax", series, kwargs) for series, kwargs in OPTAX]
+COMBOS = [(library, series, kwargs)
+          for library, table in (("keras", KERAS), ("optax", OPTAX)) for series, kwargs in table]
 
 
 def peer_call(library: str, kwargs: Dict) -> str:

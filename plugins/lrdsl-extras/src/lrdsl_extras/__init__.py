@@ -3,8 +3,7 @@
 import numpy as np
 
 import lrdsl
-from lrdsl.authoring import (BASE, Duration, fraction, nonnegative, optimizer_node, positive, remaining,
-                             schedule_node)
+from lrdsl.authoring import BASE, Duration, fraction, nonnegative, optimizer_node, positive, remaining, schedule_node
 
 from .spike import spike_guard
 

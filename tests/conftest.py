@@ -1,5 +1,0 @@
-"""Shared test configuration."""
-
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "torch")
