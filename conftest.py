@@ -18,8 +18,11 @@ REQUIRE_ALL = os.environ.get("LRDSL_REQUIRE_ALL") == "1"
 
 # The doctests import every module of lrdsl/, and a bridge cannot be imported without its framework.
 BRIDGES = {"jax": ("jax", "optax"), "keras": ("keras", os.environ["KERAS_BACKEND"]), "torch": ("torch",)}
-collect_ignore = [f"lrdsl/bridges/{bridge}.py" for bridge, modules in BRIDGES.items()
-                  if not all(importlib.util.find_spec(module) for module in modules)]
+collect_ignore = [
+    f"lrdsl/bridges/{bridge}.py"
+    for bridge, modules in BRIDGES.items()
+    if not all(importlib.util.find_spec(module) for module in modules)
+]
 collect_ignore.append("lrdsl/config.py")  # its >>> lines show loading a train.yaml that is not there
 PACKAGE = Path(__file__).parent / "lrdsl"
 

@@ -54,8 +54,10 @@ def main(argv=None) -> float:
     theirs = median_step_seconds(peer.step, args.steps)
 
     ratio = ours / theirs
-    print(f"Adam step, {args.size:,} float32 parameters, torch {torch.__version__} with "
-          f"{torch.get_num_threads()} thread(s), NumPy {np.__version__}")
+    print(
+        f"Adam step, {args.size:,} float32 parameters, torch {torch.__version__} with "
+        f"{torch.get_num_threads()} thread(s), NumPy {np.__version__}"
+    )
     print(f"  lrdsl (NumPy):                  {ours * 1e3:8.2f} ms")
     print(f"  torch.optim.Adam(foreach=True): {theirs * 1e3:8.2f} ms")
     print(f"  ratio lrdsl / torch: {ratio:.2f}")

@@ -25,8 +25,11 @@ from lrdsl import parser, schedule
 
 TEXT = "warmup(T=500) then cosine(T=9500, end=1e-5)"
 TEXT_80 = "warmup(T=500, base=3e-4) then cosine(T=9500, end=1e-5) then constant(value=1e-5)"
-TARGETS = {"scalar_vs_hand_written_python": 3.0, "values_vs_hand_written_numpy": 1.5,
-           "parse_compile_cached_vs_ast_parse": 5.0}
+TARGETS = {
+    "scalar_vs_hand_written_python": 3.0,
+    "values_vs_hand_written_numpy": 1.5,
+    "parse_compile_cached_vs_ast_parse": 5.0,
+}
 
 
 def hand_scalar(i: float) -> float:

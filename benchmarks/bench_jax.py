@@ -27,8 +27,11 @@ TEXT = "warmup(T=500) then cosine(T=9500, end=1e-5)"
 
 def ratio(size: int) -> float:
     ours = jax.jit(schedule(TEXT, dtype=jnp.float32))
-    theirs = jax.jit(optax.warmup_cosine_decay_schedule(init_value=0.0, peak_value=1.0, warmup_steps=500,
-                                                        decay_steps=10_000, end_value=1e-5))
+    theirs = jax.jit(
+        optax.warmup_cosine_decay_schedule(
+            init_value=0.0, peak_value=1.0, warmup_steps=500, decay_steps=10_000, end_value=1e-5
+        )
+    )
     t = jnp.arange(size, dtype=jnp.float32)
     np.testing.assert_allclose(np.asarray(ours(t)), np.asarray(theirs(t)), rtol=1e-5, atol=1e-7)
 

@@ -38,8 +38,11 @@ CASES = {
     "cosine(T=...)": lambda o, n: ScheduleLR(o, f"cosine(T={n})"),
     "warmup(5%) then cosine(end=1e-5)": lambda o, n: ScheduleLR(o, "warmup(5%) then cosine(end=1e-5)", total=n),
     "warmup then cosine + momentum": lambda o, n: ScheduleLR(
-        o, "warmup(5%) then cosine(end=1e-5)", total=n,
-        hyperparameters={"momentum": "linear(T=50%, start=0.85, end=0.95)"}),
+        o,
+        "warmup(5%) then cosine(end=1e-5)",
+        total=n,
+        hyperparameters={"momentum": "linear(T=50%, start=0.85, end=0.95)"},
+    ),
 }
 
 
@@ -49,8 +52,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     for groups in (1, 4):
-        torch_time = seconds_per_step(lambda o, n: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=n),
-                                      groups, args.steps, args.repeats)
+        torch_time = seconds_per_step(
+            lambda o, n: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=n), groups, args.steps, args.repeats
+        )
         print(f"{groups} param group(s): torch CosineAnnealingLR.step() {torch_time * 1e6:.2f} us")
         for name, make in CASES.items():
             ours = seconds_per_step(make, groups, args.steps, args.repeats)

@@ -39,8 +39,14 @@ def main():
         model.save(path)
         loaded = keras.models.load_model(path)
     schedule = loaded.optimizer._learning_rate
-    print("reloaded schedule:", schedule.get_config()["schedule"], "at iteration",
-          int(loaded.optimizer.iterations), "lr", float(loaded.optimizer.learning_rate))
+    print(
+        "reloaded schedule:",
+        schedule.get_config()["schedule"],
+        "at iteration",
+        int(loaded.optimizer.iterations),
+        "lr",
+        float(loaded.optimizer.learning_rate),
+    )
 
 
 if __name__ == "__main__":

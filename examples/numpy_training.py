@@ -31,8 +31,12 @@ def moons(samples: int, rng: np.random.Generator):
 
 
 def init_params(hidden: int, rng: np.random.Generator) -> dict:
-    return {"W1": rng.normal(scale=1.0, size=(2, hidden)), "b1": np.zeros(hidden),
-            "W2": rng.normal(scale=1.0 / np.sqrt(hidden), size=(hidden, 1)), "b2": np.zeros(1)}
+    return {
+        "W1": rng.normal(scale=1.0, size=(2, hidden)),
+        "b1": np.zeros(hidden),
+        "W2": rng.normal(scale=1.0 / np.sqrt(hidden), size=(hidden, 1)),
+        "b2": np.zeros(1),
+    }
 
 
 def loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray):
@@ -41,7 +45,7 @@ def loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray):
     logits = (h @ params["W2"] + params["b2"])[:, 0]
     loss = np.mean(np.logaddexp(0, logits) - y * logits)
     dlogits = (1 / (1 + np.exp(-logits)) - y)[:, None] / len(y)
-    dh = dlogits @ params["W2"].T * (1 - h ** 2)
+    dh = dlogits @ params["W2"].T * (1 - h**2)
     grads = {"W1": x.T @ dh, "b1": dh.sum(0), "W2": h.T @ dlogits, "b2": dlogits.sum(0)}
     return loss, grads, ((logits > 0) == y).mean()
 
@@ -52,13 +56,15 @@ def train(text: str, config: dict, x, y, verbose: bool = False):
     batch, epochs = config["batch_size"], config["epochs"]
     steps_per_epoch = len(y) // batch
     no_decay = set(config.get("no_weight_decay", []))
-    groups = [{"params": {k: v for k, v in params.items() if k not in no_decay}},
-              {"params": {k: v for k, v in params.items() if k in no_decay}, "weight_decay": 0}]
+    groups = [
+        {"params": {k: v for k, v in params.items() if k not in no_decay}},
+        {"params": {k: v for k, v in params.items() if k in no_decay}, "weight_decay": 0},
+    ]
     opt = lrdsl.optimizer(text, groups, steps_per_epoch=steps_per_epoch, total=f"{epochs}ep")
     for epoch in range(epochs):
         order = rng.permutation(len(y))
         for start in range(0, steps_per_epoch * batch, batch):
-            index = order[start:start + batch]
+            index = order[start : start + batch]
             _, grads, _ = loss_and_grads(params, x[index], y[index])
             opt.step(grads)
         if verbose and (epoch % 5 == 4 or epoch == 0):

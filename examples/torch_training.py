@@ -29,14 +29,17 @@ def main():
     x = torch.randn(epochs * steps_per_epoch, 32, 8)
     y = (x @ torch.linspace(-1, 1, 8)).unsqueeze(-1)
     model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
-    optimizer, scheduler = make_optimizer(entry.text, model.parameters(), variables=entry.variables,
-                                          steps_per_epoch=steps_per_epoch, total=f"{epochs}ep")
+    optimizer, scheduler = make_optimizer(
+        entry.text, model.parameters(), variables=entry.variables, steps_per_epoch=steps_per_epoch, total=f"{epochs}ep"
+    )
 
     for epoch in range(epochs):
         if epoch == epochs // 2:  # save and resume, as a restarted job would
             checkpoint = io.BytesIO()
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict()}, checkpoint)
+            torch.save(
+                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+                checkpoint,
+            )
             checkpoint.seek(0)
             state = torch.load(checkpoint, weights_only=True)
             model.load_state_dict(state["model"])

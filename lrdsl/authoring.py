@@ -41,7 +41,17 @@ from typing import Annotated, Any, Callable, Dict, Mapping, Sequence, Tuple, get
 from . import kinds
 from .built import Built, NodeContext, StatefulNode, SubSchedule
 from .errors import PluginError
-from .exact import ceil_div, cosine_between, floor_div, fraction, linear_between, periods, power, remaining
+from .exact import (
+    ceil_div,
+    cosine_between,
+    floor_div,
+    fraction,
+    linear_between,
+    one_minus_power,
+    periods,
+    power,
+    remaining,
+)
 from .specs import (
     BASE,
     REQUIRED,
@@ -73,9 +83,15 @@ ScheduleArg = SubSchedule
 """Annotation: a sub-schedule argument (``repeat``'s ``x``), received as a :class:`SubSchedule`."""
 
 _ANNOTATIONS: Dict[Any, kinds.Kind] = {
-    float: kinds.KINDS["number"], int: kinds.KINDS["integer"], bool: kinds.KINDS["bool"],
-    str: kinds.KINDS["string"], Duration: kinds.KINDS["duration"], Count: kinds.KINDS["count"],
-    ScheduleArg: kinds.KINDS["schedule"], Any: kinds.KINDS["any"]}
+    float: kinds.KINDS["number"],
+    int: kinds.KINDS["integer"],
+    bool: kinds.KINDS["bool"],
+    str: kinds.KINDS["string"],
+    Duration: kinds.KINDS["duration"],
+    Count: kinds.KINDS["count"],
+    ScheduleArg: kinds.KINDS["schedule"],
+    Any: kinds.KINDS["any"],
+}
 _LIST_ANNOTATIONS: Dict[Any, kinds.Kind] = {Duration: kinds.KINDS["durations"], float: kinds.KINDS["numbers"]}
 
 
@@ -87,8 +103,10 @@ def _kind(annotation, where: str) -> kinds.Kind:
         return _LIST_ANNOTATIONS[args[0]]
     if origin is tuple:
         return kinds.KINDS["numbers_tuple"]
-    raise PluginError(f"{where}: unsupported annotation {annotation!r}; use float, int, bool, str, Duration, "
-                      "Count, ScheduleArg, list[Duration], list[float] or tuple[float, ...]")
+    raise PluginError(
+        f"{where}: unsupported annotation {annotation!r}; use float, int, bool, str, Duration, "
+        "Count, ScheduleArg, list[Duration], list[float] or tuple[float, ...]"
+    )
 
 
 def params_from_signature(function: Callable, skip: int, checks: Mapping[str, Check]) -> Tuple[Param, ...]:
@@ -104,8 +122,10 @@ def params_from_signature(function: Callable, skip: int, checks: Mapping[str, Ch
         params.append(Param(p.name, _kind(hints[p.name], where), default, checks.get(p.name)))
     for key, check in checks.items():
         if not isinstance(check, Check):
-            raise PluginError(f"{where}: checks[{key!r}] is a {type(check).__name__}; use positive, nonnegative, "
-                              "finite_positive, between(...), one_of(...) or Check(test, text)")
+            raise PluginError(
+                f"{where}: checks[{key!r}] is a {type(check).__name__}; use positive, nonnegative, "
+                "finite_positive, between(...), one_of(...) or Check(test, text)"
+            )
     unknown = set(checks) - {p.name for p in params}
     if unknown:
         raise PluginError(f"{where}: checks name unknown parameters {sorted(unknown)}")
@@ -122,21 +142,35 @@ def _doc(function: Callable) -> str:
     return inspect.cleandoc(function.__doc__ or "")
 
 
-def schedule_node(name: str | None = None, *, aliases: Sequence[str] = (), horizon: str | None = None,
-                  checks: Mapping[str, Check] | None = None) -> Callable[[Callable], Callable]:
+def schedule_node(
+    name: str | None = None,
+    *,
+    aliases: Sequence[str] = (),
+    horizon: str | None = None,
+    checks: Mapping[str, Check] | None = None,
+) -> Callable[[Callable], Callable]:
     """Declare a schedule node from its formula ``f(xp, t, *params)``."""
 
     def declare(function: Callable) -> Callable:
         params = params_from_signature(function, 2, checks or {})
-        return _declared(function, ScheduleSpec(name or function.__name__, params, _doc(function), tuple(aliases),
-                                                formula=function, horizon=horizon))
+        return _declared(
+            function,
+            ScheduleSpec(
+                name or function.__name__, params, _doc(function), tuple(aliases), formula=function, horizon=horizon
+            ),
+        )
 
     return declare
 
 
-def built_schedule_node(name: str | None = None, *, aliases: Sequence[str] = (), horizon: str | None = None,
-                        checks: Mapping[str, Check] | None = None,
-                        stateful: bool = False) -> Callable[[Callable], Callable]:
+def built_schedule_node(
+    name: str | None = None,
+    *,
+    aliases: Sequence[str] = (),
+    horizon: str | None = None,
+    checks: Mapping[str, Check] | None = None,
+    stateful: bool = False,
+) -> Callable[[Callable], Callable]:
     """Declare a schedule node from ``build(ctx, *params) -> Built`` (see :mod:`lrdsl.built`).
 
     ``stateful=True`` when the node keeps state fed by reported metrics: each compiled
@@ -145,14 +179,25 @@ def built_schedule_node(name: str | None = None, *, aliases: Sequence[str] = (),
 
     def declare(function: Callable) -> Callable:
         params = params_from_signature(function, 1, checks or {})
-        return _declared(function, ScheduleSpec(name or function.__name__, params, _doc(function), tuple(aliases),
-                                                build=function, horizon=horizon, stateful=stateful))
+        return _declared(
+            function,
+            ScheduleSpec(
+                name or function.__name__,
+                params,
+                _doc(function),
+                tuple(aliases),
+                build=function,
+                horizon=horizon,
+                stateful=stateful,
+            ),
+        )
 
     return declare
 
 
-def function_node(name: str | None = None, *, variadic: bool = False,
-                  of_quotient: Callable | None = None) -> Callable[[Callable], Callable]:
+def function_node(
+    name: str | None = None, *, variadic: bool = False, of_quotient: Callable | None = None
+) -> Callable[[Callable], Callable]:
     """Declare a pointwise function (``min``, ``floor`` ...) from ``evaluate(xp, *values)``.
 
     ``of_quotient(xp, a, b)``, when given, computes the function of ``a / b`` for a positive
@@ -162,15 +207,30 @@ def function_node(name: str | None = None, *, variadic: bool = False,
 
     def declare(function: Callable) -> Callable:
         params = params_from_signature(function, 1, {})
-        return _declared(function, FunctionSpec(name or function.__name__.rstrip("_"), params, _doc(function),
-                                                evaluate=function, variadic=variadic, of_quotient=of_quotient))
+        return _declared(
+            function,
+            FunctionSpec(
+                name or function.__name__.rstrip("_"),
+                params,
+                _doc(function),
+                evaluate=function,
+                variadic=variadic,
+                of_quotient=of_quotient,
+            ),
+        )
 
     return declare
 
 
-def optimizer_node(name: str | None = None, *, aliases: Sequence[str] = (),
-                   checks: Mapping[str, Check] | None = None, requires: Sequence[Check] = (),
-                   fixed: Sequence[str] = (), **bridges) -> Callable[[Callable], Callable]:
+def optimizer_node(
+    name: str | None = None,
+    *,
+    aliases: Sequence[str] = (),
+    checks: Mapping[str, Check] | None = None,
+    requires: Sequence[Check] = (),
+    fixed: Sequence[str] = (),
+    **bridges,
+) -> Callable[[Callable], Callable]:
     """Declare an optimizer node from its update rule ``update(param, grad, state, *hyperparameters)``.
 
     The signature after ``param, grad, state`` declares the hyperparameters (names, order,
@@ -208,9 +268,19 @@ def optimizer_node(name: str | None = None, *, aliases: Sequence[str] = (),
 
     def declare(function: Callable) -> Callable:
         params = params_from_signature(function, 3, checks or {})
-        return _declared(function, OptimizerSpec(name or function.__name__, params, _doc(function), tuple(aliases),
-                                                 update=function, requires=tuple(requires), fixed=frozenset(fixed),
-                                                 bridges=bridges))
+        return _declared(
+            function,
+            OptimizerSpec(
+                name or function.__name__,
+                params,
+                _doc(function),
+                tuple(aliases),
+                update=function,
+                requires=tuple(requires),
+                fixed=frozenset(fixed),
+                bridges=bridges,
+            ),
+        )
 
     return declare
 
@@ -236,6 +306,7 @@ __all__ = [
     "function_node",
     "linear_between",
     "nonnegative",
+    "one_minus_power",
     "one_of",
     "optimizer_node",
     "periods",

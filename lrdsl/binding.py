@@ -41,12 +41,15 @@ def out_of_range(where: str, name: str, given: str, allowed: str) -> ParameterEr
 
 # -- variables ---------------------------------------------------------------------------------
 
+
 def variable_value(node: ast.Variable, ctx: Context):
     """The host's value of ``$name``, or an UnknownNameError listing the known variables."""
     if node.name not in ctx.variables:
         known = ", ".join("$" + k for k in sorted(ctx.variables)) or "none were given"
-        raise UnknownNameError(f"unknown variable ${node.name}{located(node)}"
-                               f"{did_you_mean(node.name, ctx.variables)}; known variables: {known}")
+        raise UnknownNameError(
+            f"unknown variable ${node.name}{located(node)}"
+            f"{did_you_mean(node.name, ctx.variables)}; known variables: {known}"
+        )
     return ctx.variables[node.name]
 
 
@@ -65,10 +68,15 @@ def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
             raise ParameterError(f"variable ${node.name} = {value!r} must not refer to other variables")
         return tree
     if isinstance(value, SequenceABC):
-        return ast.ListExpr(tuple(variable_tree(ast.Variable(f"{node.name}[{i}]"), replace(
-            ctx, variables={f"{node.name}[{i}]": item})) for i, item in enumerate(value)))
-    raise ParameterError(f"variable ${node.name} has a {type(value).__name__}; expected a number, "
-                         "a boolean, a string or a list")
+        return ast.ListExpr(
+            tuple(
+                variable_tree(ast.Variable(f"{node.name}[{i}]"), replace(ctx, variables={f"{node.name}[{i}]": item}))
+                for i, item in enumerate(value)
+            )
+        )
+    raise ParameterError(
+        f"variable ${node.name} has a {type(value).__name__}; expected a number, a boolean, a string or a list"
+    )
 
 
 def _finite_number(value) -> bool:
@@ -81,8 +89,13 @@ def _finite_number(value) -> bool:
 def _kind_of(node: ast.Expr) -> str:
     if isinstance(node, ast.Call):
         return f"{node.name}(...)"
-    return {ast.String: "a string", ast.Boolean: "a boolean", ast.ListExpr: "a list",
-            ast.TupleExpr: "a tuple", ast.Duration: "a duration"}.get(type(node), "an expression")
+    return {
+        ast.String: "a string",
+        ast.Boolean: "a boolean",
+        ast.ListExpr: "a list",
+        ast.TupleExpr: "a tuple",
+        ast.Duration: "a duration",
+    }.get(type(node), "an expression")
 
 
 def _is_inf(node: ast.Expr) -> bool:
@@ -90,6 +103,7 @@ def _is_inf(node: ast.Expr) -> bool:
 
 
 # -- the binder --------------------------------------------------------------------------------
+
 
 class Binder:
     """Binds calls to nodes. ``expression(node, ctx) -> Curve`` and ``sub_schedule(node, ctx)``
@@ -107,14 +121,17 @@ class Binder:
                 raise ParameterError(f"{where}expects one or more positional arguments: {spec.signature()}")
             return {f"{spec.params[0].name}[{i}]": arg for i, arg in enumerate(call.args)}
         if len(call.args) > len(spec.params):
-            raise ParameterError(f"{where}takes at most {len(spec.params)} positional arguments "
-                                 f"({spec.signature()}), got {len(call.args)}")
+            raise ParameterError(
+                f"{where}takes at most {len(spec.params)} positional arguments "
+                f"({spec.signature()}), got {len(call.args)}"
+            )
         bound = {param.name: arg for param, arg in zip(spec.params, call.args)}
         names = [p.name for p in spec.params]
         for key, value in call.kwargs:
             if key not in names:
-                raise UnknownNameError(f"{where}unknown parameter {key!r}{did_you_mean(key, names)}; "
-                                       f"parameters: {spec.signature()}")
+                raise UnknownNameError(
+                    f"{where}unknown parameter {key!r}{did_you_mean(key, names)}; parameters: {spec.signature()}"
+                )
             if key in bound:
                 raise ParameterError(f"{where}{key} is given both by position and by name")
             bound[key] = value
@@ -126,8 +143,9 @@ class Binder:
             raise ParameterError(f"{where}expects {len(spec.params)} arguments: {spec.signature()}")
         return bound
 
-    def values(self, call: ast.Call, spec: NodeSpec, ctx: Context,
-               bound: Optional[Dict[str, ast.Expr]] = None) -> List[Any]:
+    def values(
+        self, call: ast.Call, spec: NodeSpec, ctx: Context, bound: Optional[Dict[str, ast.Expr]] = None
+    ) -> List[Any]:
         """Every parameter's value for ``call``, in the node's order, checked against its declaration."""
         bound = self.arguments(call, spec) if bound is None else bound
         arguments = _Arguments(self, ctx, f"{spec.name}(){located(call)}: ")
@@ -149,8 +167,7 @@ class Binder:
             curve = self.expression(node, replace(ctx, phase_length=None))
             if curve.constant is not None:
                 return ctx.clock.convert(curve.constant, "it", what)
-        raise ParameterError(f"{what} expects a duration (500, 500it, 5ep or 10%), got {_kind_of(node)}: "
-                             f"{label(node)}")
+        raise ParameterError(f"{what} expects a duration (500, 500it, 5ep or 10%), got {_kind_of(node)}: {label(node)}")
 
 
 class _Arguments:
@@ -169,8 +186,10 @@ class _Arguments:
             node = variable_tree(node, self.ctx)
         value = kind.coerce(node, param.name, self)
         if isinstance(param.default, tuple) and len(value) != len(param.default):  # betas=(0.9, 0.999)
-            raise self.error(f"parameter {param.name} expects {len(param.default)} items, such as "
-                             f"{param.default_text()}, got {len(value)}: {label(node)}")
+            raise self.error(
+                f"parameter {param.name} expects {len(param.default)} items, such as "
+                f"{param.default_text()}, got {len(value)}: {label(node)}"
+            )
         return self.checked(param, value, node)
 
     def default(self, param: Param, earlier: Dict[str, Any]):
@@ -186,9 +205,11 @@ class _Arguments:
         # An unset horizon takes the length of its phase (docs/language.md §6.3).
         length = self.ctx.phase_length
         if length is None or math.isinf(length):
-            raise PhaseError(f"{self.where}{param.name} is not given and the phase has no known length; give "
-                             f"{param.name}=..., add 'for <duration>' to the phase, or pass total= "
-                             "(the last phase then runs to the end of training)")
+            raise PhaseError(
+                f"{self.where}{param.name} is not given and the phase has no known length; give "
+                f"{param.name}=..., add 'for <duration>' to the phase, or pass total= "
+                "(the last phase then runs to the end of training)"
+            )
         return length
 
     def checked(self, param: Param, value, node: Optional[ast.Expr]):
@@ -219,8 +240,9 @@ class _Arguments:
     def constant(self, node: ast.Expr, name: str) -> float:
         curve = self.binder.expression(node, self.ctx)
         if curve.constant is None:
-            raise ParameterError(f"{self.where}parameter {name} must be a number fixed in time, "
-                                 f"not a schedule: {label(node)}")
+            raise ParameterError(
+                f"{self.where}parameter {name} must be a number fixed in time, not a schedule: {label(node)}"
+            )
         return float(curve.constant)
 
     def number(self, node: ast.Expr, name: str):

@@ -1,9 +1,9 @@
 """The ``lrdsl`` command: plot, eval and check a schedule; list the nodes.
 
-    lrdsl plot 'step(base=0.1, s=10) then exp(s=5)' --iterations 60
-    lrdsl eval 'cosine(T=100)' --at 0,50,100 --json
-    lrdsl check 'warmup(5%) then cosine()' --total 90ep
-    lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
+lrdsl plot 'step(base=0.1, s=10) then exp(s=5)' --iterations 60
+lrdsl eval 'cosine(T=100)' --at 0,50,100 --json
+lrdsl check 'warmup(5%) then cosine()' --total 90ep
+lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
 """
 
 from __future__ import annotations
@@ -44,13 +44,19 @@ def _schedule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", type=float, default=1.0, help="the base learning rate b (default 1.0)")
     parser.add_argument("--steps-per-epoch", type=float, default=None, help="iterations per epoch")
     parser.add_argument("--total", type=_total, default=None, help="training length: 10000 or 90ep")
-    parser.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
-                        help="a $variable (repeatable)")
+    parser.add_argument(
+        "--var", type=_variable, action="append", default=[], metavar="NAME=VALUE", help="a $variable (repeatable)"
+    )
 
 
 def _compile(args):
-    return compile_schedule(args.expression, base=args.base, steps_per_epoch=args.steps_per_epoch,
-                            total=args.total, variables=dict(args.var))
+    return compile_schedule(
+        args.expression,
+        base=args.base,
+        steps_per_epoch=args.steps_per_epoch,
+        total=args.total,
+        variables=dict(args.var),
+    )
 
 
 def _counter(args) -> str:
@@ -61,9 +67,11 @@ def cmd_plot(args) -> None:
     sched = _compile(args)
     counter = _counter(args)
     if sched.clock.scale(counter) is None and sched.clock.unit != counter:
-        raise LRDSLError("this schedule counts epochs: plot it with --epochs N, or give --steps-per-epoch"
-                         if counter == "it" else
-                         "this schedule counts iterations: plot it with --iterations N, or give --steps-per-epoch")
+        raise LRDSLError(
+            "this schedule counts epochs: plot it with --epochs N, or give --steps-per-epoch"
+            if counter == "it"
+            else "this schedule counts iterations: plot it with --iterations N, or give --steps-per-epoch"
+        )
     length = args.epochs if counter == "ep" else args.iterations
     if length is None:
         length = 100
@@ -76,8 +84,11 @@ def cmd_plot(args) -> None:
     print(render(points, values, x_name=name))
     print()
     keys = [(0.0, "start")]
-    keys += [(start, f"phase {n} starts") for n, start in enumerate(sched.phase_starts(counter), start=1)
-             if 0 < start < points[-1]]
+    keys += [
+        (start, f"phase {n} starts")
+        for n, start in enumerate(sched.phase_starts(counter), start=1)
+        if 0 < start < points[-1]
+    ]
     keys.append((float(points[-1]), "end"))
     for where, what in keys:
         value = sched(epoch=where) if counter == "ep" else sched(where)
@@ -103,8 +114,9 @@ def _save_png(path: str, points, values, title: str, name: str) -> None:
     try:
         figure.savefig(path, dpi=100)
     except (OSError, ValueError) as error:
-        raise LRDSLError(f"--png {path}: cannot write the image ({error}); "
-                         "give a writable path ending in .png") from error
+        raise LRDSLError(
+            f"--png {path}: cannot write the image ({error}); give a writable path ending in .png"
+        ) from error
     print(f"wrote {path}")
 
 
@@ -124,8 +136,15 @@ def cmd_eval(args) -> None:
     name = "epoch" if args.by_epoch else "iteration"
     values = [sched(epoch=p) if args.by_epoch else sched(p) for p in points]
     if args.json:
-        print(json.dumps({"expression": sched.expression, "counter": name,
-                          "points": [{name: p, "value": v} for p, v in zip(points, values)]}))
+        print(
+            json.dumps(
+                {
+                    "expression": sched.expression,
+                    "counter": name,
+                    "points": [{name: p, "value": v} for p, v in zip(points, values)],
+                }
+            )
+        )
         return
     for point, value in zip(points, values):
         print(f"{name} {point:g}: {value!r}")
@@ -179,8 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     nodes = commands.add_parser("nodes", help="list every node, or show one node's documentation")
     nodes.add_argument("name", nargs="?", help="a node name")
     nodes.add_argument("--kind", choices=("schedule", "optimizer", "function"), help="list only nodes of this kind")
-    nodes.add_argument("--markdown", action="store_true",
-                       help="a GitHub markdown table of the built-in nodes (plugins left out), as in docs/language.md")
+    nodes.add_argument(
+        "--markdown",
+        action="store_true",
+        help="a GitHub markdown table of the built-in nodes (plugins left out), as in docs/language.md",
+    )
     nodes.set_defaults(run=cmd_nodes)
     return parser
 

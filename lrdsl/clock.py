@@ -28,16 +28,20 @@ class Clock:
         """``value`` in ``unit`` ("it", "ep" or "%") expressed in clock units."""
         if unit == "%":
             if self.total is None:
-                raise UnitError(f"{what}: {value:g}% needs the training length; pass total= "
-                                "(iterations, or a duration such as '90ep')")
+                raise UnitError(
+                    f"{what}: {value:g}% needs the training length; pass total= "
+                    "(iterations, or a duration such as '90ep')"
+                )
             amount, unit = self.total
             value = amount * value / 100
         if unit == self.unit:
             return float(value)
         if self.steps_per_epoch is None:
-            raise UnitError(f"{what}: {value:g} {UNIT_WORDS[unit]} cannot be measured on this schedule's "
-                            f"{UNIT_WORDS[self.unit]} clock; pass steps_per_epoch= (or write the duration "
-                            f"in {UNIT_WORDS[self.unit]})")
+            raise UnitError(
+                f"{what}: {value:g} {UNIT_WORDS[unit]} cannot be measured on this schedule's "
+                f"{UNIT_WORDS[self.unit]} clock; pass steps_per_epoch= (or write the duration "
+                f"in {UNIT_WORDS[self.unit]})"
+            )
         return float(value * self.steps_per_epoch if unit == "ep" else value / self.steps_per_epoch)
 
     def scale(self, counter: str) -> Optional[float]:
@@ -89,8 +93,11 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
 def make_clock(trees: Iterable[ast.Expr], steps_per_epoch=None, total=None) -> Clock:
     """The clock for a schedule whose text (and variables) are ``trees``."""
     if steps_per_epoch is not None:
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, (int, float)) \
-                or not 0 < steps_per_epoch < math.inf:
+        if (
+            isinstance(steps_per_epoch, bool)
+            or not isinstance(steps_per_epoch, (int, float))
+            or not 0 < steps_per_epoch < math.inf
+        ):
             raise LRDSLError(f"steps_per_epoch={steps_per_epoch!r}: expected a positive number")
         steps_per_epoch = float(steps_per_epoch)
     parsed_total = parse_total(total)

@@ -37,6 +37,7 @@ class _Lazy:
 
 # -- expressions -------------------------------------------------------------------------------
 
+
 def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
     """A numeric expression as a Curve of local time."""
     if isinstance(node, ast.Number):
@@ -54,20 +55,23 @@ def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
     if isinstance(node, ast.Phases):
         return compile_phases(node.phases, ctx, node)
     if isinstance(node, ast.Duration):
-        raise ParameterError(f"a duration ({to_text(node)}) is only allowed as a length: a node's duration "
-                             "parameter or after 'for'")
+        raise ParameterError(
+            f"a duration ({to_text(node)}) is only allowed as a length: a node's duration parameter or after 'for'"
+        )
     raise ParameterError(f"{_what(node)} ({label(node)}) is only allowed as a parameter value")
 
 
 def _what(node: ast.Expr) -> str:
-    return {ast.String: "a string", ast.Boolean: "a boolean", ast.ListExpr: "a list",
-            ast.TupleExpr: "a tuple"}.get(type(node), "an expression")
+    return {ast.String: "a string", ast.Boolean: "a boolean", ast.ListExpr: "a list", ast.TupleExpr: "a tuple"}.get(
+        type(node), "an expression"
+    )
 
 
 def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
     """A call of a schedule node or a function."""
-    spec = ctx.registry.get(node.name, kinds=("schedule", "function"),
-                            where=f"at {located(node)[2:-1]}: " if node.pos else "")
+    spec = ctx.registry.get(
+        node.name, kinds=("schedule", "function"), where=f"at {located(node)[2:-1]}: " if node.pos else ""
+    )
     bound = BINDER.arguments(node, spec)
     if isinstance(spec, FunctionSpec):
         if spec.of_quotient is not None:
@@ -86,8 +90,9 @@ def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
 def _from_built(built: Built) -> curves.Curve:
     formula = built.formula
     scalar = built.scalar or (lambda t: formula(SCALAR, t))
-    return curves.Curve(scalar, lambda t, xp: formula(xp, t), built.label, stateful=tuple(built.states),
-                        timeless=built.timeless)
+    return curves.Curve(
+        scalar, lambda t, xp: formula(xp, t), built.label, stateful=tuple(built.states), timeless=built.timeless
+    )
 
 
 def _quotient(node: ast.Call, ctx: Context):
@@ -113,33 +118,46 @@ def _identifier(node: ast.Name, ctx: Context) -> curves.Curve:
     if name in UNIT_WORDS:
         scale = ctx.clock.scale(name)
         if scale is None:
-            raise UnitError(f"identifier {name!r}{located(node)} counts {UNIT_WORDS[name]}, but this schedule "
-                            f"runs on {UNIT_WORDS[ctx.clock.unit]}; pass steps_per_epoch=")
+            raise UnitError(
+                f"identifier {name!r}{located(node)} counts {UNIT_WORDS[name]}, but this schedule "
+                f"runs on {UNIT_WORDS[ctx.clock.unit]}; pass steps_per_epoch="
+            )
         if scale == 1:
             return curves.of_time(lambda t: t, lambda t, xp: t, name)
         return curves.of_time(lambda t: t / scale, lambda t, xp: t / scale, name)
     if name == "progress":
         length = ctx.phase_length
         if length is None or math.isinf(length):
-            raise PhaseError(f"'progress'{located(node)} needs a known phase length; add 'for <duration>' "
-                             "to the phase, or pass total=")
+            raise PhaseError(
+                f"'progress'{located(node)} needs a known phase length; add 'for <duration>' "
+                "to the phase, or pass total="
+            )
         return curves.of_time(lambda t: fraction(SCALAR, t, length), lambda t, xp: fraction(xp, t, length), name)
     if name == "inf":
-        raise ParameterError(f"'inf'{located(node)} is only allowed where a count may be unbounded "
-                             "(e.g. repeat(x, times=inf))")
-    raise UnknownNameError(f"unknown identifier {name!r}{located(node)}"
-                           f"{did_you_mean(name, IDENTIFIERS + tuple(ctx.registry.names()))}; "
-                           f"identifiers: {', '.join(IDENTIFIERS)}")
+        raise ParameterError(
+            f"'inf'{located(node)} is only allowed where a count may be unbounded (e.g. repeat(x, times=inf))"
+        )
+    raise UnknownNameError(
+        f"unknown identifier {name!r}{located(node)}"
+        f"{did_you_mean(name, IDENTIFIERS + tuple(ctx.registry.names()))}; "
+        f"identifiers: {', '.join(IDENTIFIERS)}"
+    )
 
 
 # -- schedule arguments --------------------------------------------------------------------------
+
 
 def compile_sub(node: ast.Expr, ctx: Context) -> SubSchedule:
     """A schedule given as an argument (``repeat``'s ``x``), compiled over its own natural length."""
     length = natural_length(node, ctx)
     curve = compile_phases(ast.phases_of(node), replace(ctx, phase_length=length), node)
-    return SubSchedule(formula=lambda xp, t: curve.over(t, xp), scalar=curve.at, length=length,
-                       text=to_text(node), states=curve.stateful)
+    return SubSchedule(
+        formula=lambda xp, t: curve.over(t, xp),
+        scalar=curve.at,
+        length=length,
+        text=to_text(node),
+        states=curve.stateful,
+    )
 
 
 BINDER = Binder(compile_expr, compile_sub)
@@ -147,13 +165,15 @@ BINDER = Binder(compile_expr, compile_sub)
 
 # -- lengths -----------------------------------------------------------------------------------
 
+
 def natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
     """The length an expression has on its own (docs/language.md §6.3), or None."""
     if isinstance(node, ast.Phases):
         total = 0.0
         for phase in node.phases:
-            length = (BINDER.length(phase.length, ctx, "for") if phase.length is not None
-                      else natural_length(phase.body, ctx))
+            length = (
+                BINDER.length(phase.length, ctx, "for") if phase.length is not None else natural_length(phase.body, ctx)
+            )
             if length is None:
                 return None
             total += length
@@ -174,6 +194,7 @@ def natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
 
 # -- phases ------------------------------------------------------------------------------------
 
+
 def compile_phases(phases, ctx: Context, source) -> curves.Curve:
     """A sequence of phases in an enclosing phase of length ``ctx.phase_length``."""
     compiled, start, base = [], 0.0, ctx.base
@@ -191,22 +212,28 @@ def compile_phases(phases, ctx: Context, source) -> curves.Curve:
         elif not last:
             natural = natural_length(phase.body, ctx)
             if natural is None:
-                raise PhaseError(f"phase {number} ({phase_label}) is followed by another phase but has no "
-                                 f"length; write '{phase_label} for <duration>' (e.g. 'for 10ep'), or give "
-                                 "its horizon parameter")
+                raise PhaseError(
+                    f"phase {number} ({phase_label}) is followed by another phase but has no "
+                    f"length; write '{phase_label} for <duration>' (e.g. 'for 10ep'), or give "
+                    "its horizon parameter"
+                )
             length = natural
         elif ctx.phase_length is not None:
             length = ctx.phase_length - start
         else:
             length = math.inf
-        curve = compile_expr(phase.body, replace(ctx, base=base, phase_length=length,
-                                                 enclosing=_Lazy(phase.body, f"phase {number} ({{}})")))
+        curve = compile_expr(
+            phase.body,
+            replace(ctx, base=base, phase_length=length, enclosing=_Lazy(phase.body, f"phase {number} ({{}})")),
+        )
         compiled.append((start, length, curve))
         next_reached = ctx.phase_length is None or start + length < ctx.phase_length
         if not last and next_reached:
             if curve.stateful:
-                raise PhaseError(f"phase {number} ({phase_label}) is driven by reported metrics, so its end "
-                                 "value is unknown at compile time; make it the last phase")
+                raise PhaseError(
+                    f"phase {number} ({phase_label}) is driven by reported metrics, so its end "
+                    "value is unknown at compile time; make it the last phase"
+                )
             base = _end_value(curve, length, number, phase_label)
         start += length
     return curves.sequence(compiled, source)
@@ -222,21 +249,28 @@ def _unreachable(phases, number: int, start: float, ctx: Context) -> None:
     phase_label = _Lazy(phases[number - 1].body)
     unit = UNIT_WORDS[ctx.clock.unit]
     if ctx.enclosing is None:
-        raise PhaseError(f"phase {number} ({phase_label}) starts at {start:g} {unit}, at or after the end of "
-                         f"training (total = {ctx.phase_length:g} {unit}); shorten the phases before it or pass a "
-                         "larger total=")
+        raise PhaseError(
+            f"phase {number} ({phase_label}) starts at {start:g} {unit}, at or after the end of "
+            f"training (total = {ctx.phase_length:g} {unit}); shorten the phases before it or pass a "
+            "larger total="
+        )
     later = f" (and the {len(phases) - number} after it)" if number < len(phases) else ""
-    ctx.notes.append(f"phase {number} ({phase_label}){later} is never reached: it starts at {start:g} {unit}, at or "
-                     f"after the end of {ctx.enclosing}, which lasts {ctx.phase_length:g} {unit}")
+    ctx.notes.append(
+        f"phase {number} ({phase_label}){later} is never reached: it starts at {start:g} {unit}, at or "
+        f"after the end of {ctx.enclosing}, which lasts {ctx.phase_length:g} {unit}"
+    )
 
 
 def _end_value(curve: curves.Curve, length: float, number: int, phase_label) -> float:
     try:
         value = curve.at(length)
     except (ArithmeticError, ValueError) as error:
-        raise EvaluationError(f"phase {number} ({phase_label}) cannot be evaluated at its end {length:g}: "
-                              f"{error}") from error
+        raise EvaluationError(
+            f"phase {number} ({phase_label}) cannot be evaluated at its end {length:g}: {error}"
+        ) from error
     if not (0 <= value < math.inf):
-        raise EvaluationError(f"phase {number} ({phase_label}) ends at {value!r}, which cannot be the next "
-                              "phase's base (it must be finite and >= 0)")
+        raise EvaluationError(
+            f"phase {number} ({phase_label}) ends at {value!r}, which cannot be the next "
+            "phase's base (it must be finite and >= 0)"
+        )
     return value

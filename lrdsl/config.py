@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -63,6 +64,7 @@ class ConfigError(LRDSLError):
 
 # -- documents -------------------------------------------------------------------------------------
 
+
 def load_document(source) -> Dict[str, Any]:
     """A config as a plain dict: a mapping, an OmegaConf ``DictConfig``, or a path to a
     ``.yaml``/``.yml``, ``.toml`` or ``.json`` file."""
@@ -76,8 +78,7 @@ def load_document(source) -> Dict[str, Any]:
     if isinstance(source, Mapping):
         return dict(source)
     if not isinstance(source, (str, os.PathLike)):
-        raise ConfigError(f"a config is a mapping or a path to a YAML, TOML or JSON file, not "
-                          f"{type(source).__name__}")
+        raise ConfigError(f"a config is a mapping or a path to a YAML, TOML or JSON file, not {type(source).__name__}")
     path = os.fspath(source)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".yaml", ".yml", ".toml", ".json"):
@@ -89,8 +90,7 @@ def load_document(source) -> Dict[str, Any]:
         raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
     document = _parse_document(data, suffix, path)
     if not isinstance(document, Mapping):
-        raise ConfigError(f"{path}: the top level of a config must be a table of keys, got "
-                          f"{type(document).__name__}")
+        raise ConfigError(f"{path}: the top level of a config must be a table of keys, got {type(document).__name__}")
     return dict(document)
 
 
@@ -101,9 +101,9 @@ def _parse_document(data: bytes, suffix: str, path: str):
         except ValueError as error:
             raise ConfigError(f"{path}: invalid JSON: {error}") from None
     if suffix == ".toml":
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ImportError:  # Python 3.10
+        else:
             try:
                 import tomli as tomllib
             except ImportError:
@@ -135,15 +135,19 @@ def lookup(document: Mapping[str, Any], key: str, default=_MISSING):
             if default is not _MISSING:
                 return default
             keys = list(node) if isinstance(node, Mapping) else []
-            raise UnknownNameError(f"the config has no key {key!r} (no {part!r}{did_you_mean(part, _names(keys))}); "
-                                   f"keys there: {', '.join(map(str, keys)) or 'none'}{_non_string_hint(keys)}")
+            raise UnknownNameError(
+                f"the config has no key {key!r} (no {part!r}{did_you_mean(part, _names(keys))}); "
+                f"keys there: {', '.join(map(str, keys)) or 'none'}{_non_string_hint(keys)}"
+            )
     return node
 
 
 def _check_key(key) -> None:
     if not isinstance(key, str) or not key.strip():
-        raise ConfigError(f"key={key!r}: a config key is a non-empty string, dotted for nested tables, such as "
-                          "'schedule' or 'optimizer.schedule'")
+        raise ConfigError(
+            f"key={key!r}: a config key is a non-empty string, dotted for nested tables, such as "
+            "'schedule' or 'optimizer.schedule'"
+        )
 
 
 def _names(keys) -> List[str]:
@@ -155,11 +159,14 @@ def _non_string_hint(keys) -> str:
     others = [k for k in keys if not isinstance(k, str)]
     if not others:
         return ""
-    return (f" (not strings: {', '.join(map(repr, others[:5]))}; YAML reads unquoted numbers and yes/no/on/off "
-            "as numbers and booleans: quote such keys)")
+    return (
+        f" (not strings: {', '.join(map(repr, others[:5]))}; YAML reads unquoted numbers and yes/no/on/off "
+        "as numbers and booleans: quote such keys)"
+    )
 
 
 # -- entries ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class ConfigEntry:
@@ -188,9 +195,11 @@ class ConfigEntry:
         1.0); an entry that sets one is refused rather than silently ignored.
         """
         if self.base is not None:
-            raise ConfigError(f"config entry {self.key!r} sets base={self.base!r}, which an optimizer string does "
-                              "not take (its schedules give absolute values): put the learning rate in the "
-                              "string, e.g. adamw(lr=warmup(5%, base=$lr) then cosine()), and remove 'base'")
+            raise ConfigError(
+                f"config entry {self.key!r} sets base={self.base!r}, which an optimizer string does "
+                "not take (its schedules give absolute values): put the learning rate in the "
+                "string, e.g. adamw(lr=warmup(5%, base=$lr) then cosine()), and remove 'base'"
+            )
         return {"steps_per_epoch": self.steps_per_epoch, "total": self.total, "variables": self.variables}
 
     def compile(self, registry=None) -> Schedule:
@@ -210,14 +219,18 @@ def _resolve_name(document: Mapping[str, Any], name: str, key: str):
             return _check_value(value, name)
     where = ", ".join(repr(s) if s else "the top level" for s in _scopes(key))
     top = _names(document)
-    raise UnknownNameError(f"config entry {key!r}: ${name} is neither in variables nor a key of the config "
-                           f"(looked in {where}){did_you_mean(name.split('.')[0], top)}")
+    raise UnknownNameError(
+        f"config entry {key!r}: ${name} is neither in variables nor a key of the config "
+        f"(looked in {where}){did_you_mean(name.split('.')[0], top)}"
+    )
 
 
 def _check_value(value, name: str):
     if isinstance(value, Mapping) or value is None:
-        raise ConfigError(f"${name} refers to a {'table' if value is not None else 'null'}; a variable must be "
-                          "a number, a boolean, a string or a list")
+        raise ConfigError(
+            f"${name} refers to a {'table' if value is not None else 'null'}; a variable must be "
+            "a number, a boolean, a string or a list"
+        )
     return value
 
 
@@ -241,18 +254,22 @@ def _split_entry(entry, key: str) -> Tuple[str, Dict[str, Any]]:
     if isinstance(entry, Mapping):
         unknown = set(entry) - {"expression", *OPTIONS}
         if "expression" not in entry or unknown:
-            problem = (f"unknown keys {sorted(unknown, key=repr)}" if unknown else "no 'expression' key")
-            raise ConfigError(f"config entry {key!r} has {problem}; an entry is an lrdsl string, or a table "
-                              f"with 'expression' and optionally {', '.join(OPTIONS)}")
+            problem = f"unknown keys {sorted(unknown, key=repr)}" if unknown else "no 'expression' key"
+            raise ConfigError(
+                f"config entry {key!r} has {problem}; an entry is an lrdsl string, or a table "
+                f"with 'expression' and optionally {', '.join(OPTIONS)}"
+            )
         if not isinstance(entry["expression"], str):
             raise ConfigError(f"config entry {key!r}: 'expression' must be a string")
         return entry["expression"], {k: entry[k] for k in OPTIONS if k in entry}
-    raise ConfigError(f"config entry {key!r} is a {type(entry).__name__}; expected an lrdsl string or a table "
-                      "with 'expression'")
+    raise ConfigError(
+        f"config entry {key!r} is a {type(entry).__name__}; expected an lrdsl string or a table with 'expression'"
+    )
 
 
-def load_entry(source, key: str = "schedule", *, variables: Optional[Mapping[str, Any]] = None,
-               **overrides) -> ConfigEntry:
+def load_entry(
+    source, key: str = "schedule", *, variables: Optional[Mapping[str, Any]] = None, **overrides
+) -> ConfigEntry:
     """The string at ``key`` of ``source`` with every option and ``$variable`` resolved.
 
     ``overrides`` are ``base``, ``steps_per_epoch`` and ``total``; given ones win over the entry's.
@@ -262,8 +279,9 @@ def load_entry(source, key: str = "schedule", *, variables: Optional[Mapping[str
         raise ConfigError(f"unknown option(s) {sorted(unknown)}; options: {', '.join(OPTIONS)}")
     _check_key(key)
     if variables is not None and (not isinstance(variables, Mapping) or _names(variables) != list(variables)):
-        raise ConfigError(f"variables={variables!r:.80}: expected a mapping from names (strings) to values, "
-                          "e.g. {'warmup': 500}")
+        raise ConfigError(
+            f"variables={variables!r:.80}: expected a mapping from names (strings) to values, e.g. {{'warmup': 500}}"
+        )
     document = load_document(source)
     text, options = _split_entry(lookup(document, key), key)
     table = options.pop("variables", None) or {}
@@ -271,15 +289,19 @@ def load_entry(source, key: str = "schedule", *, variables: Optional[Mapping[str
         raise ConfigError(f"config entry {key!r}: 'variables' must be a table of name: value")
     if _names(table) != list(table):
         bad = [name for name in table if not isinstance(name, str)]
-        raise ConfigError(f"config entry {key!r}: variable names must be strings, got {', '.join(map(repr, bad))}"
-                          f"{_non_string_hint(bad)}")
+        raise ConfigError(
+            f"config entry {key!r}: variable names must be strings, got {', '.join(map(repr, bad))}"
+            f"{_non_string_hint(bad)}"
+        )
     resolved = {name: _dereference(document, value, key) for name, value in table.items()}
     resolved.update(variables or {})
     for name in _variable_names(text):
         if name not in resolved:
             resolved[name] = _resolve_name(document, name, key)
-    options = {name: _number(_dereference(document, value, key), name, f"config entry {key!r}: ", value)
-               for name, value in options.items()}
+    options = {
+        name: _number(_dereference(document, value, key), name, f"config entry {key!r}: ", value)
+        for name, value in options.items()
+    }
     options.update({name: _number(value, name) for name, value in overrides.items() if value is not None})
     return ConfigEntry(text, key, variables=resolved, **options)
 
@@ -300,14 +322,21 @@ def _number(value, name: str, where: str = "", written=None):
     raise ConfigError(f"{where}{name}={shown} is not a number; {name} is {what}, e.g. {name}: {example}")
 
 
-def load_schedule(source, key: str = "schedule", *, base: Optional[float] = None, steps_per_epoch=None,
-                  total=None, variables: Optional[Mapping[str, Any]] = None, registry=None) -> Schedule:
+def load_schedule(
+    source,
+    key: str = "schedule",
+    *,
+    base: Optional[float] = None,
+    steps_per_epoch=None,
+    total=None,
+    variables: Optional[Mapping[str, Any]] = None,
+    registry=None,
+) -> Schedule:
     """Compile the schedule at ``key`` of a config (a path, a mapping or a Hydra ``DictConfig``).
 
     See the module documentation for the entry format and how ``$variables`` are resolved.
     """
-    entry = load_entry(source, key, variables=variables, base=base, steps_per_epoch=steps_per_epoch,
-                       total=total)
+    entry = load_entry(source, key, variables=variables, base=base, steps_per_epoch=steps_per_epoch, total=total)
     return entry.compile(registry=registry)
 
 

@@ -27,8 +27,16 @@ class Curve:
 
     __slots__ = ("at", "over", "constant", "label", "parts", "stateful", "timeless")
 
-    def __init__(self, at: Callable, over: Callable, label, constant: Optional[float] = None,
-                 parts: Tuple = (), stateful: Tuple = (), timeless: Optional[bool] = None):
+    def __init__(
+        self,
+        at: Callable,
+        over: Callable,
+        label,
+        constant: Optional[float] = None,
+        parts: Tuple = (),
+        stateful: Tuple = (),
+        timeless: Optional[bool] = None,
+    ):
         self.at = at
         self.over = over
         self.label = label  # what it was compiled from: an AST node or a string, printed only for errors
@@ -100,14 +108,29 @@ def binary(op: str, left: Curve, right: Curve, label) -> Curve:
     timeless = left.timeless and right.timeless
     if right.constant is not None:
         c = right.constant
-        return Curve(lambda t: scalar_op(f(t), c), lambda t, xp: array_op(F(t, xp), c), label, stateful=stateful,
-                     timeless=timeless)
+        return Curve(
+            lambda t: scalar_op(f(t), c),
+            lambda t, xp: array_op(F(t, xp), c),
+            label,
+            stateful=stateful,
+            timeless=timeless,
+        )
     if left.constant is not None:
         c = left.constant
-        return Curve(lambda t: scalar_op(c, g(t)), lambda t, xp: array_op(c, G(t, xp)), label, stateful=stateful,
-                     timeless=timeless)
-    return Curve(lambda t: scalar_op(f(t), g(t)), lambda t, xp: array_op(F(t, xp), G(t, xp)), label,
-                 stateful=stateful, timeless=timeless)
+        return Curve(
+            lambda t: scalar_op(c, g(t)),
+            lambda t, xp: array_op(c, G(t, xp)),
+            label,
+            stateful=stateful,
+            timeless=timeless,
+        )
+    return Curve(
+        lambda t: scalar_op(f(t), g(t)),
+        lambda t, xp: array_op(F(t, xp), G(t, xp)),
+        label,
+        stateful=stateful,
+        timeless=timeless,
+    )
 
 
 def negate(operand: Curve, label) -> Curve:
@@ -115,8 +138,7 @@ def negate(operand: Curve, label) -> Curve:
     if operand.constant is not None:
         return constant(-operand.constant, label)
     f, F = operand.at, operand.over
-    return Curve(lambda t: -f(t), lambda t, xp: -F(t, xp), label, stateful=operand.stateful,
-                 timeless=operand.timeless)
+    return Curve(lambda t: -f(t), lambda t, xp: -F(t, xp), label, stateful=operand.stateful, timeless=operand.timeless)
 
 
 def function(evaluate: Callable, arguments: Sequence[Curve], label) -> Curve:
@@ -127,9 +149,13 @@ def function(evaluate: Callable, arguments: Sequence[Curve], label) -> Curve:
     scalars = tuple(a.at for a in arguments)
     arrays = tuple(a.over for a in arguments)
     scalar = SCALAR
-    return Curve(lambda t: evaluate(scalar, *(f(t) for f in scalars)),
-                 lambda t, xp: evaluate(xp, *(F(t, xp) for F in arrays)), label, stateful=stateful,
-                 timeless=all(a.timeless for a in arguments))
+    return Curve(
+        lambda t: evaluate(scalar, *(f(t) for f in scalars)),
+        lambda t, xp: evaluate(xp, *(F(t, xp) for F in arrays)),
+        label,
+        stateful=stateful,
+        timeless=all(a.timeless for a in arguments),
+    )
 
 
 def held(curve: Curve, length: float) -> Curve:
@@ -137,8 +163,14 @@ def held(curve: Curve, length: float) -> Curve:
     if curve.constant is not None or math.isinf(length):
         return curve
     f, F = curve.at, curve.over
-    return Curve(lambda t: f(t if t < length else length), lambda t, xp: F(xp.minimum(t, length), xp),
-                 curve.label, parts=curve.parts, stateful=curve.stateful, timeless=curve.timeless)
+    return Curve(
+        lambda t: f(t if t < length else length),
+        lambda t, xp: F(xp.minimum(t, length), xp),
+        curve.label,
+        parts=curve.parts,
+        stateful=curve.stateful,
+        timeless=curve.timeless,
+    )
 
 
 def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
@@ -159,6 +191,7 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
         first, second, boundary = scalars[0], scalars[1], starts[1]
         at = lambda t: first(t) if t < boundary else second(t - boundary)  # noqa: E731
     else:
+
         def at(t):
             index = bisect.bisect_right(starts, t) - 1
             return scalars[index](t - starts[index])
@@ -167,7 +200,7 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
         if xp is np and t.ndim == 1 and t.size > 1 and (t[1:] >= t[:-1]).all():
             return _over_sorted(t, parts)
         out = last.over(xp.maximum(t - last_start, 0.0), xp)
-        for (start, length, curve) in reversed(phases[:-1]):
+        for start, length, curve in reversed(phases[:-1]):
             local = xp.clip(t - start, 0.0, length)
             out = xp.where(t < start + length, curve.over(local, xp), out)
         return out

@@ -14,7 +14,8 @@ products instead, so a boundary at an integer counter lands on the same iteratio
   it, and ``remaining ** p`` is never NaN), each computed without cancellation;
 - :func:`linear_between`, :func:`cosine_between`: a straight line or a half cosine from one
   value to another over a horizon, convex combinations precise near both ends;
-- :func:`power`: a constant raised to a growing power, without float32's error in the constant;
+- :func:`power`, :func:`one_minus_power`: a constant raised to a growing power, without
+  float32's error in the constant, and one minus it without cancellation;
 - :func:`periods`: the period containing ``t`` when period k lasts ``length · mult^k``, from a
   table of period starts computed once in float64 (exact for integer lengths and multipliers).
 
@@ -34,7 +35,7 @@ import numpy as np
 from .scalarmath import SCALAR
 
 _TABLE_PERIODS = 4096  # period starts tabulated; later ones come from the closed form
-_EXACT_LIMIT = 2.0 ** 53  # beyond this a float64 no longer holds every integer
+_EXACT_LIMIT = 2.0**53  # beyond this a float64 no longer holds every integer
 
 
 def _direct(xp) -> bool:
@@ -116,6 +117,14 @@ def cosine_between(xp, start, end, t, T):
     return start * xp.where(first_half, 1 - small, small) + end * xp.where(first_half, small, 1 - small)
 
 
+def one_minus_power(xp, base: float, exponent):
+    """``1 − base ** exponent`` for a constant ``base >= 0``, as ``−expm1(exponent · log(base))``: no
+    cancellation where the power is near 1 (small exponents, or a base near 1)."""
+    if base == 0:
+        return xp.where(exponent == 0, 0.0, 1.0)
+    return -xp.expm1(exponent * math.log(base))
+
+
 def power(xp, base: float, exponent):
     """``base ** exponent`` for a constant ``base >= 0``.
 
@@ -124,7 +133,7 @@ def power(xp, base: float, exponent):
     multiply its error (``0.999`` is off by 1.3e-8 in float32, ``0.999 ** 2000`` then by 2.6e-5).
     """
     if _direct(xp):
-        return base ** exponent
+        return base**exponent
     if base == 0:
         return xp.where(exponent == 0, 1.0, 0.0)
     return xp.exp(exponent * math.log(base))
@@ -222,8 +231,12 @@ class Periods:
     def _locate_array(self, xp, t):
         index = xp.clip(xp.searchsorted(xp.asarray(self.starts), t, side="right") - 1, 0, self.tabulated - 1)
         span = xp.take(xp.asarray(self.spans), index)
-        near = Period(index + 0.0, xp.minimum(t - xp.take(xp.asarray(self.starts), index), span), span,
-                      xp.take(xp.asarray(self.stretches), index))
+        near = Period(
+            index + 0.0,
+            xp.minimum(t - xp.take(xp.asarray(self.starts), index), span),
+            span,
+            xp.take(xp.asarray(self.stretches), index),
+        )
         if self.tabulated == self.count:
             return near
         beyond, far = t >= self.starts[-1], self._closed(xp, t)
@@ -235,7 +248,7 @@ class Periods:
         k = xp.where(t < self._closed_start(xp, k), k - 1, k)
         k = xp.where(t >= self._closed_start(xp, k + 1), k + 1, k)
         k = xp.clip(k, self.tabulated, self.count - 1)
-        stretch = self.mult ** k
+        stretch = self.mult**k
         span = self.length * stretch
         return Period(k, xp.clip(t - self._closed_start(xp, k), 0.0, span), span, stretch)
 
@@ -243,5 +256,5 @@ class Periods:
         """``S_k`` in closed form; for mult near 1, ``mult^k − 1`` is computed with expm1."""
         if self.mult == 1:
             return k * self.length
-        grown = xp.expm1(k * math.log(self.mult)) if abs(self.mult - 1) < 0.5 else self.mult ** k - 1
+        grown = xp.expm1(k * math.log(self.mult)) if abs(self.mult - 1) < 0.5 else self.mult**k - 1
         return self.length * grown / (self.mult - 1)

@@ -41,7 +41,7 @@ class Resolver(Protocol):
         """A schedule argument, compiled with its own natural length."""
 
     def type_error(self, node: ast.Expr, label: str, expected: str) -> ParameterError:
-        """"parameter <label> expects <expected>, got <what node is>"."""
+        """ "parameter <label> expects <expected>, got <what node is>"."""
 
     def error(self, message: str) -> ParameterError:
         """``message`` about the argument, located at the call being bound."""
@@ -207,9 +207,22 @@ class NumberOrSchedule(Schedule):
     name, text = "any", "a number or a schedule"
 
 
-KINDS: Dict[str, Kind] = {kind.name: kind for kind in (
-    Number(), Integer(), Count(), Bool(), String(), Duration(), Durations(), Numbers(), NumbersTuple(), Schedule(),
-    NumberOrSchedule())}
+KINDS: Dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Number(),
+        Integer(),
+        Count(),
+        Bool(),
+        String(),
+        Duration(),
+        Durations(),
+        Numbers(),
+        NumbersTuple(),
+        Schedule(),
+        NumberOrSchedule(),
+    )
+}
 """Every kind, by name."""
 
 FORMULA_KINDS: Tuple[str, ...] = tuple(name for name, kind in KINDS.items() if not isinstance(kind, Schedule))

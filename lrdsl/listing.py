@@ -33,8 +33,17 @@ def node_rows(registry: Optional[Registry] = None, kind: Optional[str] = None) -
         raise UnknownNameError(f"unknown node kind {kind!r}{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}")
     specs = [s for s in _registry(registry) if kind is None or s.kind == kind]
     specs.sort(key=lambda s: (KINDS.index(s.kind), s.name))
-    return [{"name": s.name, "kind": s.kind, "source": s.source, "signature": s.signature(),
-             "summary": s.summary, "aliases": list(s.aliases)} for s in specs]
+    return [
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "source": s.source,
+            "signature": s.signature(),
+            "summary": s.summary,
+            "aliases": list(s.aliases),
+        }
+        for s in specs
+    ]
 
 
 def node_table(registry: Optional[Registry] = None, kind: Optional[str] = None) -> str:
@@ -49,8 +58,7 @@ def node_table(registry: Optional[Registry] = None, kind: Optional[str] = None) 
         name = row["name"] + (f" ({', '.join(row['aliases'])})" if row["aliases"] else "")
         cells.append([name] + [str(row[c]) for c in COLUMNS[1:]])
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1]
-             for line in cells]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1] for line in cells]
     withdrawn = registry.withdrawn()
     if withdrawn:
         lines.append("")
@@ -107,6 +115,7 @@ def _default_text(param: Param, spec: NodeSpec) -> str:
 
 
 # -- markdown ----------------------------------------------------------------------------------
+
 
 def _cell(text: str) -> str:
     """Text made safe for one markdown table cell: one line, ``|`` escaped."""

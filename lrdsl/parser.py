@@ -155,8 +155,7 @@ class _Located(Exception):
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True,
-                transformer=ASTBuilder())
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True, transformer=ASTBuilder())
 
 
 def caret(text: str, line: int, column: int, width: int = 72) -> str:
@@ -196,8 +195,10 @@ def _syntax_error(text: str, error: Union[UnexpectedCharacters, UnexpectedToken,
         expected = _expected(error.expected)
         if at_end:
             line, column = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
-    message = (f"syntax error at line {line}, column {column}: unexpected {found}\n"
-               f"{caret(text, line, column)}\nexpected: {expected}")
+    message = (
+        f"syntax error at line {line}, column {column}: unexpected {found}\n"
+        f"{caret(text, line, column)}\nexpected: {expected}"
+    )
     return LRDSLSyntaxError(message, line, column)
 
 
@@ -214,8 +215,9 @@ def parse(text: str) -> ast.Expr:
         raise _syntax_error(text, error) from None
     except _Located as error:
         line, column = error.where
-        raise LRDSLSyntaxError(f"{error.message} (line {line}, column {column})\n{caret(text, line, column)}",
-                               line, column) from None
+        raise LRDSLSyntaxError(
+            f"{error.message} (line {line}, column {column})\n{caret(text, line, column)}", line, column
+        ) from None
     except LRDSLError:
         raise
     if ast.depth(tree) > MAX_DEPTH:

@@ -37,8 +37,12 @@ from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as befor
 from .registry import NameClashError, Registry, withdrawn_reason
 from .specs import FunctionSpec, ScheduleSpec, spec_of
 
-BUILTIN_PLUGINS = ("lrdsl.builtin.functions", "lrdsl.builtin.schedules", "lrdsl.builtin.catalog",
-                   "lrdsl.builtin.optimizers")
+BUILTIN_PLUGINS = (
+    "lrdsl.builtin.functions",
+    "lrdsl.builtin.schedules",
+    "lrdsl.builtin.catalog",
+    "lrdsl.builtin.optimizers",
+)
 BUILTIN_SOURCE = "lrdsl"
 ENTRY_POINT_GROUP = "lrdsl"
 ENV_NO_PLUGINS = "LRDSL_NO_PLUGINS"
@@ -51,6 +55,7 @@ class LRDSLPluginWarning(UserWarning):
 
 
 # -- policy ------------------------------------------------------------------------------------
+
 
 def normalise(name: str) -> str:
     """A distribution name as packaging compares them (PEP 503): ``LRDSL_Extras`` -> ``lrdsl-extras``."""
@@ -102,6 +107,7 @@ def configure_plugins(*, entry_points: Optional[bool] = None, block: Optional[It
 
 # -- loading -----------------------------------------------------------------------------------
 
+
 def _warn(source: str, message: str) -> None:
     warnings.warn(f"lrdsl plugin {source!r}: {message}", LRDSLPluginWarning, stacklevel=3)
 
@@ -134,8 +140,11 @@ class LoadedPlugins:
         known = [n for n in dir(hookspecs) if n.startswith("lrdsl_")]
         for caller in callers:
             if caller.spec is None:
-                _warn(source, f"{name!r} implements unknown hook {caller.name!r}{did_you_mean(caller.name, known)}; "
-                      f"the hooks are {', '.join(known)}")
+                _warn(
+                    source,
+                    f"{name!r} implements unknown hook {caller.name!r}{did_you_mean(caller.name, known)}; "
+                    f"the hooks are {', '.join(known)}",
+                )
         if not callers:
             _warn(source, f"{name!r} implements no hook: mark its functions with @lrdsl.hookimpl")
 
@@ -155,8 +164,9 @@ def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
     return dist.name if dist is not None and dist.name else f"entry point {ep.name}"
 
 
-def load_plugins(policy: Optional[PluginPolicy] = None,
-                 plugins: Optional[Mapping[str, object]] = None) -> LoadedPlugins:
+def load_plugins(
+    policy: Optional[PluginPolicy] = None, plugins: Optional[Mapping[str, object]] = None
+) -> LoadedPlugins:
     """The built-in plugins, then ``plugins`` (source name -> module or object), then entry points."""
     policy = plugin_policy() if policy is None else policy
     manager = pluggy.PluginManager("lrdsl")
@@ -189,6 +199,7 @@ def plugin_manager(entry_points: bool = True) -> pluggy.PluginManager:
 
 
 # -- the registry ------------------------------------------------------------------------------
+
 
 def _hook_specs(impl, source: str) -> Tuple:
     """What one plugin's ``lrdsl_nodes`` returned; a third party's failure is a warning and no nodes."""
@@ -246,8 +257,11 @@ def _add(registry: Registry, node, source: str) -> None:
         if source == BUILTIN_SOURCE:
             raise
         if clash.other is not None and clash.other.source == BUILTIN_SOURCE:
-            _warn(source, f"node {spec.name!r} skipped: {clash.name!r} is the name of the built-in node "
-                  f"{clash.other.name!r}, which a plugin cannot override; rename the plugin's node")
+            _warn(
+                source,
+                f"node {spec.name!r} skipped: {clash.name!r} is the name of the built-in node "
+                f"{clash.other.name!r}, which a plugin cannot override; rename the plugin's node",
+            )
         elif source in clash.other_sources:
             _warn(source, f"node {spec.name!r} skipped: the plugin declares the name {clash.name!r} twice")
         else:
@@ -261,8 +275,9 @@ def _add(registry: Registry, node, source: str) -> None:
         _warn(source, f"node skipped: {error if isinstance(error, PluginError) else _error(error)}")
 
 
-def build_registry(entry_points: bool = True, block: Iterable[str] = (),
-                   plugins: Optional[Mapping[str, object]] = None) -> Registry:
+def build_registry(
+    entry_points: bool = True, block: Iterable[str] = (), plugins: Optional[Mapping[str, object]] = None
+) -> Registry:
     """A registry filled from every plugin's ``lrdsl_nodes`` hook, built-ins first.
 
     ``entry_points=False`` loads no third-party distribution; ``block`` adds names to the

@@ -11,9 +11,13 @@ from . import ast
 # Binding strength, loosest first (docs/language.md §3.2).
 SEQUENCE, PHASE, SUM, PRODUCT, UNARY, POWER, ATOM = range(7)
 
-_BINARY = {"+": (SUM, SUM, PRODUCT), "-": (SUM, SUM, PRODUCT),
-           "*": (PRODUCT, PRODUCT, UNARY), "/": (PRODUCT, PRODUCT, UNARY),
-           "**": (POWER, ATOM, UNARY)}  # op: (own strength, left needs, right needs)
+_BINARY = {
+    "+": (SUM, SUM, PRODUCT),
+    "-": (SUM, SUM, PRODUCT),
+    "*": (PRODUCT, PRODUCT, UNARY),
+    "/": (PRODUCT, PRODUCT, UNARY),
+    "**": (POWER, ATOM, UNARY),
+}  # op: (own strength, left needs, right needs)
 
 
 def number_text(value) -> str:

@@ -21,8 +21,11 @@ class NameClashError(PluginError):
 
     def __init__(self, name: str, source: str, other: Optional[NodeSpec], other_sources: Tuple[str, ...]):
         self.name, self.source, self.other, self.other_sources = name, source, other, other_sources
-        provided = (f"{other.name!r} from {other.source!r}" if other else
-                    "a name already disabled because " + " and ".join(map(repr, other_sources)) + " claim it")
+        provided = (
+            f"{other.name!r} from {other.source!r}"
+            if other
+            else "a name already disabled because " + " and ".join(map(repr, other_sources)) + " claim it"
+        )
         super().__init__(f"node name {name!r} from {source!r} clashes with {provided}; rename one of them")
 
 
@@ -130,9 +133,13 @@ def withdrawn_reason(name: str, sources: Tuple[str, ...]) -> str:
     """Why ``name`` cannot be used, and how to fix it."""
     if len(sources) > 1:
         listed = ", ".join(repr(s) for s in sources[:-1]) + f" and {sources[-1]!r}"
-        return (f"node {name!r} is provided by {'both ' if len(sources) == 2 else ''}{listed}, so lrdsl uses "
-                "none of them; block all but one "
-                f"(LRDSL_BLOCK_PLUGINS={sources[-1]} or lrdsl.plugins.configure_plugins(block=[...])) "
-                "or uninstall one")
-    return (f"node {name!r} from {sources[0]!r} is disabled because another name of the same node clashes "
-            "with a node of another plugin (see the lrdsl plugin warning)")
+        return (
+            f"node {name!r} is provided by {'both ' if len(sources) == 2 else ''}{listed}, so lrdsl uses "
+            "none of them; block all but one "
+            f"(LRDSL_BLOCK_PLUGINS={sources[-1]} or lrdsl.plugins.configure_plugins(block=[...])) "
+            "or uninstall one"
+        )
+    return (
+        f"node {name!r} from {sources[0]!r} is disabled because another name of the same node clashes "
+        "with a node of another plugin (see the lrdsl plugin warning)"
+    )

@@ -59,6 +59,8 @@ class Schedule:
         else:
             point, scale = epoch, self._per_epoch
         try:
+            if scale is None:
+                raise TypeError
             t = point * scale if scale == 1.0 else to_iterations(SCALAR, point * 1.0, scale)
             if not t >= 0.0:
                 raise TypeError
@@ -93,8 +95,9 @@ class Schedule:
             try:
                 out = self._curve.over(t, np)
             except (ArithmeticError, ValueError) as error:
-                raise EvaluationError(f"schedule {self.expression!r} cannot be evaluated over these "
-                                      f"{counter}s: {error}") from None
+                raise EvaluationError(
+                    f"schedule {self.expression!r} cannot be evaluated over these {counter}s: {error}"
+                ) from None
         out = np.asarray(out, dtype=np.float64)
         if out.shape != t.shape:
             out = np.broadcast_to(out, t.shape).copy()
@@ -140,8 +143,11 @@ class Schedule:
 
     def state_dict(self) -> dict:
         """Everything needed to resume: the expression and the state of stateful nodes."""
-        return {"expression": self.expression, "base": self.base,
-                "nodes": [node.state_dict() for node in self._curve.stateful]}
+        return {
+            "expression": self.expression,
+            "base": self.base,
+            "nodes": [node.state_dict() for node in self._curve.stateful],
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`; the state must be for the same expression and base.
@@ -150,9 +156,13 @@ class Schedule:
         node back as it was: a failed load changes nothing.
         """
         expression, base, stateful = self.expression, self.base, self._curve.stateful
-        schema = Record({"expression": Where(Text(), lambda text: text == expression, f"{expression!r}"),
-                         "nodes": ListOf(Anything(), len(stateful))},
-                        optional={"base": Where(Number(), lambda value: value == base, f"{base!r}")})
+        schema = Record(
+            {
+                "expression": Where(Text(), lambda text: text == expression, f"{expression!r}"),
+                "nodes": ListOf(Anything(), len(stateful)),
+            },
+            optional={"base": Where(Number(), lambda value: value == base, f"{base!r}")},
+        )
         checked = validate(schema, state, LRDSLError, "load_state_dict()")
         with restoring(stateful):
             for node, node_state in zip(stateful, checked["nodes"]):
@@ -171,9 +181,11 @@ class Schedule:
 
     def _unit_error(self, counter: str) -> UnitError:
         clock = UNIT_WORDS[self.clock.unit]
-        return UnitError(f"this schedule counts {clock} (its durations are in {clock}); evaluating it by "
-                         f"{counter} needs steps_per_epoch= when compiling, or call it by "
-                         f"{'epoch: sched(epoch=e)' if clock == 'epochs' else 'iteration: sched(i)'}")
+        return UnitError(
+            f"this schedule counts {clock} (its durations are in {clock}); evaluating it by "
+            f"{counter} needs steps_per_epoch= when compiling, or call it by "
+            f"{'epoch: sched(epoch=e)' if clock == 'epochs' else 'iteration: sched(i)'}"
+        )
 
     def _bad_time(self, point, scale, counter: str) -> LRDSLError:
         """Why ``point`` (with ``scale``) is not a time this schedule can be evaluated at."""
@@ -191,8 +203,10 @@ class Schedule:
         number, local, curve = self._curve.locate(t)
         unit = UNIT_WORDS[self.clock.unit][:-1]
         phase = f" in phase {number} ({curve.describe()})" if self._curve.parts and len(self._curve.parts) > 1 else ""
-        return EvaluationError(f"schedule {self.expression!r} {what} at {unit} {t:g}{phase}, local time "
-                               f"{local:g}; a learning rate must be finite and >= 0")
+        return EvaluationError(
+            f"schedule {self.expression!r} {what} at {unit} {t:g}{phase}, local time "
+            f"{local:g}; a learning rate must be finite and >= 0"
+        )
 
 
 def _reason(error: Exception) -> str:
@@ -213,8 +227,14 @@ def _trees(tree: ast.Expr, variables: Mapping[str, Any]):
                 continue  # a plain string parameter such as mode="triangular2"
 
 
-def compile_schedule(text_or_node, base: float = 1.0, steps_per_epoch=None, total=None, variables=None,
-                     registry: Optional[Registry] = None) -> Schedule:
+def compile_schedule(
+    text_or_node,
+    base: float = 1.0,
+    steps_per_epoch=None,
+    total=None,
+    variables=None,
+    registry: Optional[Registry] = None,
+) -> Schedule:
     """Compile an lrdsl expression into a :class:`Schedule` (``lrdsl.compile``, docs/language.md §13).
 
     A repeated compile (same text, options, variables and registry) is served from a cache
@@ -222,8 +242,9 @@ def compile_schedule(text_or_node, base: float = 1.0, steps_per_epoch=None, tota
     since every Schedule owns its state.
     """
     if not isinstance(text_or_node, (str, ast.Expr)):
-        raise LRDSLError(f"compile() takes an lrdsl expression (a string or a parsed node), "
-                         f"not {type(text_or_node).__name__}")
+        raise LRDSLError(
+            f"compile() takes an lrdsl expression (a string or a parsed node), not {type(text_or_node).__name__}"
+        )
     if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
         raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
     variables = _variables(variables)
@@ -235,7 +256,8 @@ def compile_schedule(text_or_node, base: float = 1.0, steps_per_epoch=None, tota
         compiled = _compile(tree, float(base), steps_per_epoch, total, variables, registry)
         if key is not None and not compiled[1].stateful:
             _CACHE.put(key, compiled)
-    return Schedule(*compiled[:3], float(base), compiled[3])
+    tree, curve, clock, notes = compiled
+    return Schedule(tree, curve, clock, float(base), notes)
 
 
 def _compile(tree, base, steps_per_epoch, total, variables, registry):
@@ -252,8 +274,17 @@ def _cache_key(text_or_node, base, steps_per_epoch, total, variables, registry):
     Types are part of it (``True`` and ``1`` are equal but compile differently), and so is the
     registry's version (a node added or removed invalidates the entry).
     """
-    key = (text_or_node, base, type(steps_per_epoch), steps_per_epoch, type(total), total,
-           tuple(sorted((name, type(value), value) for name, value in variables.items())), registry, registry.version)
+    key = (
+        text_or_node,
+        base,
+        type(steps_per_epoch),
+        steps_per_epoch,
+        type(total),
+        total,
+        tuple(sorted((name, type(value), value) for name, value in variables.items())),
+        registry,
+        registry.version,
+    )
     try:
         hash(key)
     except TypeError:
@@ -265,7 +296,8 @@ class _CompileCache:
     """The most recently used compiles, by :func:`_cache_key` (least recently used ones dropped)."""
 
     def __init__(self, size: int = 512):
-        self.size, self._entries = size, OrderedDict()
+        self.size = size
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
 
     def get(self, key):
         entry = self._entries.get(key)
@@ -289,8 +321,10 @@ def _variables(variables) -> dict:
     if variables is None:
         return {}
     if not isinstance(variables, Mapping) or not all(isinstance(name, str) for name in variables):
-        raise LRDSLError(f"variables must be a mapping from names (strings) to values, e.g. "
-                         f'{{"peak_lr": 3e-4}}; got {variables!r:.80}')
+        raise LRDSLError(
+            f"variables must be a mapping from names (strings) to values, e.g. "
+            f'{{"peak_lr": 3e-4}}; got {variables!r:.80}'
+        )
     return dict(variables)
 
 

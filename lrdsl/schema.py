@@ -78,8 +78,11 @@ class Number(Schema):
             number = float(value)
         except OverflowError:
             raise self.refuse(value, path) from None
-        if not math.isfinite(number) or (self.min is not None and number < self.min) \
-                or (self.max is not None and number > self.max):
+        if (
+            not math.isfinite(number)
+            or (self.min is not None and number < self.min)
+            or (self.max is not None and number > self.max)
+        ):
             raise self.refuse(value, path)
         return number
 
@@ -133,8 +136,11 @@ class ListOf(Schema):
         self.expected = f"a list of {count}, each {item.expected}"
 
     def check(self, value, path):
-        if not isinstance(value, (list, tuple)) or len(value) > _MAX_ITEMS \
-                or (self.length is not None and len(value) != self.length):
+        if (
+            not isinstance(value, (list, tuple))
+            or len(value) > _MAX_ITEMS
+            or (self.length is not None and len(value) != self.length)
+        ):
             raise self.refuse(value, path)
         return [self.item.check(item, f"{path}[{index}]") for index, item in enumerate(value)]
 
@@ -161,8 +167,10 @@ class MapOf(Schema):
     def check(self, value, path):
         if not isinstance(value, Mapping) or len(value) > _MAX_ITEMS:
             raise self.refuse(value, path)
-        return {self.key.check(k, f"{path} key {k!r:.40}"): self.value.check(v, _key_path(path, k))
-                for k, v in value.items()}
+        return {
+            self.key.check(k, f"{path} key {k!r:.40}"): self.value.check(v, _key_path(path, k))
+            for k, v in value.items()
+        }
 
 
 class Record(Schema):
@@ -179,8 +187,11 @@ class Record(Schema):
         missing = [key for key in self.fields if key not in value]
         unknown = [key for key in value if key not in self.fields and key not in self.optional]
         if missing or unknown:
-            problem = (f"has no {', '.join(map(repr, missing))}" if missing
-                       else f"has the unknown key(s) {', '.join(repr(k)[:40] for k in unknown[:3])}")
+            problem = (
+                f"has no {', '.join(map(repr, missing))}"
+                if missing
+                else f"has the unknown key(s) {', '.join(repr(k)[:40] for k in unknown[:3])}"
+            )
             raise Invalid(path, f"{problem}; expected {self.expected}")
         schemas = {**self.fields, **{k: s for k, s in self.optional.items() if k in value}}
         return {key: schema.check(value[key], _key_path(path, key)) for key, schema in schemas.items()}

@@ -24,6 +24,7 @@ from .vocabulary import RESERVED
 
 # -- ranges -----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Check:
     """A range or choice a parameter value must satisfy; ``text`` is shown in errors."""
@@ -46,8 +47,10 @@ finite_positive = Check(lambda v: 0 < v < math.inf, "> 0 and finite")
 def between(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Check:
     """A check ``low <= v <= high``, either end optionally open."""
     lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-    return Check(lambda v: (v > low if low_open else v >= low) and (v < high if high_open else v <= high),
-                 f"in {lo}{low:g}, {high:g}{hi}")
+    return Check(
+        lambda v: (v > low if low_open else v >= low) and (v < high if high_open else v <= high),
+        f"in {lo}{low:g}, {high:g}{hi}",
+    )
 
 
 def one_of(*choices) -> Check:
@@ -56,6 +59,7 @@ def one_of(*choices) -> Check:
 
 
 # -- defaults ---------------------------------------------------------------------------------------
+
 
 class _Sentinel:
     def __init__(self, text: str):
@@ -92,6 +96,7 @@ def SameAs(name: str) -> Any:
 
 # -- parameters -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Param:
     """One parameter of a node: its name, :class:`~lrdsl.kinds.Kind`, default and allowed range."""
@@ -119,6 +124,7 @@ class Param:
 
 # -- nodes ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class NodeSpec:
     """What every node has: names, parameters, documentation and (filled in by the registry) its source."""
@@ -132,8 +138,9 @@ class NodeSpec:
 
     def __post_init__(self) -> None:
         what = f"node {self.name!r}"
-        if not isinstance(self.aliases, tuple) or not all(isinstance(n, str) and n.isidentifier()
-                                                          for n in (self.name, *self.aliases)):
+        if not isinstance(self.aliases, tuple) or not all(
+            isinstance(n, str) and n.isidentifier() for n in (self.name, *self.aliases)
+        ):
             raise PluginError(f"{what}: its name and aliases ({self.aliases!r}, a tuple) must be identifiers")
         reserved = [n for n in self.names if n in RESERVED]
         if reserved:
@@ -203,8 +210,10 @@ class ScheduleSpec(NodeSpec):
         if self.formula is not None:
             for param in self.params:
                 if param.kind.name not in FORMULA_KINDS:
-                    raise PluginError(f"{what}: parameter {param.name!r} is a schedule, which a formula cannot "
-                                      "take; declare the node with built_schedule_node")
+                    raise PluginError(
+                        f"{what}: parameter {param.name!r} is a schedule, which a formula cannot "
+                        "take; declare the node with built_schedule_node"
+                    )
         horizon = self.param(self.horizon) if self.horizon is not None else None
         if self.horizon is not None and (horizon is None or horizon.kind.name != "duration"):
             raise PluginError(f"{what}: horizon {self.horizon!r} must name a Duration parameter")
@@ -254,8 +263,9 @@ class OptimizerSpec(NodeSpec):
             raise PluginError(f"{what}: requires must be Check(test, text) objects")
         floats = {p.name for p in self.params if p.kind.name in ("number", "numbers_tuple")}
         if set(self.fixed) - floats:
-            raise PluginError(f"{what}: fixed names {sorted(set(self.fixed) - floats)}, which are not float "
-                              "hyperparameters")
+            raise PluginError(
+                f"{what}: fixed names {sorted(set(self.fixed) - floats)}, which are not float hyperparameters"
+            )
 
     def may_be_scheduled(self, param: Param) -> bool:
         """Whether a string may give ``param`` as a schedule (a float, or tuple of floats, not fixed)."""
@@ -271,6 +281,8 @@ def spec_of(node: Any) -> NodeSpec:
     spec = node if isinstance(node, NodeSpec) else getattr(node, SPEC_ATTRIBUTE, None)
     if not isinstance(spec, NodeSpec):
         name = getattr(node, "__name__", type(node).__name__)
-        raise PluginError(f"{name!r} is not a node: declare nodes with the decorators of lrdsl.authoring "
-                          "(schedule_node, built_schedule_node, function_node, optimizer_node)")
+        raise PluginError(
+            f"{name!r} is not a node: declare nodes with the decorators of lrdsl.authoring "
+            "(schedule_node, built_schedule_node, function_node, optimizer_node)"
+        )
     return spec

@@ -71,7 +71,7 @@ def circles(edges: Dict[str, Set[str]]) -> List[List[str]]:
         state[node] = "open"
         for target in sorted(edges.get(node, ())):
             if state.get(target) == "open":
-                found.append(path[path.index(target):] + [target])
+                found.append(path[path.index(target) :] + [target])
             elif target not in state:
                 visit(target, path + [target])
         state[node] = "done"
@@ -91,8 +91,12 @@ def main(argv=None) -> int:
         for module in sorted(top):
             print(f"{module}: {', '.join(sorted(top[module])) or '-'}")
     problems = [" -> ".join(c) for c in circles(top)]
-    problems += [f"deferred import {a} -> {b} is not in DEFERRED" for a in deferred for b in deferred[a]
-                 if (a, b) not in DEFERRED]
+    problems += [
+        f"deferred import {a} -> {b} is not in DEFERRED"
+        for a in deferred
+        for b in deferred[a]
+        if (a, b) not in DEFERRED
+    ]
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0

@@ -80,14 +80,22 @@ class Case:
 
     def options(self) -> Dict[str, Any]:
         """The keyword arguments every bridge shares with lrdsl.compile."""
-        return {"base": self.base, "steps_per_epoch": self.steps_per_epoch, "total": self.total,
-                "variables": self.variables, "registry": registry(tuple(self.plugins))}
+        return {
+            "base": self.base,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total": self.total,
+            "variables": self.variables,
+            "registry": registry(tuple(self.plugins)),
+        }
 
     def __str__(self) -> str:
         """The case as a line of tests/fixtures/backend_regressions.txt (see :func:`parse_case`)."""
         defaults = Case("", 0)
-        options = {name: value for name, value in asdict(self).items()
-                   if name != "text" and (name == "steps" or value != getattr(defaults, name))}
+        options = {
+            name: value
+            for name, value in asdict(self).items()
+            if name != "text" and (name == "steps" or value != getattr(defaults, name))
+        }
         return f"{self.text} | " + ", ".join(f"{name}={value!r}" for name, value in options.items())
 
     def __repr__(self) -> str:
@@ -118,8 +126,9 @@ def registry(plugins: Tuple[str, ...]):
     for index, name in enumerate(plugins):
         path = ROOT / name  # an absolute name stays as it is
         package = [str(path.parent)] if path.stem == "__init__" else None  # so that its relative imports work
-        spec = importlib.util.spec_from_file_location(f"lrdsl_test_plugin_{index}", path,
-                                                      submodule_search_locations=package)
+        spec = importlib.util.spec_from_file_location(
+            f"lrdsl_backends_plugin_{index}", path, submodule_search_locations=package
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
@@ -141,6 +150,7 @@ def _attempt(function, *args) -> Values:
 
 # -- the in-process paths -------------------------------------------------------------------------
 
+
 def _numpy_paths(case: Case) -> Dict[str, Values]:
     import lrdsl
 
@@ -150,9 +160,11 @@ def _numpy_paths(case: Case) -> Dict[str, Values]:
         return {REFERENCE: _error(error)}
     grid = np.arange(case.steps)
     order = np.random.default_rng(case.steps).permutation(case.steps)
-    values = {REFERENCE: _attempt(sched.values, grid),
-              "values(shuffled)": _attempt(lambda: sched.values(order)[np.argsort(order)]),
-              "sched(i)": _attempt(lambda: [sched(int(i)) for i in grid])}
+    values = {
+        REFERENCE: _attempt(sched.values, grid),
+        "values(shuffled)": _attempt(lambda: sched.values(order)[np.argsort(order)]),
+        "sched(i)": _attempt(lambda: [sched(int(i)) for i in grid]),
+    }
     if case.steps_per_epoch is not None:
         values["sched(epoch=)"] = _attempt(lambda: [sched(epoch=i / case.steps_per_epoch) for i in grid])
     return values
@@ -229,15 +241,20 @@ def _jitted(cases: Sequence[Case], x64: bool) -> List[Values]:
 
 # -- the Keras/JAX child process --------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def _keras_jax_child(cases: Sequence[Case]):
     """Start the child on ``cases`` at once; yield a function that waits for its values."""
     with tempfile.TemporaryDirectory(prefix="lrdsl-keras-jax-") as folder:
         Path(folder, "cases.json").write_text(json.dumps([asdict(case) for case in cases]))
-        env = dict(os.environ, KERAS_BACKEND="jax",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        child = subprocess.Popen([sys.executable, __file__, folder], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
+        env = dict(
+            os.environ,
+            KERAS_BACKEND="jax",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        )
+        child = subprocess.Popen(
+            [sys.executable, __file__, folder], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
 
         def results() -> List[Values]:
             try:
@@ -266,8 +283,10 @@ def _child_main(folder: str) -> None:
     from lrdsl.bridges.keras import LRDSLSchedule
 
     assert keras.backend.backend() == "jax", keras.backend.backend()
-    cases = [Case(**{**item, "plugins": tuple(item["plugins"])})
-             for item in json.loads(Path(folder, "cases.json").read_text())]
+    cases = [
+        Case(**{**item, "plugins": tuple(item["plugins"])})
+        for item in json.loads(Path(folder, "cases.json").read_text())
+    ]
     functions = _built(lambda case: LRDSLSchedule(case.text, **case.options()), cases)
     values = _jit_together(functions, [np.arange(case.steps) for case in cases])
     arrays = {str(k): v for k, v in enumerate(values) if not isinstance(v, str)}
@@ -277,6 +296,7 @@ def _child_main(folder: str) -> None:
 
 
 # -- the batch API and the contract ----------------------------------------------------------------
+
 
 def evaluate(cases: Sequence[Case]) -> List[Dict[str, Values]]:
     """Every path's values for every case (path -> array over 0..steps−1, or the error as text)."""
@@ -303,8 +323,13 @@ def _show(values: np.ndarray) -> str:
     return "[" + ", ".join(f"{v:.9g}" for v in values) + "]"
 
 
-def problems(case: Case, values: Dict[str, Values], reference: Optional[np.ndarray] = None,
-             reference_dtype=np.float64, show: int = 6) -> List[str]:
+def problems(
+    case: Case,
+    values: Dict[str, Values],
+    reference: Optional[np.ndarray] = None,
+    reference_dtype=np.float64,
+    show: int = 6,
+) -> List[str]:
     """What is wrong with ``values`` (from :func:`evaluate`): one line per failing path, naming the
     path, the schedule, the first failing iterations, the values there and the reference's.
 
@@ -332,8 +357,10 @@ def problems(case: Case, values: Dict[str, Values], reference: Optional[np.ndarr
             bad = np.flatnonzero(~(close & np.isfinite(got) & (got >= 0)))
         if bad.size:
             first = bad[:show]
-            found.append(f"{path}: {bad.size} of {reference.size} iterations wrong, first {first.tolist()}: "
-                         f"got {_show(got[first])}, reference {_show(reference[first])}\n    on {case}")
+            found.append(
+                f"{path}: {bad.size} of {reference.size} iterations wrong, first {first.tolist()}: "
+                f"got {_show(got[first])}, reference {_show(reference[first])}\n    on {case}"
+            )
     return found
 
 

@@ -30,8 +30,12 @@ from lrdsl.specs import REQUIRED, Param
 seen_namespaces = []
 
 
-@schedule_node("bumpy", aliases=("bumps",), horizon="T",
-               checks={"T": positive, "k": between(0, 10, low_open=True), "mode": one_of("tanh", "exp")})
+@schedule_node(
+    "bumpy",
+    aliases=("bumps",),
+    horizon="T",
+    checks={"T": positive, "k": between(0, 10, low_open=True), "mode": one_of("tanh", "exp")},
+)
 def bumpy(xp, t, T: Duration, k: float = 3.0, mode: str = "tanh", floored: bool = False, base: float = BASE):
     """Bumpy decay: base · (1 − f(k·p)/f(k)) + 0.1·base·[p < 1/2], p = min(t, T)/T.
 
@@ -61,8 +65,12 @@ def test_the_declaration_comes_from_the_signature_checks_and_docstring():
     spec = spec_of(bumpy)
     assert spec.kind == "schedule" and spec.names == ("bumpy", "bumps") and spec.horizon == "T"
     assert [(p.name, p.kind.name, p.default) for p in spec.params] == [
-        ("T", "duration", REQUIRED), ("k", "number", 3.0), ("mode", "string", "tanh"),
-        ("floored", "bool", False), ("base", "number", BASE)]
+        ("T", "duration", REQUIRED),
+        ("k", "number", 3.0),
+        ("mode", "string", "tanh"),
+        ("floored", "bool", False),
+        ("base", "number", BASE),
+    ]
     assert spec.param("k").check.text == "in (0, 10]" and spec.param("T").check is positive
     assert spec.signature() == 'bumpy(T, k=3, mode="tanh", floored=false, base=b)'
     assert spec.summary.startswith("Bumpy decay: base")
@@ -74,12 +82,15 @@ def test_a_declared_formula_stays_a_plain_function():
     assert bumpy(SCALAR, 50.0, 100.0, mode="exp", base=1.0) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", [
-    "bumpy(T=100)",
-    "bumps(T=100, k=0.5, mode=\"exp\", floored=true)",
-    "warmup(T=10) then bumpy(T=50, k=7) then bumpy(k=1)",
-    "min(bumpy(T=80), 0.9 * cosine(T=120)) + 0.01",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bumpy(T=100)",
+        'bumps(T=100, k=0.5, mode="exp", floored=true)',
+        "warmup(T=10) then bumpy(T=50, k=7) then bumpy(k=1)",
+        "min(bumpy(T=80), 0.9 * cosine(T=120)) + 0.01",
+    ],
+)
 def test_a_formula_written_once_against_xp_runs_in_the_scalar_and_the_vectorised_evaluator(registry, text):
     sched = lrdsl.compile(text, base=1.0, total=200, registry=registry)
     points = np.arange(0, 260)
@@ -103,14 +114,17 @@ def test_the_formula_gives_the_documented_values(registry):
     assert sched(50) == pytest.approx(2.0 * (1 - math.tanh(1.5) / math.tanh(3)))
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("bumpy(T=100, k=0)", "k=0 is out of range; allowed: in (0, 10]"),
-    ("bumpy(T=100, k=11)", "k=11 is out of range; allowed: in (0, 10]"),
-    ("bumpy(T=100, mode=\"sine\")", "mode=\"sine\" is out of range; allowed: one of \"tanh\", \"exp\""),
-    ("bumpy(T=100, floored=1)", "parameter floored expects true or false"),
-    ("bumpy(T=0)", "T=0 is out of range; allowed: > 0"),
-    ("bumpy(T=100, kk=2)", "unknown parameter 'kk'; did you mean 'k'?"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("bumpy(T=100, k=0)", "k=0 is out of range; allowed: in (0, 10]"),
+        ("bumpy(T=100, k=11)", "k=11 is out of range; allowed: in (0, 10]"),
+        ('bumpy(T=100, mode="sine")', 'mode="sine" is out of range; allowed: one of "tanh", "exp"'),
+        ("bumpy(T=100, floored=1)", "parameter floored expects true or false"),
+        ("bumpy(T=0)", "T=0 is out of range; allowed: > 0"),
+        ("bumpy(T=100, kk=2)", "unknown parameter 'kk'; did you mean 'k'?"),
+    ],
+)
 def test_every_use_is_validated_against_the_declaration(registry, text, fragment):
     with pytest.raises(lrdsl.LRDSLError) as info:
         lrdsl.compile(text, registry=registry)
@@ -123,8 +137,14 @@ def test_parameter_types_map_to_kinds():
         """Typed."""
         return t
 
-    assert [p.kind.name for p in spec_of(typed).params] == ["integer", "count", "durations", "numbers",
-                                                            "numbers_tuple", "bool"]
+    assert [p.kind.name for p in spec_of(typed).params] == [
+        "integer",
+        "count",
+        "durations",
+        "numbers",
+        "numbers_tuple",
+        "bool",
+    ]
     assert Param("f", KINDS["count"], math.inf).describe() == "f=inf"
 
 
@@ -143,15 +163,20 @@ def test_function_and_built_nodes_have_their_kinds():
     assert (built.kind, built.build is not None, built.formula) == ("schedule", True, None)
 
 
-@pytest.mark.parametrize("declare, fragment", [
-    (lambda: schedule_node()(lambda xp, t, T: t), "parameter 'T' needs a type annotation"),
-    (lambda: schedule_node(checks={"T": nonnegative, "S": positive})(_one_duration),
-     "checks name unknown parameters ['S']"),
-    (lambda: schedule_node(checks={"T": "> 0"})(_one_duration), "checks['T'] is a str; use positive"),
-    (lambda: schedule_node(horizon="base")(_one_duration), "horizon 'base' must name a Duration parameter"),
-    (lambda: built_schedule_node(horizon="nope")(lambda context, T: None), "needs a type annotation"),
-    (lambda: schedule_node()(_bad_annotation), "unsupported annotation"),
-])
+@pytest.mark.parametrize(
+    "declare, fragment",
+    [
+        (lambda: schedule_node()(lambda xp, t, T: t), "parameter 'T' needs a type annotation"),
+        (
+            lambda: schedule_node(checks={"T": nonnegative, "S": positive})(_one_duration),
+            "checks name unknown parameters ['S']",
+        ),
+        (lambda: schedule_node(checks={"T": "> 0"})(_one_duration), "checks['T'] is a str; use positive"),
+        (lambda: schedule_node(horizon="base")(_one_duration), "horizon 'base' must name a Duration parameter"),
+        (lambda: built_schedule_node(horizon="nope")(lambda context, T: None), "needs a type annotation"),
+        (lambda: schedule_node()(_bad_annotation), "unsupported annotation"),
+    ],
+)
 def test_declaration_mistakes_are_plugin_errors_naming_the_function(declare, fragment):
     with pytest.raises(PluginError) as info:
         declare()

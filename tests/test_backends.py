@@ -43,14 +43,20 @@ from backends import FLOAT32_PATHS, REFERENCE, Case, assert_exact, evaluate, par
 PLUGIN = "plugins/lrdsl-extras/src/lrdsl_extras/__init__.py"
 REGRESSIONS = Path(__file__).parent / "fixtures" / "backend_regressions.txt"
 
-settings.register_profile("backends", deadline=None, max_examples=10, phases=(Phase.explicit, Phase.reuse,
-                          Phase.generate), suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "backends",
+    deadline=None,
+    max_examples=10,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 PROFILE = settings.get_profile("backends")
 
 # -- schedule strings ---------------------------------------------------------------------------------
 
-factors = st.one_of(st.sampled_from(["0", "0.1", "0.5", "0.9", "1", "1e-05"]),
-                    st.floats(0.01, 1.0).map("{:.3g}".format))
+factors = st.one_of(
+    st.sampled_from(["0", "0.1", "0.5", "0.9", "1", "1e-05"]), st.floats(0.01, 1.0).map("{:.3g}".format)
+)
 rates = st.one_of(st.sampled_from(["0.1", "0.5", "0.9", "0.99"]), st.floats(0.05, 1.0).map("{:.3g}".format))
 flags = st.sampled_from(["true", "false"])
 periods = st.integers(1, 300)
@@ -71,8 +77,11 @@ def piecewise(draw):
 
 def builtin_nodes(d):
     """One strategy per built-in schedule node (plateau aside: it is metric-driven), durations from ``d``."""
-    horizon = st.one_of(st.builds("cosine(T={})".format, d), st.builds("linear(T={}, end={})".format, d, factors),
-                        st.builds("poly(T={}, power=2)".format, d))
+    horizon = st.one_of(
+        st.builds("cosine(T={})".format, d),
+        st.builds("linear(T={}, end={})".format, d, factors),
+        st.builds("poly(T={}, power=2)".format, d),
+    )
     return [
         st.builds("constant({})".format, factors),
         st.builds("power(s={}, c={})".format, d, st.sampled_from(["0.5", "1", "1.5", "2"])),
@@ -84,19 +93,43 @@ def builtin_nodes(d):
         st.builds("linear(T={}, start={}, end={})".format, d, factors, factors),
         st.builds("warmup(T={}, start={})".format, d, factors),
         st.builds("cosine(T={}, end={})".format, d, factors),
-        st.builds("poly(T={}, power={}, end={})".format, d, st.sampled_from(["0.5", "1", "2", "3", "0.3", "1.5"]),
-                  factors),
-        st.builds("sgdr(T={}, mult={}, decay={}, end={}, times={})".format, d, st.sampled_from("1234"),
-                  st.sampled_from(["1", "0.5", "0.9"]), factors, st.sampled_from(["inf", "1", "3"])),
-        st.builds('cyclic(up={}, down={}, low={}, high={}, mode="{}", gamma={})'.format, d, st.one_of(d, st.just("0")),
-                  factors, factors, st.sampled_from(["triangular", "triangular2", "exp_range"]),
-                  st.sampled_from(["1", "0.999", "0.99"])),
-        st.builds('onecycle(T={}, pct={}, div={}, final_div={}, anneal="{}", three_phase={})'.format, d,
-                  st.sampled_from(["0.3", "0.25", "0.1", "0.5"]), st.sampled_from(["25", "10", "3"]),
-                  st.sampled_from(["1e4", "100", "1"]), st.sampled_from(["cos", "linear"]), flags),
+        st.builds(
+            "poly(T={}, power={}, end={})".format, d, st.sampled_from(["0.5", "1", "2", "3", "0.3", "1.5"]), factors
+        ),
+        st.builds(
+            "sgdr(T={}, mult={}, decay={}, end={}, times={})".format,
+            d,
+            st.sampled_from("1234"),
+            st.sampled_from(["1", "0.5", "0.9"]),
+            factors,
+            st.sampled_from(["inf", "1", "3"]),
+        ),
+        st.builds(
+            'cyclic(up={}, down={}, low={}, high={}, mode="{}", gamma={})'.format,
+            d,
+            st.one_of(d, st.just("0")),
+            factors,
+            factors,
+            st.sampled_from(["triangular", "triangular2", "exp_range"]),
+            st.sampled_from(["1", "0.999", "0.99"]),
+        ),
+        st.builds(
+            'onecycle(T={}, pct={}, div={}, final_div={}, anneal="{}", three_phase={})'.format,
+            d,
+            st.sampled_from(["0.3", "0.25", "0.1", "0.5"]),
+            st.sampled_from(["25", "10", "3"]),
+            st.sampled_from(["1e4", "100", "1"]),
+            st.sampled_from(["cos", "linear"]),
+            flags,
+        ),
         st.builds("rsqrt(warmup={})".format, d),
-        st.builds("repeat({}, times={}, mult={}, decay={})".format, horizon, st.sampled_from(["inf", "1", "3"]),
-                  st.sampled_from(["1", "2", "1.5", "3"]), st.sampled_from(["1", "0.5"])),
+        st.builds(
+            "repeat({}, times={}, mult={}, decay={})".format,
+            horizon,
+            st.sampled_from(["inf", "1", "3"]),
+            st.sampled_from(["1", "2", "1.5", "3"]),
+            st.sampled_from(["1", "0.5"]),
+        ),
     ]
 
 
@@ -104,8 +137,12 @@ def plugin_nodes(d):
     """The lrdsl-extras nodes, and two built-ins to compose them with."""
     return [
         st.builds("tanh_decay(T={}, k={}, end={})".format, d, st.sampled_from(["3", "1", "0.5", "6"]), factors),
-        st.builds("noam(warmup={}, d_model={}, scale={})".format, d, st.sampled_from(["512", "64", "1"]),
-                  st.sampled_from(["1", "0.5", "2"])),
+        st.builds(
+            "noam(warmup={}, d_model={}, scale={})".format,
+            d,
+            st.sampled_from(["512", "64", "1"]),
+            st.sampled_from(["1", "0.5", "2"]),
+        ),
         st.builds("warmup(T={})".format, d),
         st.builds("cosine(T={})".format, d),
     ]
@@ -113,8 +150,11 @@ def plugin_nodes(d):
 
 def compositions(leaves, d):
     """Random trees over ``leaves`` with every combinator of the language."""
-    others = [st.just("constant($peak)"), st.builds("base * {} ** floor(it / {})".format, rates, periods),
-              st.builds("1 / sqrt(it / {} + 1)".format, periods)]
+    others = [
+        st.just("constant($peak)"),
+        st.builds("base * {} ** floor(it / {})".format, rates, periods),
+        st.builds("1 / sqrt(it / {} + 1)".format, periods),
+    ]
 
     def extend(x):
         return st.one_of(
@@ -128,8 +168,14 @@ def compositions(leaves, d):
             st.builds("{}({}, {})".format, st.sampled_from(["min", "max"]), x, x),
             st.builds("clip({}, {}, {})".format, x, factors, factors),
             st.builds("({}) * {} ** floor(it / {})".format, x, rates, periods),
-            st.builds("repeat(({}) for {}, times={}, mult={}, decay={})".format, x, d, st.sampled_from(["inf", "2"]),
-                      st.sampled_from(["1", "2", "3"]), st.sampled_from(["1", "0.7"])),
+            st.builds(
+                "repeat(({}) for {}, times={}, mult={}, decay={})".format,
+                x,
+                d,
+                st.sampled_from(["inf", "2"]),
+                st.sampled_from(["1", "2", "3"]),
+                st.sampled_from(["1", "0.7"]),
+            ),
         )
 
     return st.recursive(st.one_of(*leaves, *others), extend, max_leaves=4)
@@ -153,14 +199,18 @@ def batches(draw, kinds, plugins=(), compositions_per_batch=(12, 24)):
     def case(pick):
         steps_per_epoch = draw(st.one_of(st.none(), st.integers(1, 20)))
         bare, composed = kinds[steps_per_epoch is not None]
-        return Case(draw(pick(bare, composed)), steps, base=draw(st.sampled_from([1.0, 0.1, 3e-4, 0.5, 2.0])),
-                    steps_per_epoch=steps_per_epoch, variables={"peak": float(draw(factors))},
-                    plugins=plugins)
+        return Case(
+            draw(pick(bare, composed)),
+            steps,
+            base=draw(st.sampled_from([1.0, 0.1, 3e-4, 0.5, 2.0])),
+            steps_per_epoch=steps_per_epoch,
+            variables={"peak": float(draw(factors))},
+            plugins=plugins,
+        )
 
     count = len(kinds[False][0])
     cases = [case(lambda bare, _, k=k: bare[k]) for k in range(count)]
-    cases += [case(lambda _, composed: composed)
-              for _ in range(draw(st.integers(*compositions_per_batch)))]
+    cases += [case(lambda _, composed: composed) for _ in range(draw(st.integers(*compositions_per_batch)))]
     return cases
 
 
@@ -219,6 +269,7 @@ def test_regression_is_exact_on_every_backend(index, regression_values):
 
 # -- the contract can fail ------------------------------------------------------------------------------
 
+
 def test_the_contract_catches_what_it_must_and_allows_rounding():
     case = Case("step(s=49, gamma=0.5)", 100)
     reference = 0.5 ** np.floor(np.arange(100) / 49)
@@ -229,9 +280,15 @@ def test_the_contract_catches_what_it_must_and_allows_rounding():
     tiny[60] += 1e-12  # within 4 float64 ulps of the peak
     ok = {REFERENCE: reference, "sched(i)": tiny, "jax.jit f32": rounded32, "keras[jax]": reference * (1 + 9e-6)}
     assert problems(case, ok) == []
-    bad = {REFERENCE: reference, "jax.jit f64": missed, "sched(i)": reference * (1 + 2e-9),
-           "jax.jit f32": np.where(np.arange(100) == 3, np.nan, reference), "keras[torch]": reference * (1 - 2e-5),
-           "torch ScheduleLR": "EvaluationError: negative", "keras[jax]": reference[:50]}
+    bad = {
+        REFERENCE: reference,
+        "jax.jit f64": missed,
+        "sched(i)": reference * (1 + 2e-9),
+        "jax.jit f32": np.where(np.arange(100) == 3, np.nan, reference),
+        "keras[torch]": reference * (1 - 2e-5),
+        "torch ScheduleLR": "EvaluationError: negative",
+        "keras[jax]": reference[:50],
+    }
     found = problems(case, bad)
     assert [line.split(":")[0] for line in found] == [path for path in bad if path != REFERENCE]
     assert "first [49]: got [1], reference [0.5]" in found[0] and "step(s=49, gamma=0.5) | steps=100" in found[0]
@@ -249,7 +306,7 @@ ENDS = [  # (schedule, base, its value at t = 0, its value from t = 40 on): ever
     ("poly(T=40, power=0.5, end=0.001)", 0.1, 0.1, 0.001),
     ("poly(T=40, power=2)", 0.1, 0.1, 0.0),
     ("sgdr(T=40, end=0.002, times=1)", 0.1, 0.1, 0.002),
-    ("onecycle(T=41, anneal=\"linear\")", 0.1, 0.1 / 25, 0.1 / 25 / 1e4),
+    ('onecycle(T=41, anneal="linear")', 0.1, 0.1 / 25, 0.1 / 25 / 1e4),
     ("onecycle(T=41)", 0.1, 0.1 / 25, 0.1 / 25 / 1e4),
     ("tanh_decay(T=40, k=0.5, end=1)", 0.5, 0.5, 1.0),
     ("tanh_decay(T=40, k=3, end=0.001)", 0.2, 0.2, 0.001),

@@ -13,9 +13,13 @@ def test_core_benchmark_reports_ratios(capsys):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     results = module.main(["--quick"])
-    assert set(results) == {"scalar_vs_hand_written_python", "values_vs_hand_written_numpy",
-                            "values_unsorted_vs_hand_written_numpy", "parse_compile_cached_vs_ast_parse",
-                            "parse_compile_uncached_vs_ast_parse"}
+    assert set(results) == {
+        "scalar_vs_hand_written_python",
+        "values_vs_hand_written_numpy",
+        "values_unsorted_vs_hand_written_numpy",
+        "parse_compile_cached_vs_ast_parse",
+        "parse_compile_uncached_vs_ast_parse",
+    }
     assert all(math.isfinite(r) and r > 0 for r in results.values())
     out = capsys.readouterr().out
     assert all(f"target <= {target:g}x: " in out for target in module.TARGETS.values())

@@ -10,18 +10,23 @@ from lrdsl.bridges import BridgeError, MissingExtraError
 
 
 def test_import_lrdsl_loads_no_framework():
-    code = ("import sys, lrdsl, lrdsl.config, lrdsl.bridges; lrdsl.compile('cosine(T=10)')(3); "
-            "print(sorted(m for m in ('torch', 'jax', 'keras', 'optax', 'tensorflow') if m in sys.modules))")
+    code = (
+        "import sys, lrdsl, lrdsl.config, lrdsl.bridges; lrdsl.compile('cosine(T=10)')(3); "
+        "print(sorted(m for m in ('torch', 'jax', 'keras', 'optax', 'tensorflow') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("bridge, module, extra", [
-    ("lrdsl.bridges.torch", "torch", "torch"),
-    ("lrdsl.bridges.jax", "jax", "jax"),
-    ("lrdsl.bridges.keras", "keras", "keras"),
-])
+@pytest.mark.parametrize(
+    "bridge, module, extra",
+    [
+        ("lrdsl.bridges.torch", "torch", "torch"),
+        ("lrdsl.bridges.jax", "jax", "jax"),
+        ("lrdsl.bridges.keras", "keras", "keras"),
+    ],
+)
 def test_missing_framework_names_the_extra(monkeypatch, bridge, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # importing it now fails, as if it were not installed
     monkeypatch.delitem(sys.modules, bridge, raising=False)

@@ -24,24 +24,34 @@ def evaluate(schedule, steps=STEPS):
     return np.array([float(keras.ops.convert_to_numpy(schedule(keras.ops.convert_to_tensor(k)))) for k in steps])
 
 
-@pytest.mark.parametrize("text, options", [
-    ("warmup(T=10, base=1e-2) then cosine(T=90, end=1e-4)", {}),
-    ("step(s=10) then exp(s=5)", {"base": 0.1}),
-    ("warmup(5%) then cosine(end=$floor)", {"base": 0.02, "total": 100, "variables": {"floor": 1e-4}}),
-    ("warmup(T=1ep) then cosine(T=3ep)", {"base": 0.1, "steps_per_epoch": 25}),
-])
+@pytest.mark.parametrize(
+    "text, options",
+    [
+        ("warmup(T=10, base=1e-2) then cosine(T=90, end=1e-4)", {}),
+        ("step(s=10) then exp(s=5)", {"base": 0.1}),
+        ("warmup(5%) then cosine(end=$floor)", {"base": 0.02, "total": 100, "variables": {"floor": 1e-4}}),
+        ("warmup(T=1ep) then cosine(T=3ep)", {"base": 0.1, "steps_per_epoch": 25}),
+    ],
+)
 def test_values_match_the_numpy_evaluator(text, options):
     expected = lrdsl.compile(text, **options).values(STEPS)
-    np.testing.assert_allclose(evaluate(LRDSLSchedule(text, **options)), expected, rtol=2e-6,
-                               atol=1e-7 * expected.max())
+    np.testing.assert_allclose(
+        evaluate(LRDSLSchedule(text, **options)), expected, rtol=2e-6, atol=1e-7 * expected.max()
+    )
 
 
-@pytest.mark.parametrize("text, peer", [
-    ("cosine(T=100, end=0.1 * base)", keras.optimizers.schedules.CosineDecay(0.3, 100, alpha=0.1)),
-    ("exp(s=7, rate=0.5)", keras.optimizers.schedules.ExponentialDecay(0.3, 7, 0.5)),
-    ("exp(s=7, rate=0.5, staircase=true)", keras.optimizers.schedules.ExponentialDecay(0.3, 7, 0.5, staircase=True)),
-    ("inverse_time(d=0.5, s=10)", keras.optimizers.schedules.InverseTimeDecay(0.3, 10, 0.5)),
-])
+@pytest.mark.parametrize(
+    "text, peer",
+    [
+        ("cosine(T=100, end=0.1 * base)", keras.optimizers.schedules.CosineDecay(0.3, 100, alpha=0.1)),
+        ("exp(s=7, rate=0.5)", keras.optimizers.schedules.ExponentialDecay(0.3, 7, 0.5)),
+        (
+            "exp(s=7, rate=0.5, staircase=true)",
+            keras.optimizers.schedules.ExponentialDecay(0.3, 7, 0.5, staircase=True),
+        ),
+        ("inverse_time(d=0.5, s=10)", keras.optimizers.schedules.InverseTimeDecay(0.3, 10, 0.5)),
+    ],
+)
 def test_matches_keras_schedules_live(text, peer):
     np.testing.assert_allclose(evaluate(LRDSLSchedule(text, base=0.3)), evaluate(peer), rtol=3e-6, atol=1e-8)
 
@@ -73,16 +83,21 @@ def test_trains_saves_and_reloads(tmp_path):
     record = RecordRate()
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False, callbacks=[record])
     assert model.evaluate(x, y, verbose=0) < before / 2
-    np.testing.assert_allclose(record.rates, lrdsl.compile(text, base=0.05).values(np.arange(16)), rtol=2e-6,
-                               atol=1e-9)
+    np.testing.assert_allclose(record.rates, lrdsl.compile(text, base=0.05).values(np.arange(16)), rtol=2e-6, atol=1e-9)
 
     path = os.fspath(tmp_path / "model.keras")
     model.save(path)
     loaded = keras.models.load_model(path)
     schedule = loaded.optimizer._learning_rate
     assert isinstance(schedule, LRDSLSchedule)
-    assert schedule.get_config() == {"schedule": text, "base": 0.05, "steps_per_epoch": None, "total": None,
-                                     "variables": {}, "name": "LRDSLSchedule"}
+    assert schedule.get_config() == {
+        "schedule": text,
+        "base": 0.05,
+        "steps_per_epoch": None,
+        "total": None,
+        "variables": {},
+        "name": "LRDSLSchedule",
+    }
     assert int(loaded.optimizer.iterations) == 16
     # Both continue identically: the reloaded optimizer resumes the schedule at iteration 16.
     more = RecordRate()
@@ -135,6 +150,7 @@ def test_jax_backend_in_a_subprocess(tmp_path):
 
 # -- the optimizer factory -------------------------------------------------------------------------
 
+
 def test_keras_optimizer_factory_trains_and_round_trips(tmp_path):
     from lrdsl.bridges.keras import optimizer
 
@@ -145,19 +161,26 @@ def test_keras_optimizer_factory_trains_and_round_trips(tmp_path):
     model = model_with(optimizer=opt)
     record = RecordRate()
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False, callbacks=[record])
-    np.testing.assert_allclose(record.rates, lrdsl.compile("warmup(T=8, base=0.05) then cosine(T=24, end=1e-4)")
-                               .values(np.arange(8)), rtol=2e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        record.rates,
+        lrdsl.compile("warmup(T=8, base=0.05) then cosine(T=24, end=1e-4)").values(np.arange(8)),
+        rtol=2e-6,
+        atol=1e-9,
+    )
     path = os.fspath(tmp_path / "m.keras")
     model.save(path)
     assert isinstance(keras.models.load_model(path).optimizer._learning_rate, LRDSLSchedule)
 
 
-@pytest.mark.parametrize("text, cls, config", [
-    ("sgd(lr=0.1, momentum=0.9, nesterov=true)", "SGD", {"momentum": 0.9, "nesterov": True}),
-    ("lion(lr=1e-4, weight_decay=0.1)", "Lion", {"beta_1": 0.9, "beta_2": 0.99, "weight_decay": 0.1}),
-    ("rmsprop(alpha=0.9, centered=true)", "RMSprop", {"rho": 0.9, "centered": True, "epsilon": 1e-8}),
-    ("nadam(betas=(0.8, 0.99))", "Nadam", {"beta_1": 0.8, "beta_2": 0.99}),
-])
+@pytest.mark.parametrize(
+    "text, cls, config",
+    [
+        ("sgd(lr=0.1, momentum=0.9, nesterov=true)", "SGD", {"momentum": 0.9, "nesterov": True}),
+        ("lion(lr=1e-4, weight_decay=0.1)", "Lion", {"beta_1": 0.9, "beta_2": 0.99, "weight_decay": 0.1}),
+        ("rmsprop(alpha=0.9, centered=true)", "RMSprop", {"rho": 0.9, "centered": True, "epsilon": 1e-8}),
+        ("nadam(betas=(0.8, 0.99))", "Nadam", {"beta_1": 0.8, "beta_2": 0.99}),
+    ],
+)
 def test_keras_optimizer_mapping(text, cls, config):
     from lrdsl.bridges.keras import optimizer
 
@@ -166,13 +189,19 @@ def test_keras_optimizer_mapping(text, cls, config):
     assert {k: built.get_config()[k] for k in config} == pytest.approx(config)
 
 
-@pytest.mark.parametrize("text, match", [
-    ("radam()", "'radam' has no counterpart in Keras; optimizers with one: adadelta, adagrad, adam, adamax, adamw, "
-                "lion, nadam, rmsprop, sgd"),
-    ("adam(weight_decay=0.1)", "decoupled"),
-    ("adam(betas=(linear(T=3, start=0.9, end=0.95), 0.999))", "only lr, not betas"),
-    ("nadam(momentum_decay=0.01)", "4e-3"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (
+            "radam()",
+            "'radam' has no counterpart in Keras; optimizers with one: adadelta, adagrad, adam, adamax, adamw, "
+            "lion, nadam, rmsprop, sgd",
+        ),
+        ("adam(weight_decay=0.1)", "decoupled"),
+        ("adam(betas=(linear(T=3, start=0.9, end=0.95), 0.999))", "only lr, not betas"),
+        ("nadam(momentum_decay=0.01)", "4e-3"),
+    ],
+)
 def test_keras_optimizer_refusals(text, match):
     from lrdsl.bridges.keras import optimizer
 

@@ -3,6 +3,7 @@
 import io
 import os
 import socket
+import traceback
 import warnings
 
 import numpy as np
@@ -33,11 +34,14 @@ def run(optimizer, scheduler, steps):
     return np.array(seen)
 
 
-@pytest.mark.parametrize("text", [
-    "warmup(T=4) then cosine(T=10, end=1e-3)",
-    "step(base=0.1, s=3) then exp(s=5)",
-    "0.5 * linear(T=8) + 0.1 * base",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "warmup(T=4) then cosine(T=10, end=1e-3)",
+        "step(base=0.1, s=3) then exp(s=5)",
+        "0.5 * linear(T=8) + 0.1 * base",
+    ],
+)
 def test_each_group_is_its_own_base(text):
     optimizer = two_groups()
     seen = run(optimizer, ScheduleLR(optimizer, text), 20)
@@ -46,15 +50,26 @@ def test_each_group_is_its_own_base(text):
         np.testing.assert_allclose(seen[:, index], expected, rtol=1e-6, atol=1e-12)
 
 
-@pytest.mark.parametrize("text, make_peer", [
-    ("cosine(T=10, end=1e-10)", lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-10)),
-    ("step(s=3)", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.1)),
-    ("exp(s=1, rate=0.9)", lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
-    ("warmup(T=4, start=0.5 * base)", lambda o: torch.optim.lr_scheduler.LinearLR(o, 0.5, 1.0, total_iters=4)),
-    ("warmup(T=3, start=0.1 * base) then cosine(T=7)", lambda o: torch.optim.lr_scheduler.SequentialLR(
-        o, [torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, total_iters=3),
-            torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7)], milestones=[3])),
-])
+@pytest.mark.parametrize(
+    "text, make_peer",
+    [
+        ("cosine(T=10, end=1e-10)", lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-10)),
+        ("step(s=3)", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.1)),
+        ("exp(s=1, rate=0.9)", lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
+        ("warmup(T=4, start=0.5 * base)", lambda o: torch.optim.lr_scheduler.LinearLR(o, 0.5, 1.0, total_iters=4)),
+        (
+            "warmup(T=3, start=0.1 * base) then cosine(T=7)",
+            lambda o: torch.optim.lr_scheduler.SequentialLR(
+                o,
+                [
+                    torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, total_iters=3),
+                    torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7),
+                ],
+                milestones=[3],
+            ),
+        ),
+    ],
+)
 def test_matches_torch_schedulers_live(text, make_peer):
     peer_optimizer = two_groups()
     peer = run(peer_optimizer, make_peer(peer_optimizer), 10)
@@ -151,6 +166,7 @@ def test_trains_a_model_on_the_cpu():
     model = make_model()
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.03)
     scheduler = ScheduleLR(optimizer, TEXT, total=60)
+
     def full_loss():
         with torch.no_grad():
             return torch.nn.functional.mse_loss(model(x), y).item()
@@ -230,25 +246,49 @@ def _bad_states(good):
     return [
         ({"lrdsl_version": 1}, BridgeError, "the state has no 'last_epoch'.*'texts'"),
         ({**good, "texts": None}, BridgeError, "'texts' is None .*; expected a table"),
-        ({**good, "texts": {"momentum": good["texts"]["lr"]}}, BridgeError,
-         r"'texts' are for \['momentum'\], but this scheduler schedules \['lr'\]"),
-        ({**good, "texts": {"params": good["texts"]["lr"], "lr": good["texts"]["lr"]}}, BridgeError,
-         "a checkpoint sets only what the scheduler was built to schedule"),
-        ({**good, "texts": {"lr": ["plateau()"]}}, BridgeError, r"'texts'\['lr'\] is a list of 1 item\(s\); expected a list of 2"),
+        (
+            {**good, "texts": {"momentum": good["texts"]["lr"]}},
+            BridgeError,
+            r"'texts' are for \['momentum'\], but this scheduler schedules \['lr'\]",
+        ),
+        (
+            {**good, "texts": {"params": good["texts"]["lr"], "lr": good["texts"]["lr"]}},
+            BridgeError,
+            "a checkpoint sets only what the scheduler was built to schedule",
+        ),
+        (
+            {**good, "texts": {"lr": ["plateau()"]}},
+            BridgeError,
+            r"'texts'\['lr'\] is a list of 1 item\(s\); expected a list of 2",
+        ),
         ({**good, "texts": {"lr": [3, None]}}, BridgeError, r"'texts'\['lr'\]\[0\] is 3 .*; expected None or a string"),
-        ({**good, "bases": {"lr": ["x", 0.5]}}, BridgeError, r"'bases'\['lr'\]\[0\] is 'x' .*; expected a finite number"),
-        ({**good, "bases": {"lr": [10**400, 0.5]}}, BridgeError, r"'bases'\['lr'\]\[0\] is .*; expected a finite number"),
+        (
+            {**good, "bases": {"lr": ["x", 0.5]}},
+            BridgeError,
+            r"'bases'\['lr'\]\[0\] is 'x' .*; expected a finite number",
+        ),
+        (
+            {**good, "bases": {"lr": [10**400, 0.5]}},
+            BridgeError,
+            r"'bases'\['lr'\]\[0\] is .*; expected a finite number",
+        ),
         ({**good, "nodes": {"lr": [None, None]}}, BridgeError, "metric-driven node does not fit"),
         # the first group's node state is fine (and differs), the second's is not: nothing may be half-loaded
-        ({**good, "nodes": {"lr": [[{**first, "reductions": 3}], [{"node": "plateau"}]]}}, BridgeError,
-         "metric-driven node does not fit"),
+        (
+            {**good, "nodes": {"lr": [[{**first, "reductions": 3}], [{"node": "plateau"}]]}},
+            BridgeError,
+            "metric-driven node does not fit",
+        ),
         ({**good, "interval": "batch"}, BridgeError, "'interval' is 'batch' .*; expected one of 'step', 'epoch'"),
         ({**good, "last_epoch": "3"}, BridgeError, "'last_epoch' is '3' .*; expected a whole number"),
         ({**good, "_last_lr": None}, BridgeError, "'_last_lr' is None .*; expected a list of 2 item"),
         ({**good, "variables": [1]}, BridgeError, "'variables'"),
         ({**good, "texts": {"lr": ["cosin(T=3)", None]}}, lrdsl.LRDSLError, "load_state_dict.*'cosin'"),
-        ({**good, "interval": "epoch", "texts": {"lr": ["cosine(T=3)", None]}, "nodes": {"lr": [[], None]}},
-         UnitError, "load_state_dict.*interval='epoch'"),
+        (
+            {**good, "interval": "epoch", "texts": {"lr": ["cosine(T=3)", None]}, "nodes": {"lr": [[], None]}},
+            UnitError,
+            "load_state_dict.*interval='epoch'",
+        ),
     ]
 
 
@@ -303,9 +343,17 @@ def _fit_with_lightning(tmp_path, configure, data, epochs, validate=False):
 
     module = Module()
     loader = torch.utils.data.DataLoader(list(zip(*data)), batch_size=None)
-    trainer = lightning.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                                enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                                num_sanity_val_steps=0, limit_val_batches=1.0 if validate else 0)
+    trainer = lightning.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if validate else 0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(module, loader, loader if validate else None)
@@ -316,9 +364,11 @@ def _fit_with_lightning(tmp_path, configure, data, epochs, validate=False):
 def test_lightning_trainer_steps_it_per_batch(tmp_path):
     text = "warmup(T=4) then exp(s=4, rate=0.5)"
     lrs = _fit_with_lightning(
-        tmp_path, lambda optimizer: {"optimizer": optimizer,
-                                     "lr_scheduler": ScheduleLR(optimizer, text).lightning_config()},
-        batches(12, seed=3), epochs=2)
+        tmp_path,
+        lambda optimizer: {"optimizer": optimizer, "lr_scheduler": ScheduleLR(optimizer, text).lightning_config()},
+        batches(12, seed=3),
+        epochs=2,
+    )
     np.testing.assert_allclose(lrs, lrdsl.compile(text, base=0.1).values(np.arange(24)), rtol=1e-12)
 
 
@@ -333,6 +383,7 @@ def test_lightning_reports_the_monitored_metric_to_plateau(tmp_path):
 
 
 # -- torch.distributed: 2 processes, gloo, localhost ----------------------------------------------
+
 
 def _free_port():
     with socket.socket() as sock:
@@ -359,9 +410,13 @@ def _distributed_worker(rank, world, port, out):
         dist.all_gather_object(gathered, lrs)
         if rank == 0:
             torch.save(gathered, out)
-        dist.barrier()  # neither rank tears the group down while the other still uses it (gloo aborts)
-    finally:
-        dist.destroy_process_group()
+        dist.barrier()  # neither rank leaves while the other still uses the group
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    # Leave at once: gloo's threads can abort the interpreter's teardown ("terminate called without
+    # an active exception") after the results are saved, failing a run that passed.
+    os._exit(0)
 
 
 @pytest.mark.slow
@@ -377,21 +432,27 @@ def test_distributed_gloo_every_rank_computes_the_same_rates(tmp_path):
 
 # -- the optimizer factory -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "adamw(lr=warmup(T=3, base=0.01) then exp(s=10, rate=0.5), weight_decay=0.05)",
-    "adam(lr=cosine(T=15, base=0.01), betas=(0.95 - 0.1 * cosine(T=10), 0.999), weight_decay=0.01)",
-    "sgd(lr=warmup(T=2, base=0.1) then cosine(T=12), momentum=linear(T=10, start=0.8, end=0.95), nesterov=true)",
-    "rmsprop(lr=0.01, momentum=0.5, weight_decay=linear(T=8, start=0.1, end=0))",
-    "nadam(lr=step(s=4, base=0.01, gamma=0.5))",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "adamw(lr=warmup(T=3, base=0.01) then exp(s=10, rate=0.5), weight_decay=0.05)",
+        "adam(lr=cosine(T=15, base=0.01), betas=(0.95 - 0.1 * cosine(T=10), 0.999), weight_decay=0.01)",
+        "sgd(lr=warmup(T=2, base=0.1) then cosine(T=12), momentum=linear(T=10, start=0.8, end=0.95), nesterov=true)",
+        "rmsprop(lr=0.01, momentum=0.5, weight_decay=linear(T=8, start=0.1, end=0))",
+        "nadam(lr=step(s=4, base=0.01, gamma=0.5))",
+    ],
+)
 def test_factory_matches_the_numpy_optimizer(text):
     from lrdsl.bridges.torch import optimizer
 
     rng = np.random.default_rng(0)
     grads = rng.normal(size=(15, 2, 3))
     arrays = [np.linspace(-1, 1, 3), np.linspace(1, 2, 3)]
-    groups = [{"params": [arrays[0]]}, {"params": [arrays[1]], "lr": "0.5 * cosine(T=15, base=0.02)",
-                                        "weight_decay": 0}]
+    groups = [
+        {"params": [arrays[0]]},
+        {"params": [arrays[1]], "lr": "0.5 * cosine(T=15, base=0.02)", "weight_decay": 0},
+    ]
     reference = lrdsl.optimizer(text, groups)
     tensors = [torch.nn.Parameter(torch.tensor(a, dtype=torch.float64)) for a in arrays]
     opt, sched = optimizer(text, [{"params": [tensors[0]]}, {**groups[1], "params": [tensors[1]]}])
@@ -409,12 +470,15 @@ def test_factory_parts_and_errors():
     from lrdsl.bridges.torch import TorchOptimizer, optimizer
 
     model = torch.nn.Linear(3, 1)
-    built = optimizer("adamw(lr=warmup(10%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)",
-                      model.parameters(), total=100)
+    built = optimizer(
+        "adamw(lr=warmup(10%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)", model.parameters(), total=100
+    )
     assert isinstance(built, TorchOptimizer) and isinstance(built.optimizer, torch.optim.AdamW)
     assert built.optimizer.param_groups[0]["weight_decay"] == 0.05
-    assert built.lightning() == {"optimizer": built.optimizer, "lr_scheduler": {
-        "scheduler": built.scheduler, "interval": "step", "frequency": 1}}
+    assert built.lightning() == {
+        "optimizer": built.optimizer,
+        "lr_scheduler": {"scheduler": built.scheduler, "interval": "step", "frequency": 1},
+    }
     opt, sched = optimizer("sgd(lr=0.1)", model.parameters())
     assert opt.param_groups[0]["lr"] == 0.1 and sched.schedules == {"lr": [None]}
     with pytest.raises(BridgeError, match="'lion' has no counterpart in torch.optim.*adamw.*sgd"):
@@ -423,14 +487,17 @@ def test_factory_parts_and_errors():
         optimizer("sgd(lr=0.1)", [{"params": [model.weight]}, {"params": [model.bias], "momentm": 0.9}])
 
 
-@pytest.mark.parametrize("params, match", [
-    ([], "params is empty"),
-    (iter(()), "params is empty"),
-    (torch.nn.Linear(1, 1, bias=False).weight, "params is one Parameter; expected.*iterable of tensors"),
-    ({"params": []}, "params is one dict"),
-    (3, r"params \(int\) is not iterable"),
-    ([np.zeros(2)], "torch.optim.Adam refused the parameters.*Tensors"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ([], "params is empty"),
+        (iter(()), "params is empty"),
+        (torch.nn.Linear(1, 1, bias=False).weight, "params is one Parameter; expected.*iterable of tensors"),
+        ({"params": []}, "params is one dict"),
+        (3, r"params \(int\) is not iterable"),
+        ([np.zeros(2)], "torch.optim.Adam refused the parameters.*Tensors"),
+    ],
+)
 def test_factory_refuses_params_torch_cannot_optimize(params, match):
     from lrdsl.bridges.torch import optimizer
 

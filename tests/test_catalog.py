@@ -30,6 +30,7 @@ def close(actual, expected):
 
 # -- reference formulas --------------------------------------------------------------------------
 
+
 def ref_cosine(t, T, top, end):
     return end + (top - end) * (1 + math.cos(math.pi * min(t, T) / T)) / 2
 
@@ -40,7 +41,7 @@ def ref_periods(t, length, mult, times=math.inf):
     while t >= start + span and k < times:
         start += span
         k += 1
-        span = length * mult ** k
+        span = length * mult**k
     return k, t - start, span
 
 
@@ -49,7 +50,7 @@ def ref_cyclic(t, up, down, low, high, mode="triangular", gamma=1.0):
     cycle = t // period
     x = t - cycle * period  # time into the cycle
     scale = x / up if x <= up else 1 - (x - up) / down
-    factor = {"triangular": 1.0, "triangular2": 0.5 ** cycle, "exp_range": gamma ** t}[mode]
+    factor = {"triangular": 1.0, "triangular2": 0.5**cycle, "exp_range": gamma**t}[mode]
     return low + (high - low) * scale * factor
 
 
@@ -67,6 +68,7 @@ def ref_onecycle(t, T, peak, pct=0.3, div=25.0, final_div=1e4, anneal="cos", thr
 
 
 # -- value tables ---------------------------------------------------------------------------------
+
 
 def test_multistep_counts_milestones_reached_including_duplicates():
     expected = [0.5 * 0.1 ** sum(1 for m in (3, 3, 7) if t >= m) for t in range(12)]
@@ -105,21 +107,25 @@ def test_rsqrt_warms_up_then_decays_as_inverse_sqrt():
     close(values("inverse_sqrt(8)", 40, base=0.3), expected)
 
 
-@pytest.mark.parametrize("T, mult, decay, end, times", [(5, 1, 1, 0.0, math.inf), (4, 2, 0.5, 0.01, math.inf),
-                                                         (3, 1.5, 0.8, 0.0, 4), (6, 0.5, 1, 0.02, 3)])
+@pytest.mark.parametrize(
+    "T, mult, decay, end, times",
+    [(5, 1, 1, 0.0, math.inf), (4, 2, 0.5, 0.01, math.inf), (3, 1.5, 0.8, 0.0, 4), (6, 0.5, 1, 0.02, 3)],
+)
 def test_sgdr(T, mult, decay, end, times):
     def ref(t):
         k, tau, span = ref_periods(t, T, mult, times)
         if k >= times:
             return end
-        return end + (decay ** k - end) * (1 + math.cos(math.pi * tau / span)) / 2
+        return end + (decay**k - end) * (1 + math.cos(math.pi * tau / span)) / 2
 
     text = f"sgdr(T={T}, mult={mult}, decay={decay}, end={end}, times={'inf' if math.isinf(times) else times})"
     close(values(text, 120), [ref(t) for t in range(120)])
 
 
-@pytest.mark.parametrize("up, down, mode, gamma", [(4, 4, "triangular", 1.0), (3, 5, "triangular2", 1.0),
-                                                    (5, 2, "exp_range", 0.98), (2.5, 1.5, "triangular", 1.0)])
+@pytest.mark.parametrize(
+    "up, down, mode, gamma",
+    [(4, 4, "triangular", 1.0), (3, 5, "triangular2", 1.0), (5, 2, "exp_range", 0.98), (2.5, 1.5, "triangular", 1.0)],
+)
 def test_cyclic(up, down, mode, gamma):
     expected = [ref_cyclic(t, up, down, 0.01, 0.1, mode, gamma) for t in range(60)]
     close(values(f'cyclic(up={up}, down={down}, low=0.01, high=0.1, mode="{mode}", gamma={gamma})', 60), expected)
@@ -135,13 +141,23 @@ def test_cyclic_with_no_down_phase_is_a_sawtooth():
     close(values("cyclic(up=4, down=0, high=0.1)", 16), expected)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"anneal": "linear"}, {"three_phase": True},
-                                    {"anneal": "linear", "three_phase": True, "pct": 0.4, "final_div": 4.0},
-                                    {"pct": 0.25, "div": 10.0, "final_div": 100.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"anneal": "linear"},
+        {"three_phase": True},
+        {"anneal": "linear", "three_phase": True, "pct": 0.4, "final_div": 4.0},
+        {"pct": 0.25, "div": 10.0, "final_div": 100.0},
+    ],
+)
 def test_onecycle(kwargs):
     T = 37
-    text = "onecycle(T=37" + "".join(f", {k}={str(v).lower() if isinstance(v, bool) else repr(v)}"
-                                     for k, v in kwargs.items()) + ")"
+    text = (
+        "onecycle(T=37"
+        + "".join(f", {k}={str(v).lower() if isinstance(v, bool) else repr(v)}" for k, v in kwargs.items())
+        + ")"
+    )
     text = text.replace("'", '"')
     expected = [ref_onecycle(t, T, 0.1, **kwargs) for t in range(T + 10)]
     close(values(text, T + 10, base=0.1), expected)
@@ -164,13 +180,13 @@ def test_repeat_a_sequence_with_stretch_and_decay():
 
     def ref(t):
         k, tau, _ = ref_periods(t, 6, 2)
-        return 0.5 ** k * x(tau / 2 ** k)
+        return 0.5**k * x(tau / 2**k)
 
     close(values("repeat(warmup(T=2) then cosine(T=4), mult=2, decay=0.5)", 100), [ref(t) for t in range(100)])
 
 
 def test_repeat_holds_the_last_period_end_after_times_periods():
-    expected = [0.8 ** (t // 5) * (1 - (t % 5) / 5 * 0.5) for t in range(15)] + [0.8 ** 2 * 0.5] * 10
+    expected = [0.8 ** (t // 5) * (1 - (t % 5) / 5 * 0.5) for t in range(15)] + [0.8**2 * 0.5] * 10
     close(values("repeat(linear(T=5, end=0.5), times=3, decay=0.8)", 25), expected)
 
 
@@ -199,14 +215,24 @@ def test_repeat_inside_a_sequence_needs_for_and_then_continues():
 # -- the evaluators agree, and nothing is NaN or negative ---------------------------------------------
 
 CURVES = [
-    "multistep(at=[10, 35, 35, 200], gamma=0.3)", "piecewise(at=[5, 50, 51], values=[0.1, 0, 0.3, 0.01])",
-    "poly(T=97, power=0.7, end=0.001)", "poly(T=50, power=2, end=0.5, base=0.1)", "rsqrt(warmup=13)",
-    "sgdr(T=7, mult=3, decay=0.9, end=0.001)", "sgdr(T=10, mult=0.7, times=5)", "sgdr(T=3.3, times=20, decay=0.95)",
-    "cyclic(up=7, down=3, low=0.001)", 'cyclic(up=5, mode="triangular2")',
+    "multistep(at=[10, 35, 35, 200], gamma=0.3)",
+    "piecewise(at=[5, 50, 51], values=[0.1, 0, 0.3, 0.01])",
+    "poly(T=97, power=0.7, end=0.001)",
+    "poly(T=50, power=2, end=0.5, base=0.1)",
+    "rsqrt(warmup=13)",
+    "sgdr(T=7, mult=3, decay=0.9, end=0.001)",
+    "sgdr(T=10, mult=0.7, times=5)",
+    "sgdr(T=3.3, times=20, decay=0.95)",
+    "cyclic(up=7, down=3, low=0.001)",
+    'cyclic(up=5, mode="triangular2")',
     'cyclic(up=2.5, mode="exp_range", gamma=0.999)',
-    "onecycle(T=333)", 'onecycle(T=100, pct=0.45, anneal="linear", three_phase=true)',
-    "onecycle(T=5, pct=0.1, three_phase=true)", "onecycle(T=1)", "onecycle(T=40, pct=0.9, three_phase=true)",
-    "repeat(warmup(T=3) then cosine(T=9), mult=1.3, decay=0.9)", "repeat(cyclic(up=2) for 9, times=40, mult=0.99)",
+    "onecycle(T=333)",
+    'onecycle(T=100, pct=0.45, anneal="linear", three_phase=true)',
+    "onecycle(T=5, pct=0.1, three_phase=true)",
+    "onecycle(T=1)",
+    "onecycle(T=40, pct=0.9, three_phase=true)",
+    "repeat(warmup(T=3) then cosine(T=9), mult=1.3, decay=0.9)",
+    "repeat(cyclic(up=2) for 9, times=40, mult=0.99)",
     "warmup(T=20) then repeat(onecycle(T=31), times=7) for 300 then sgdr(T=13)",
 ]
 
@@ -224,21 +250,41 @@ def test_scalar_and_vector_evaluators_agree_and_stay_valid(text):
 # -- parameter checks -------------------------------------------------------------------------------
 
 BAD = [
-    ("cyclic(up=0)", "up"), ("cyclic(up=2, down=-1)", "down"), ('cyclic(up=2, mode="sine")', "mode"),
+    ("cyclic(up=0)", "up"),
+    ("cyclic(up=2, down=-1)", "down"),
+    ('cyclic(up=2, mode="sine")', "mode"),
     ("cyclic(up=2, gamma=-0.5)", "gamma"),
-    ("onecycle(T=10, pct=1.5)", "pct"), ("onecycle(T=10, pct=0)", "pct"), ("onecycle(T=10, pct=1)", "pct"),
-    ("onecycle(T=0.5)", "T"), ("onecycle(T=10, div=0)", "div"), ('onecycle(T=10, anneal="cosine")', "anneal"),
-    ("piecewise(at=[1, 2], values=[1, 2])", "values"), ("piecewise(at=[1], values=[1, 2, 3])", "values"),
-    ("piecewise(at=[5, 2], values=[1, 2, 3])", "increasing"), ("piecewise(at=[1], values=[1, -2])", "values"),
-    ("plateau(factor=1)", "factor"), ("plateau(factor=-0.1)", "factor"), ('plateau(mode="avg")', "mode"),
-    ('plateau(threshold_mode="pct")', "threshold_mode"), ("plateau(patience=-1)", "patience"),
-    ("plateau(patience=1.5)", "patience"), ("plateau(min=-1)", "min"),
-    ("poly(T=10, power=-1)", "power"), ("poly(T=0)", "T"), ("rsqrt(warmup=0)", "warmup"),
-    ("multistep(at=[1, 2], gamma=-0.1)", "gamma"), ("multistep(at=[-1])", "at"), ("multistep(at=3)", "at"),
-    ("sgdr(T=0)", "T"), ("sgdr(T=5, mult=0)", "mult"), ("sgdr(T=5, mult=0.5)", "times"),
+    ("onecycle(T=10, pct=1.5)", "pct"),
+    ("onecycle(T=10, pct=0)", "pct"),
+    ("onecycle(T=10, pct=1)", "pct"),
+    ("onecycle(T=0.5)", "T"),
+    ("onecycle(T=10, div=0)", "div"),
+    ('onecycle(T=10, anneal="cosine")', "anneal"),
+    ("piecewise(at=[1, 2], values=[1, 2])", "values"),
+    ("piecewise(at=[1], values=[1, 2, 3])", "values"),
+    ("piecewise(at=[5, 2], values=[1, 2, 3])", "increasing"),
+    ("piecewise(at=[1], values=[1, -2])", "values"),
+    ("plateau(factor=1)", "factor"),
+    ("plateau(factor=-0.1)", "factor"),
+    ('plateau(mode="avg")', "mode"),
+    ('plateau(threshold_mode="pct")', "threshold_mode"),
+    ("plateau(patience=-1)", "patience"),
+    ("plateau(patience=1.5)", "patience"),
+    ("plateau(min=-1)", "min"),
+    ("poly(T=10, power=-1)", "power"),
+    ("poly(T=0)", "T"),
+    ("rsqrt(warmup=0)", "warmup"),
+    ("multistep(at=[1, 2], gamma=-0.1)", "gamma"),
+    ("multistep(at=[-1])", "at"),
+    ("multistep(at=3)", "at"),
+    ("sgdr(T=0)", "T"),
+    ("sgdr(T=5, mult=0)", "mult"),
+    ("sgdr(T=5, mult=0.5)", "times"),
     ("sgdr(T=5, times=0)", "times"),
-    ("repeat(constant(0.1))", "no known length"), ("repeat(cosine(T=5), times=0)", "times"),
-    ("repeat(cosine(T=5), mult=0.9)", "times"), ("repeat(cosine(T=5), decay=-1)", "decay"),
+    ("repeat(constant(0.1))", "no known length"),
+    ("repeat(cosine(T=5), times=0)", "times"),
+    ("repeat(cosine(T=5), mult=0.9)", "times"),
+    ("repeat(cosine(T=5), decay=-1)", "decay"),
     ("repeat(0.5)", "length"),
 ]
 
@@ -251,8 +297,16 @@ def test_meaningless_parameters_are_rejected_with_a_clear_error(text, mention):
     assert mention in str(error.value)
 
 
-@pytest.mark.parametrize("text", ["cosine(T=10, end=0.5, base=0.1)", "poly(T=10, end=0.5, base=0.1)",
-                                  "cyclic(up=2, low=0.5, high=0.1)", "sgdr(T=5, end=2)", "plateau(factor=0)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cosine(T=10, end=0.5, base=0.1)",
+        "poly(T=10, end=0.5, base=0.1)",
+        "cyclic(up=2, low=0.5, high=0.1)",
+        "sgdr(T=5, end=2)",
+        "plateau(factor=0)",
+    ],
+)
 def test_unusual_but_meaningful_parameters_are_accepted(text):
     assert lrdsl.compile(text)(3) >= 0
 
@@ -264,8 +318,10 @@ def test_a_non_final_phase_without_length_suggests_for():
 
 # -- documentation ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["multistep", "piecewise", "poly", "sgdr", "cyclic", "onecycle", "rsqrt",
-                                  "repeat", "plateau"])
+
+@pytest.mark.parametrize(
+    "name", ["multistep", "piecewise", "poly", "sgdr", "cyclic", "onecycle", "rsqrt", "repeat", "plateau"]
+)
 def test_every_node_documents_formula_ranges_and_peer(name):
     spec = default_registry().get(name)
     assert spec.source == "lrdsl"
@@ -280,10 +336,18 @@ def test_aliases():
     assert registry.get("inverse_sqrt") is registry.get("rsqrt")
 
 
-@pytest.mark.parametrize("text", ["sgdr(T=10, mult=0.7, times=5)", "sgdr(T=7, mult=3, decay=0.9, end=0.001)",
-                                  "repeat(warmup(T=2) then cosine(T=4), mult=1.5, decay=0.5)",
-                                  'cyclic(up=3, down=5, mode="triangular2")', "onecycle(T=37, three_phase=true)",
-                                  "multistep(at=[4, 9])", "piecewise(at=[3, 6], values=[1, 2, 0.5])"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sgdr(T=10, mult=0.7, times=5)",
+        "sgdr(T=7, mult=3, decay=0.9, end=0.001)",
+        "repeat(warmup(T=2) then cosine(T=4), mult=1.5, decay=0.5)",
+        'cyclic(up=3, down=5, mode="triangular2")',
+        "onecycle(T=37, three_phase=true)",
+        "multistep(at=[4, 9])",
+        "piecewise(at=[3, 6], values=[1, 2, 0.5])",
+    ],
+)
 def test_jax_jit_gives_the_numpy_values_including_at_restarts(text):
     jax = pytest.importorskip("jax")
     import jax.numpy as jnp
@@ -300,7 +364,9 @@ def test_repeat_takes_a_variable_and_nodes_run_on_an_epoch_clock():
     one = [t / 2 if t < 2 else ref_cosine(t - 2, 3, 1.0, 0.0) for t in range(5)]
     close([sched(t) for t in range(12)], one * 2 + [0.0, 0.0])
     by_epoch = lrdsl.compile("sgdr(T=2ep, mult=2)")
-    close([by_epoch(epoch=e / 2) for e in range(14)],
-          [ref_cosine(*ref_periods(e / 2, 2, 2)[1:], 1.0, 0.0) for e in range(14)])
+    close(
+        [by_epoch(epoch=e / 2) for e in range(14)],
+        [ref_cosine(*ref_periods(e / 2, 2, 2)[1:], 1.0, 0.0) for e in range(14)],
+    )
     by_iteration = lrdsl.compile("onecycle(T=10ep)", steps_per_epoch=10)
     close([by_iteration(t) for t in range(120)], [ref_onecycle(t, 100, 1.0) for t in range(120)])

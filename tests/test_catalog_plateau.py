@@ -15,8 +15,18 @@ import lrdsl
 from lrdsl.errors import PhaseError
 
 
-def reference(metrics, base, factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel", mode="min",
-              cooldown=0, min_value=0.0, eps=1e-8):
+def reference(
+    metrics,
+    base,
+    factor=0.1,
+    patience=10,
+    threshold=1e-4,
+    threshold_mode="rel",
+    mode="min",
+    cooldown=0,
+    min_value=0.0,
+    eps=1e-8,
+):
     """The learning rate after each report, by the documented rules."""
     best = math.inf if mode == "min" else -math.inf
     lr, bad, cooling, out = base, 0, 0, []
@@ -36,8 +46,9 @@ def reference(metrics, base, factor=0.1, patience=10, threshold=1e-4, threshold_
     return out
 
 
-METRICS = ([1 / (1 + 0.2 * i) + 0.03 * math.cos(1.3 * i) for i in range(25)] + [0.3] * 30
-           + [0.1 + 0.01 * i for i in range(20)])
+METRICS = (
+    [1 / (1 + 0.2 * i) + 0.03 * math.cos(1.3 * i) for i in range(25)] + [0.3] * 30 + [0.1 + 0.01 * i for i in range(20)]
+)
 
 
 def run(text, metrics, base=1.0):
@@ -49,14 +60,19 @@ def run(text, metrics, base=1.0):
     return out
 
 
-@pytest.mark.parametrize("text, kwargs", [
-    ("plateau()", {}),
-    ("plateau(factor=0.5, patience=2, cooldown=3)", dict(factor=0.5, patience=2, cooldown=3)),
-    ('plateau(patience=1, threshold=0.05, threshold_mode="abs", min=0.01)',
-     dict(patience=1, threshold=0.05, threshold_mode="abs", min_value=0.01)),
-    ('plateau(mode="max", patience=3, factor=0.7)', dict(mode="max", patience=3, factor=0.7)),
-    ("plateau(patience=0, eps=0.05)", dict(patience=0, eps=0.05)),
-])
+@pytest.mark.parametrize(
+    "text, kwargs",
+    [
+        ("plateau()", {}),
+        ("plateau(factor=0.5, patience=2, cooldown=3)", dict(factor=0.5, patience=2, cooldown=3)),
+        (
+            'plateau(patience=1, threshold=0.05, threshold_mode="abs", min=0.01)',
+            dict(patience=1, threshold=0.05, threshold_mode="abs", min_value=0.01),
+        ),
+        ('plateau(mode="max", patience=3, factor=0.7)', dict(mode="max", patience=3, factor=0.7)),
+        ("plateau(patience=0, eps=0.05)", dict(patience=0, eps=0.05)),
+    ],
+)
 def test_plateau_follows_the_rules_report_by_report(text, kwargs):
     assert run(text, METRICS, base=0.4) == pytest.approx(reference(METRICS, 0.4, **kwargs), rel=1e-15)
 
@@ -94,12 +110,28 @@ def run_more(sched, metrics):
 
 def test_state_dict_holds_the_counters_and_is_json():
     sched = lrdsl.compile("plateau(patience=1)")
-    assert sched.state_dict()["nodes"] == [{"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0,
-                                            "reports": 0, "reductions": 0, "value": 1.0}]
+    assert sched.state_dict()["nodes"] == [
+        {
+            "node": "plateau",
+            "best": None,
+            "bad_reports": 0,
+            "cooldown_left": 0,
+            "reports": 0,
+            "reductions": 0,
+            "value": 1.0,
+        }
+    ]
     for m in (3.0, 2.0, 2.5, 2.5):
         sched.report(m)
-    assert sched.state_dict()["nodes"][0] == {"node": "plateau", "best": 2.0, "bad_reports": 0, "cooldown_left": 0,
-                                              "reports": 4, "reductions": 1, "value": 0.1}
+    assert sched.state_dict()["nodes"][0] == {
+        "node": "plateau",
+        "best": 2.0,
+        "bad_reports": 0,
+        "cooldown_left": 0,
+        "reports": 4,
+        "reductions": 1,
+        "value": 0.1,
+    }
 
 
 def test_two_plateaus_keep_separate_states():
@@ -118,18 +150,35 @@ def test_compiling_twice_gives_independent_states():
     assert a(0) == pytest.approx(0.1) and b(0) == 1.0
 
 
-@pytest.mark.parametrize("state", [
-    {"node": "plateau"}, {"node": "cosine", "best": None, "bad_reports": 0, "cooldown_left": 0, "reports": 0,
-                          "reductions": 0},
-    {"node": "plateau", "best": "low", "bad_reports": 0, "cooldown_left": 0, "reports": 0, "reductions": 0},
-    {"node": "plateau", "best": None, "bad_reports": -1, "cooldown_left": 0, "reports": 0, "reductions": 0},
-    {"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0.5, "reports": 0, "reductions": 0},
-    {"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0, "reports": 0, "reductions": 0,
-     "value": 2.0},  # above the base: no reduction raises a value
-    {"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0, "reports": 0, "reductions": 10**12,
-     "value": 1.0},  # reductions that did not change the value
-    "nonsense",
-])
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"node": "plateau"},
+        {"node": "cosine", "best": None, "bad_reports": 0, "cooldown_left": 0, "reports": 0, "reductions": 0},
+        {"node": "plateau", "best": "low", "bad_reports": 0, "cooldown_left": 0, "reports": 0, "reductions": 0},
+        {"node": "plateau", "best": None, "bad_reports": -1, "cooldown_left": 0, "reports": 0, "reductions": 0},
+        {"node": "plateau", "best": None, "bad_reports": 0, "cooldown_left": 0.5, "reports": 0, "reductions": 0},
+        {
+            "node": "plateau",
+            "best": None,
+            "bad_reports": 0,
+            "cooldown_left": 0,
+            "reports": 0,
+            "reductions": 0,
+            "value": 2.0,
+        },  # above the base: no reduction raises a value
+        {
+            "node": "plateau",
+            "best": None,
+            "bad_reports": 0,
+            "cooldown_left": 0,
+            "reports": 0,
+            "reductions": 10**12,
+            "value": 1.0,
+        },  # reductions that did not change the value
+        "nonsense",
+    ],
+)
 def test_loading_a_bad_state_is_a_clear_error(state):
     sched = lrdsl.compile("plateau()")
     with pytest.raises(lrdsl.LRDSLError, match="plateau"):

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                                      reason="--png needs matplotlib, which is not installed")
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="--png needs matplotlib, which is not installed"
+)
 
 
 def lrdsl(*args, ok=True):
-    result = subprocess.run([sys.executable, "-m", "lrdsl.cli", *args], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run([sys.executable, "-m", "lrdsl.cli", *args], capture_output=True, text=True, timeout=60)
     assert (result.returncode == 0) == ok, result.stderr
     return result
 
@@ -34,18 +34,30 @@ def test_plot_draws_and_prints_key_values():
 @needs_matplotlib
 def test_plot_by_epoch_with_total_and_png(tmp_path):
     png = tmp_path / "schedule.png"
-    out = lrdsl("plot", "warmup(5%) then cosine(end=1e-5)", "--total", "90ep", "--epochs", "90", "--base", "3e-4",
-                "--png", str(png)).stdout
+    out = lrdsl(
+        "plot",
+        "warmup(5%) then cosine(end=1e-5)",
+        "--total",
+        "90ep",
+        "--epochs",
+        "90",
+        "--base",
+        "3e-4",
+        "--png",
+        str(png),
+    ).stdout
     assert "epoch      4.5  0.0003" in out and "epoch       90  1e-05" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_eval_prints_values_and_json():
     out = lrdsl("eval", "cosine(T=100)", "--at", "0,50,100", "--base", "0.2").stdout
-    assert out.splitlines() == ["iteration 0: 0.2", f"iteration 50: {0.1 * (1 + math.cos(math.pi / 2))!r}",
-                                "iteration 100: 0.0"]
-    data = json.loads(lrdsl("eval", "$a * step(s=2ep)", "--at", "0,2,4", "--epoch", "--var", "a=0.5",
-                            "--json").stdout)
+    assert out.splitlines() == [
+        "iteration 0: 0.2",
+        f"iteration 50: {0.1 * (1 + math.cos(math.pi / 2))!r}",
+        "iteration 100: 0.0",
+    ]
+    data = json.loads(lrdsl("eval", "$a * step(s=2ep)", "--at", "0,2,4", "--epoch", "--var", "a=0.5", "--json").stdout)
     assert data["expression"] == "$a * step(s=2ep)"
     assert [p["value"] for p in data["points"]] == pytest.approx([0.5, 0.05, 0.005])
     assert [p["epoch"] for p in data["points"]] == [0, 2, 4]
@@ -62,18 +74,24 @@ def test_check_prints_the_canonical_form():
     assert "2 phase(s), counted in epochs; phases start at 0, 4.5" in out
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["check", "cosin(T=10)"], "did you mean 'cosine'"),
-    (["check", "cosine(T="], "^"),
-    (["eval", "cosine(T=10)", "--at", "x"], "--at expects finite numbers"),
-    (["eval", "step(s=5ep)", "--at", "3"], "steps_per_epoch="),
-    (["plot", "cosine(T=10)", "--iterations", "0"], "at least 1"),
-    (["eval", "cosine(T=10)", "--at", "inf", "--json"], "finite numbers"),
-    (["eval", "cosine(T=10)", "--at", ",,,"], "finite numbers"),
-    (["plot", "cosine(T=5ep)"], "plot it with --epochs N"),
-    pytest.param(["plot", "cosine(T=10)", "--png", "/nonexistent/dir/x.png"], "cannot write the image",
-                 marks=needs_matplotlib),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["check", "cosin(T=10)"], "did you mean 'cosine'"),
+        (["check", "cosine(T="], "^"),
+        (["eval", "cosine(T=10)", "--at", "x"], "--at expects finite numbers"),
+        (["eval", "step(s=5ep)", "--at", "3"], "steps_per_epoch="),
+        (["plot", "cosine(T=10)", "--iterations", "0"], "at least 1"),
+        (["eval", "cosine(T=10)", "--at", "inf", "--json"], "finite numbers"),
+        (["eval", "cosine(T=10)", "--at", ",,,"], "finite numbers"),
+        (["plot", "cosine(T=5ep)"], "plot it with --epochs N"),
+        pytest.param(
+            ["plot", "cosine(T=10)", "--png", "/nonexistent/dir/x.png"],
+            "cannot write the image",
+            marks=needs_matplotlib,
+        ),
+    ],
+)
 def test_errors_are_one_clear_message_and_exit_code_2(args, fragment):
     result = lrdsl(*args, ok=False)
     assert result.returncode == 2

@@ -41,18 +41,21 @@ def expected_lr_schedule():
     return lrdsl.compile("warmup(T=50) then cosine(end=1e-5)", base=3e-4, total=1000)
 
 
-@pytest.mark.parametrize("suffix, dump", [
-    (".yaml", lambda d: yaml.safe_dump(d).encode()),
-    (".toml", lambda d: tomli_w.dumps(d).encode()),
-    (".json", lambda d: json.dumps(d).encode()),
-])
+@pytest.mark.parametrize(
+    "suffix, dump",
+    [
+        (".yaml", lambda d: yaml.safe_dump(d).encode()),
+        (".toml", lambda d: tomli_w.dumps(d).encode()),
+        (".json", lambda d: json.dumps(d).encode()),
+    ],
+)
 def test_files_in_every_format(tmp_path, suffix, dump):
     path = tmp_path / f"train{suffix}"
     path.write_bytes(dump(DOCUMENT))
-    np.testing.assert_array_equal(values(load_schedule(path, key="optimizer.schedule", total=1000)),
-                                  values(expected_optimizer_schedule()))
-    np.testing.assert_array_equal(values(load_schedule(str(path), key="lr_schedule")),
-                                  values(expected_lr_schedule()))
+    np.testing.assert_array_equal(
+        values(load_schedule(path, key="optimizer.schedule", total=1000)), values(expected_optimizer_schedule())
+    )
+    np.testing.assert_array_equal(values(load_schedule(str(path), key="lr_schedule")), values(expected_lr_schedule()))
 
 
 def test_yaml_block_with_comments(tmp_path):
@@ -76,22 +79,31 @@ def test_precedence_explicit_then_entry_then_document():
 
 
 def test_nested_list_and_string_variables():
-    document = {"decay": "exp(s=5)", "s": "warmup(T=3, base=0.1) then $decay", "steps": {"period": 6},
-                "t": "0.1 * 0.5 ** floor(it / $steps.period)", "m": "multistep(at=$at, base=1)", "at": [2, 4]}
-    assert load_schedule(document, "s")(8) == pytest.approx(0.1 * 0.1 ** 1)
+    document = {
+        "decay": "exp(s=5)",
+        "s": "warmup(T=3, base=0.1) then $decay",
+        "steps": {"period": 6},
+        "t": "0.1 * 0.5 ** floor(it / $steps.period)",
+        "m": "multistep(at=$at, base=1)",
+        "at": [2, 4],
+    }
+    assert load_schedule(document, "s")(8) == pytest.approx(0.1 * 0.1**1)
     assert load_schedule(document, "t")(6) == pytest.approx(0.05)
     np.testing.assert_allclose(load_schedule(document, "m").values(np.arange(6)), [1, 1, 0.1, 0.1, 0.01, 0.01])
 
 
-@pytest.mark.parametrize("document, key, error, match", [
-    (DOCUMENT, "optimizer.shedule", UnknownNameError, "no key 'optimizer.shedule'.*did you mean 'schedule'"),
-    ({"s": "cosine(T=$steps)"}, "s", UnknownNameError, r"\$steps is neither in variables nor a key"),
-    ({"s": "cosine(T=$opt)", "opt": {"a": 1}}, "s", ConfigError, "refers to a table"),
-    ({"s": 3}, "s", ConfigError, "expected an lrdsl string"),
-    ({"s": {"expr": "cosine(T=3)"}}, "s", ConfigError, "unknown keys.*'expression'"),
-    ({"s": {"expression": "cosine(T=3)", "variables": [1]}}, "s", ConfigError, "'variables' must be a table"),
-    ({"s": "cosine(T=3"}, "s", lrdsl.LRDSLError, "expected"),
-])
+@pytest.mark.parametrize(
+    "document, key, error, match",
+    [
+        (DOCUMENT, "optimizer.shedule", UnknownNameError, "no key 'optimizer.shedule'.*did you mean 'schedule'"),
+        ({"s": "cosine(T=$steps)"}, "s", UnknownNameError, r"\$steps is neither in variables nor a key"),
+        ({"s": "cosine(T=$opt)", "opt": {"a": 1}}, "s", ConfigError, "refers to a table"),
+        ({"s": 3}, "s", ConfigError, "expected an lrdsl string"),
+        ({"s": {"expr": "cosine(T=3)"}}, "s", ConfigError, "unknown keys.*'expression'"),
+        ({"s": {"expression": "cosine(T=3)", "variables": [1]}}, "s", ConfigError, "'variables' must be a table"),
+        ({"s": "cosine(T=3"}, "s", lrdsl.LRDSLError, "expected"),
+    ],
+)
 def test_bad_configs_raise_lrdsl_errors(document, key, error, match):
     with pytest.raises(error, match=match):
         load_schedule(document, key)
@@ -154,10 +166,18 @@ def test_hydra_config_through_load_schedule_and_a_partial_torch_scheduler():
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.create({"optimizer": {"lr": 0.1, "schedule": "warmup(T=4, base=$lr) then cosine(T=8)"},
-                            "sched": {"_target_": "lrdsl.bridges.torch.ScheduleLR", "_partial_": True,
-                                      "schedule": "${optimizer.schedule}", "variables": {"lr": "${optimizer.lr}"},
-                                      "base": 1.0}})
+    cfg = OmegaConf.create(
+        {
+            "optimizer": {"lr": 0.1, "schedule": "warmup(T=4, base=$lr) then cosine(T=8)"},
+            "sched": {
+                "_target_": "lrdsl.bridges.torch.ScheduleLR",
+                "_partial_": True,
+                "schedule": "${optimizer.schedule}",
+                "variables": {"lr": "${optimizer.lr}"},
+                "base": 1.0,
+            },
+        }
+    )
     assert load_schedule(cfg, "optimizer.schedule")(4) == pytest.approx(0.1)
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
     scheduler = instantiate(cfg.sched)(optimizer)
@@ -171,8 +191,9 @@ def test_hydra_config_through_load_schedule_and_a_partial_torch_scheduler():
 
 def test_optimizer_strings_from_a_config(tmp_path):
     path = tmp_path / "train.toml"
-    path.write_text('[optimizer]\nlr = 0.01\nspec = "adamw(lr=warmup(T=2, base=$lr) then cosine(T=8), '
-                    'weight_decay=0.05)"\n')
+    path.write_text(
+        '[optimizer]\nlr = 0.01\nspec = "adamw(lr=warmup(T=2, base=$lr) then cosine(T=8), weight_decay=0.05)"\n'
+    )
     entry = load_entry(path, "optimizer.spec")
     assert entry.variables == {"lr": 0.01} and "base" not in entry.options()
     params = [np.ones(3)]
@@ -185,6 +206,7 @@ def test_optimizer_strings_from_a_config(tmp_path):
 
 
 # -- bad keys, YAML numbers, optimizer options ------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", [5, None, 1.5, ("optimizer", "schedule"), "", "  "])
 def test_a_key_that_is_not_a_string_is_a_config_error(key):
@@ -252,11 +274,14 @@ def test_yaml_numbers_without_a_dot(tmp_path):
     points = np.arange(0, 501, 5)
     np.testing.assert_array_equal(
         load_schedule(path, "schedule").values(points),
-        lrdsl.compile("warmup(T=1ep) then cosine(T=4ep)", base=3e-4, steps_per_epoch=100).values(points))
+        lrdsl.compile("warmup(T=1ep) then cosine(T=4ep)", base=3e-4, steps_per_epoch=100).values(points),
+    )
     direct = load_entry(path, "direct")
     assert (direct.base, direct.steps_per_epoch) == (3e-4, 50.0)
-    np.testing.assert_array_equal(load_schedule(path, "named").values(points),
-                                  lrdsl.compile("warmup(T=10, base=1e-3) then cosine(T=90)").values(points))
+    np.testing.assert_array_equal(
+        load_schedule(path, "named").values(points),
+        lrdsl.compile("warmup(T=10, base=1e-3) then cosine(T=90)").values(points),
+    )
     assert load_schedule(path, "direct", base="2e-3")(0) == pytest.approx(2e-3)
     with pytest.raises(ConfigError, match=r"config entry 'not_a_number': base='fast' is not a number.*e\.g\. base: "):
         load_schedule(path, "not_a_number")

@@ -34,27 +34,30 @@ def test_unknown_identifier_and_variable():
     assert "known variables: $peak_lr, $steps" in message
 
 
-@pytest.mark.parametrize("text, fragments", [
-    ("step(s=0)", ["step()", "s=0 is out of range", "> 0"]),
-    ("exp(s=10, rate=-1)", ["exp()", "rate=-1 is out of range", ">= 0"]),
-    ("cosine(T=-5ep)", ["cosine()", "T=", "out of range", "> 0"]),
-    ("warmup(T=10, start=-0.1)", ["warmup()", "start=-0.1", ">= 0"]),
-    ("cosine(T=cosine())", ["cosine()", "parameter T expects a duration", "got cosine(...)"]),
-    ("cosine(T=10, end=cosine(T=3))", ["parameter end must be a number fixed in time"]),
-    ('cosine(T="long")', ["parameter T expects a duration", "a string"]),
-    ("exp(s=10, staircase=1)", ["parameter staircase expects true or false"]),
-    ("cosine(T=10, end=it)", ["must be a number fixed in time"]),
-    ("step(10, 0.1, 1, 2)", ["takes at most 3 positional arguments"]),
-    ("step(gamma=0.5)", ["s is not given", "for <duration>"]),
-    ("inverse_time(s=10)", ["missing required parameter 'd'"]),
-    ("cosine(T=10, T=20)", ["given twice"]),
-    ("step(10, s=5)", ["given both by position and by name"]),
-    ("min()", ["expects one or more positional arguments"]),
-    ("clip(1, 2)", ["missing required parameter 'hi'", "clip(x, lo, hi)"]),
-    ("cosine(T=10) + 5it", ["a duration (5it) is only allowed as a length"]),
-    ('cosine(T=10) * "x"', ["a string", "only allowed as a parameter value"]),
-    ("inf * cosine(T=10)", ["'inf'", "only allowed where a count may be unbounded"]),
-])
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("step(s=0)", ["step()", "s=0 is out of range", "> 0"]),
+        ("exp(s=10, rate=-1)", ["exp()", "rate=-1 is out of range", ">= 0"]),
+        ("cosine(T=-5ep)", ["cosine()", "T=", "out of range", "> 0"]),
+        ("warmup(T=10, start=-0.1)", ["warmup()", "start=-0.1", ">= 0"]),
+        ("cosine(T=cosine())", ["cosine()", "parameter T expects a duration", "got cosine(...)"]),
+        ("cosine(T=10, end=cosine(T=3))", ["parameter end must be a number fixed in time"]),
+        ('cosine(T="long")', ["parameter T expects a duration", "a string"]),
+        ("exp(s=10, staircase=1)", ["parameter staircase expects true or false"]),
+        ("cosine(T=10, end=it)", ["must be a number fixed in time"]),
+        ("step(10, 0.1, 1, 2)", ["takes at most 3 positional arguments"]),
+        ("step(gamma=0.5)", ["s is not given", "for <duration>"]),
+        ("inverse_time(s=10)", ["missing required parameter 'd'"]),
+        ("cosine(T=10, T=20)", ["given twice"]),
+        ("step(10, s=5)", ["given both by position and by name"]),
+        ("min()", ["expects one or more positional arguments"]),
+        ("clip(1, 2)", ["missing required parameter 'hi'", "clip(x, lo, hi)"]),
+        ("cosine(T=10) + 5it", ["a duration (5it) is only allowed as a length"]),
+        ('cosine(T=10) * "x"', ["a string", "only allowed as a parameter value"]),
+        ("inf * cosine(T=10)", ["'inf'", "only allowed where a count may be unbounded"]),
+    ],
+)
 def test_wrong_types_and_ranges_name_node_parameter_given_and_allowed(text, fragments):
     message = error_of(text)
     for fragment in fragments:
@@ -92,13 +95,16 @@ def test_phases_longer_than_total():
     assert "at or after the end" in error_of("warmup(T=50) then cosine()", PhaseError, total=40)
 
 
-@pytest.mark.parametrize("options, fragment", [
-    ({"base": -1}, "base learning rate"),
-    ({"base": math.nan}, "base learning rate"),
-    ({"steps_per_epoch": 0}, "steps_per_epoch"),
-    ({"total": "cosine()"}, "training length"),
-    ({"total": -5}, "positive"),
-])
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"base": -1}, "base learning rate"),
+        ({"base": math.nan}, "base learning rate"),
+        ({"steps_per_epoch": 0}, "steps_per_epoch"),
+        ({"total": "cosine()"}, "training length"),
+        ({"total": -5}, "positive"),
+    ],
+)
 def test_bad_host_options(options, fragment):
     assert fragment in error_of("cosine(T=10)", **options)
 
@@ -114,8 +120,9 @@ def test_negative_values_raise_at_evaluation_naming_the_phase_and_time():
         sched.values(np.arange(20))
 
 
-@pytest.mark.parametrize("text", ["1 / (it - 3)", "log(5 - it)", "sqrt(3 - it)", "10 ** (it * 100)",
-                                  "0 * cosine(T=10) / 0"])
+@pytest.mark.parametrize(
+    "text", ["1 / (it - 3)", "log(5 - it)", "sqrt(3 - it)", "10 ** (it * 100)", "0 * cosine(T=10) / 0"]
+)
 def test_nan_and_infinity_never_come_out(text):
     sched = lrdsl.compile(text)
     with pytest.raises(EvaluationError):
@@ -161,27 +168,31 @@ def test_errors_are_value_errors_too():
     assert issubclass(lrdsl.LRDSLError, ValueError)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: lrdsl.compile("$x", variables={1: 1}),
-    lambda: lrdsl.compile("1", variables=[1]),
-    lambda: lrdsl.compile("1", variables="a"),
-    lambda: lrdsl.compile("cosine()", total=10**400),
-    lambda: lrdsl.compile("$x", variables={"x": 10**400}),
-    lambda: lrdsl.compile("cosine(T=10)")(10**400),
-    lambda: lrdsl.compile("cosine(T=10)")(np.array([1, 2])),
-    lambda: lrdsl.compile("cosine(T=10)").values([10**400]),
-    lambda: lrdsl.compile("cosine(T=10)").load_state_dict(None),
-    lambda: lrdsl.compile("cosine(T=10)").load_state_dict([]),
-    lambda: lrdsl.compile("cosine(T=10)").load_state_dict({"expression": "cosine(T=10)", "nodes": 5}),
-    lambda: lrdsl.compile("cosine(T=10)").load_state_dict({"expression": "cosine(T=10)", "base": 2.0}),
-    lambda: lrdsl.compile("1 / 0"),
-    lambda: lrdsl.compile("log(0)"),
-    lambda: lrdsl.compile("(-1) ** 0.5"),
-    lambda: lrdsl.compile("10 ** 400"),
-    lambda: lrdsl.compile("e ** 1000 * cosine(T=10)"),
-    lambda: lrdsl.compile("0.5 * repeat(warmup(T=3) then cosine(T=7), times=7, decay=1e300)").values(
-        np.arange(0, 150, 7)),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: lrdsl.compile("$x", variables={1: 1}),
+        lambda: lrdsl.compile("1", variables=[1]),
+        lambda: lrdsl.compile("1", variables="a"),
+        lambda: lrdsl.compile("cosine()", total=10**400),
+        lambda: lrdsl.compile("$x", variables={"x": 10**400}),
+        lambda: lrdsl.compile("cosine(T=10)")(10**400),
+        lambda: lrdsl.compile("cosine(T=10)")(np.array([1, 2])),
+        lambda: lrdsl.compile("cosine(T=10)").values([10**400]),
+        lambda: lrdsl.compile("cosine(T=10)").load_state_dict(None),
+        lambda: lrdsl.compile("cosine(T=10)").load_state_dict([]),
+        lambda: lrdsl.compile("cosine(T=10)").load_state_dict({"expression": "cosine(T=10)", "nodes": 5}),
+        lambda: lrdsl.compile("cosine(T=10)").load_state_dict({"expression": "cosine(T=10)", "base": 2.0}),
+        lambda: lrdsl.compile("1 / 0"),
+        lambda: lrdsl.compile("log(0)"),
+        lambda: lrdsl.compile("(-1) ** 0.5"),
+        lambda: lrdsl.compile("10 ** 400"),
+        lambda: lrdsl.compile("e ** 1000 * cosine(T=10)"),
+        lambda: lrdsl.compile("0.5 * repeat(warmup(T=3) then cosine(T=7), times=7, decay=1e300)").values(
+            np.arange(0, 150, 7)
+        ),
+    ],
+)
 def test_hostile_inputs_end_in_lrdsl_errors(make):
     with pytest.raises(lrdsl.LRDSLError):
         make()

@@ -61,8 +61,9 @@ def _leaf():
         st.builds("warmup(T={}, start={:.6g})".format, lengths, fractions),
         st.builds("linear(T={}, start={:.6g}, end={:.6g})".format, lengths, fractions, fractions),
         st.builds("step(s={}, gamma={:.6g})".format, lengths, fractions),
-        st.builds("exp(s={}, rate={:.6g}, staircase={})".format, lengths, fractions,
-                  st.sampled_from(["true", "false"])),
+        st.builds(
+            "exp(s={}, rate={:.6g}, staircase={})".format, lengths, fractions, st.sampled_from(["true", "false"])
+        ),
         st.builds("power(s={}, c={:.6g})".format, lengths, st.floats(0, 3)),
         st.builds("inverse_time(d={:.6g}, s={})".format, st.floats(0, 3), lengths),
         st.just("0.5 * (1 + cos(pi * progress))"),
@@ -98,11 +99,11 @@ def test_random_schedules_agree(text, base):
 # -- random ASTs: the printer round-trips ------------------------------------------------------
 
 names = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(lambda n: n not in KEYWORDS)
-numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False))
+numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False))
 atoms = st.one_of(
     st.builds(ast.Number, numbers),
     st.builds(ast.Duration, st.one_of(st.integers(0, 10**6), st.floats(0, 1e6)), st.sampled_from(["it", "ep", "%"])),
-    st.builds(ast.String, st.from_regex(r'[a-z0-9 _.]{0,8}', fullmatch=True)),
+    st.builds(ast.String, st.from_regex(r"[a-z0-9 _.]{0,8}", fullmatch=True)),
     st.builds(ast.Boolean, st.booleans()),
     st.builds(ast.Name, names),
     st.builds(ast.Variable, st.from_regex(r"[a-z_][a-z0-9_]{0,5}(\.[a-z_][a-z0-9_]{0,3})?", fullmatch=True)),

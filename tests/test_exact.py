@@ -94,7 +94,7 @@ def test_periods_past_the_table_follow_the_closed_form():
     t = np.array([table.starts[-1] - 0.5, table.starts[-1] + 0.5, 1e7])
     k, tau, span, _ = table.locate(np, t)
     assert k[0] == table.tabulated - 1 and k[1] == table.tabulated
-    starts = (1.001 ** k - 1) / 0.001  # the closed form S_k, computed here in float64
+    starts = (1.001**k - 1) / 0.001  # the closed form S_k, computed here in float64
     assert np.allclose(t - starts, tau, rtol=1e-6) and (tau >= 0).all() and (tau <= span).all()
     assert [table.locate(SCALAR, float(x))[0] for x in t] == k.tolist()
 
@@ -136,8 +136,11 @@ def test_every_later_phase_is_named_and_the_last_reached_one_holds():
 
 
 def test_a_top_level_phase_past_total_is_an_error_naming_total():
-    with pytest.raises(lrdsl.LRDSLError, match=r"phase 2 \(cosine\(T=10\)\) starts at 50 iterations, at or after "
-                                               r"the end of training \(total = 40 iterations\)"):
+    with pytest.raises(
+        lrdsl.LRDSLError,
+        match=r"phase 2 \(cosine\(T=10\)\) starts at 50 iterations, at or after "
+        r"the end of training \(total = 40 iterations\)",
+    ):
         lrdsl.compile("cosine(T=10) for 50 then cosine(T=10)", total=40)
 
 

@@ -9,17 +9,121 @@ from hypothesis import strategies as st
 import lrdsl
 from lrdsl.plugins import default_registry
 
-TOKENS = ["cosine", "warmup", "step", "exp", "linear", "poly", "cyclic", "onecycle", "sgdr", "repeat", "plateau",
-          "piecewise", "multistep", "rsqrt", "constant", "power", "inverse_time", "min", "max", "clip", "floor",
-          "sqrt", "log", "abs", "adam", "sgd", "then", "for", "it", "ep", "progress", "base", "lr0", "pi", "e",
-          "inf", "nan", "T", "s", "end", "base", "at", "values", "times", "x", "mode", "up", "(", ")", "[", "]",
-          ",", "=", "+", "-", "*", "/", "**", "0", "1", "-1", "0.5", "1e308", "1e-320", "10", "100", "5ep",
-          "10%", "0it", "0ep", "200%", '"cos"', '"triangular2"', "true", "false", "$x", "$y", "#", "\n", " "]
+TOKENS = [
+    "cosine",
+    "warmup",
+    "step",
+    "exp",
+    "linear",
+    "poly",
+    "cyclic",
+    "onecycle",
+    "sgdr",
+    "repeat",
+    "plateau",
+    "piecewise",
+    "multistep",
+    "rsqrt",
+    "constant",
+    "power",
+    "inverse_time",
+    "min",
+    "max",
+    "clip",
+    "floor",
+    "sqrt",
+    "log",
+    "abs",
+    "adam",
+    "sgd",
+    "then",
+    "for",
+    "it",
+    "ep",
+    "progress",
+    "base",
+    "lr0",
+    "pi",
+    "e",
+    "inf",
+    "nan",
+    "T",
+    "s",
+    "end",
+    "base",
+    "at",
+    "values",
+    "times",
+    "x",
+    "mode",
+    "up",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "**",
+    "0",
+    "1",
+    "-1",
+    "0.5",
+    "1e308",
+    "1e-320",
+    "10",
+    "100",
+    "5ep",
+    "10%",
+    "0it",
+    "0ep",
+    "200%",
+    '"cos"',
+    '"triangular2"',
+    "true",
+    "false",
+    "$x",
+    "$y",
+    "#",
+    "\n",
+    " ",
+]
 
-EDGE_VALUES = ["0", "1", "-1", "0.5", "2", "1e-300", "1e300", "inf", "3ep", "50%", "0ep", "7", "1000",
-               "[]", "[1, 2]", "[5, 3]", "[0.1, 0.2, 0.3]", "(0.9, 0.999)", "(1.5, 0.9)", '"cos"', '"linear"',
-               '"triangular2"', '"exp_range"', '"max"', '"abs"', "true", "false", "cosine(T=10)",
-               "warmup(T=3) then cosine(T=7)", "it"]
+EDGE_VALUES = [
+    "0",
+    "1",
+    "-1",
+    "0.5",
+    "2",
+    "1e-300",
+    "1e300",
+    "inf",
+    "3ep",
+    "50%",
+    "0ep",
+    "7",
+    "1000",
+    "[]",
+    "[1, 2]",
+    "[5, 3]",
+    "[0.1, 0.2, 0.3]",
+    "(0.9, 0.999)",
+    "(1.5, 0.9)",
+    '"cos"',
+    '"linear"',
+    '"triangular2"',
+    '"exp_range"',
+    '"max"',
+    '"abs"',
+    "true",
+    "false",
+    "cosine(T=10)",
+    "warmup(T=3) then cosine(T=7)",
+    "it",
+]
 
 token_strings = st.lists(st.sampled_from(TOKENS), max_size=25).map(" ".join)
 raw_strings = st.text(max_size=60)
@@ -41,8 +145,17 @@ def calls(draw, kind):
 @st.composite
 def schedule_calls(draw):
     call = draw(calls("schedule"))
-    return draw(st.sampled_from([call, f"{call} for 20 then cosine(T=5)", f"warmup(T=3) then {call}",
-                                 f"repeat({call} for 9, times=3)", f"0.5 * {call}"]))
+    return draw(
+        st.sampled_from(
+            [
+                call,
+                f"{call} for 20 then cosine(T=5)",
+                f"warmup(T=3) then {call}",
+                f"repeat({call} for 9, times=3)",
+                f"0.5 * {call}",
+            ]
+        )
+    )
 
 
 def _exercise(text: str) -> None:
@@ -50,8 +163,15 @@ def _exercise(text: str) -> None:
         sched = lrdsl.compile(text, total=100, steps_per_epoch=10, variables={"x": 0.5, "y": "5ep"})
     except lrdsl.LRDSLError:
         return
-    for call in (lambda: sched(0), lambda: sched(37), lambda: sched(epoch=3.5), lambda: sched(10**9),
-                 lambda: sched.values(np.arange(0, 150, 7)), lambda: sched.report(0.3), sched.state_dict):
+    for call in (
+        lambda: sched(0),
+        lambda: sched(37),
+        lambda: sched(epoch=3.5),
+        lambda: sched(10**9),
+        lambda: sched.values(np.arange(0, 150, 7)),
+        lambda: sched.report(0.3),
+        sched.state_dict,
+    ):
         try:
             result = call()
         except lrdsl.LRDSLError:

@@ -37,8 +37,17 @@ def test_every_module_imports_on_its_own():
     for module in modules:
         if module in FRAMEWORKS and importlib.util.find_spec(FRAMEWORKS[module]) is None:
             continue  # a bridge without its framework raises MissingExtraError, tested in test_bridge_errors
-        running[module] = subprocess.Popen([sys.executable, "-c", f"import {module}"], cwd=ROOT, env=environment,
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    failed = {module: process.communicate(timeout=120)[1].strip().splitlines()[-1:]
-              for module, process in running.items() if process.wait(timeout=120) != 0}
+        running[module] = subprocess.Popen(
+            [sys.executable, "-c", f"import {module}"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    failed = {
+        module: process.communicate(timeout=120)[1].strip().splitlines()[-1:]
+        for module, process in running.items()
+        if process.wait(timeout=120) != 0
+    }
     assert not failed and len(running) >= 40, failed

@@ -26,10 +26,21 @@ DOC_PATH = ROOT / "docs" / "language.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")
 REGISTRY = build_registry(entry_points=False)
 
-SECTIONS = ["Overview", "Lexical elements", "Grammar and precedence", "Time", "The incoming base",
-            "Phases: then and for", "Arithmetic and functions", "Identifiers and variables",
-            "Values that must not happen, and exactness", "Schedule nodes", "Optimizer nodes", "Errors",
-            "The Python surface"]
+SECTIONS = [
+    "Overview",
+    "Lexical elements",
+    "Grammar and precedence",
+    "Time",
+    "The incoming base",
+    "Phases: then and for",
+    "Arithmetic and functions",
+    "Identifiers and variables",
+    "Values that must not happen, and exactness",
+    "Schedule nodes",
+    "Optimizer nodes",
+    "Errors",
+    "The Python surface",
+]
 
 FENCE = re.compile(r"^ *```(\w+)([^\n]*)\n(.*?)^ *```$", re.S | re.M)  # fenced blocks, list items' too
 
@@ -43,8 +54,11 @@ def _generator():
 
 def _blocks(language: str):
     """``(line, options, body)`` of every fenced block of ``language``."""
-    return [(DOC.count("\n", 0, m.start()) + 1, m[2].split(), textwrap.dedent(m[3]))
-            for m in FENCE.finditer(DOC) if m[1] == language]
+    return [
+        (DOC.count("\n", 0, m.start()) + 1, m[2].split(), textwrap.dedent(m[3]))
+        for m in FENCE.finditer(DOC)
+        if m[1] == language
+    ]
 
 
 def test_the_sections_are_numbered_as_code_cites_them():

@@ -22,9 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # -- the config the bridges use ----------------------------------------------------------------
 
+
 def test_parse_optimizer_gives_values_and_schedules():
-    config = parse_optimizer("adamw(warmup(T=10, base=0.01) then cosine(T=90), betas=(0.95 - 0.1 * cosine(T=100), "
-                             "0.999), weight_decay=$wd)", variables={"wd": 0.05})
+    config = parse_optimizer(
+        "adamw(warmup(T=10, base=0.01) then cosine(T=90), betas=(0.95 - 0.1 * cosine(T=100), 0.999), weight_decay=$wd)",
+        variables={"wd": 0.05},
+    )
     assert isinstance(config, OptimizerConfig)
     assert config.name == "adamw"
     assert list(config.hyperparameters) == ["lr", "betas", "eps", "weight_decay", "amsgrad"]
@@ -34,8 +37,13 @@ def test_parse_optimizer_gives_values_and_schedules():
     assert config.hyperparameters["weight_decay"] == 0.05 and config.hyperparameters["amsgrad"] is False
     assert config.scheduled == ("lr", "betas")
     assert [label for label, _ in config.schedules()] == ["lr", "betas[0]"]
-    assert config.values(0) == {"lr": 0.0, "betas": (pytest.approx(0.85), 0.999), "eps": 1e-8, "weight_decay": 0.05,
-                                "amsgrad": False}
+    assert config.values(0) == {
+        "lr": 0.0,
+        "betas": (pytest.approx(0.85), 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.05,
+        "amsgrad": False,
+    }
     assert config.text.startswith("adamw(lr=warmup(T=10, base=0.01) then cosine(T=90), betas=")
 
 
@@ -60,6 +68,7 @@ def test_alias_free_canonical_text_and_overrides():
 
 
 # -- stepping ------------------------------------------------------------------------------------
+
 
 def test_kth_step_uses_lr_at_iteration_k():
     p = np.zeros(1)
@@ -88,8 +97,10 @@ def test_params_by_name_and_skipped_gradients():
 
 def test_parameter_groups_override_with_numbers_and_strings():
     w, b = np.ones(2), np.ones(2)
-    opt = lrdsl.optimizer("sgd(lr=0.1, weight_decay=0.5)", [{"params": [w]}, {"params": [b], "weight_decay": 0,
-                                                                               "lr": "0.2 * step(s=1, gamma=0.5)"}])
+    opt = lrdsl.optimizer(
+        "sgd(lr=0.1, weight_decay=0.5)",
+        [{"params": [w]}, {"params": [b], "weight_decay": 0, "lr": "0.2 * step(s=1, gamma=0.5)"}],
+    )
     assert opt.lrs == [0.1, 0.2]
     opt.step([np.zeros(2), np.zeros(2)])
     np.testing.assert_allclose(w, 1 - 0.1 * 0.5)  # decayed
@@ -186,7 +197,9 @@ def test_state_dict_is_a_snapshot_and_load_checks_it():
     opt.step([np.ones(3)])
     np.testing.assert_array_equal(state["params"][0]["entries"]["exp_avg"], saved)
     other = lrdsl.optimizer("adam(lr=0.2)", [np.ones(3)])
-    with pytest.raises(ArrayError, match=r"load_state_dict\(\): .groups. is \[.adam\(lr=0.1\).\]; expected the optimizer texts"):
+    with pytest.raises(
+        ArrayError, match=r"load_state_dict\(\): .groups. is \[.adam\(lr=0.1\).\]; expected the optimizer texts"
+    ):
         other.load_state_dict(state)
     wrong_shape = lrdsl.optimizer("adam(lr=0.1)", [np.ones(4)])
     with pytest.raises(ArrayError, match="exp_avg"):
@@ -196,24 +209,31 @@ def test_state_dict_is_a_snapshot_and_load_checks_it():
 
 # -- bad input -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,error,message", [
-    ("adam(betas=(1.2, 0.9))", ParameterError, r"betas\[0\]=1.2 is out of range; allowed: in \[0, 1\)"),
-    ("adam(lr=-1)", ParameterError, "lr=-1 is out of range; allowed: >= 0"),
-    ("sgd(lr=0.1, nesterov=true)", ParameterError, "nesterov=true needs momentum > 0 and dampening = 0"),
-    ("sgd(lr=0.1, momentum=0.9, dampening=0.1, nesterov=true)", ParameterError, "dampening = 0"),
-    ("adamm(lr=0.1)", UnknownNameError, "did you mean 'adam'"),
-    ("adam(lrr=0.1)", UnknownNameError, "unknown parameter 'lrr'; did you mean 'lr'"),
-    ("adam(betas=(0.9,))", ParameterError, "betas expects 2 items"),
-    ("adam(betas=0.9)", ParameterError, "betas expects a tuple"),
-    ("adam(lr=\"fast\")", ParameterError, "lr expects a number or a schedule"),
-    ("adam(amsgrad=1)", ParameterError, "amsgrad expects true or false"),
-    ("adagrad(initial_accumulator_value=warmup(T=3))", ParameterError, "must be a number fixed in time"),
-    ("cosine(T=10)", UnknownNameError, "is a schedule node"),
-    ("0.1 * adam()", ParameterError, "an optimizer is written as a call"),
-    ("sgd(momentum=0.9 * warmup(T=10), nesterov=true)", ParameterError, "momentum > 0.*at iteration 0"),
-    ("adam(betas=(0.9, 1.5 - warmup(T=10)))", ParameterError,
-     r"betas\[1\]=1.5 - warmup\(T=10\) \(= 1.5 at iteration 0\) is out of range"),
-])
+
+@pytest.mark.parametrize(
+    "text,error,message",
+    [
+        ("adam(betas=(1.2, 0.9))", ParameterError, r"betas\[0\]=1.2 is out of range; allowed: in \[0, 1\)"),
+        ("adam(lr=-1)", ParameterError, "lr=-1 is out of range; allowed: >= 0"),
+        ("sgd(lr=0.1, nesterov=true)", ParameterError, "nesterov=true needs momentum > 0 and dampening = 0"),
+        ("sgd(lr=0.1, momentum=0.9, dampening=0.1, nesterov=true)", ParameterError, "dampening = 0"),
+        ("adamm(lr=0.1)", UnknownNameError, "did you mean 'adam'"),
+        ("adam(lrr=0.1)", UnknownNameError, "unknown parameter 'lrr'; did you mean 'lr'"),
+        ("adam(betas=(0.9,))", ParameterError, "betas expects 2 items"),
+        ("adam(betas=0.9)", ParameterError, "betas expects a tuple"),
+        ('adam(lr="fast")', ParameterError, "lr expects a number or a schedule"),
+        ("adam(amsgrad=1)", ParameterError, "amsgrad expects true or false"),
+        ("adagrad(initial_accumulator_value=warmup(T=3))", ParameterError, "must be a number fixed in time"),
+        ("cosine(T=10)", UnknownNameError, "is a schedule node"),
+        ("0.1 * adam()", ParameterError, "an optimizer is written as a call"),
+        ("sgd(momentum=0.9 * warmup(T=10), nesterov=true)", ParameterError, "momentum > 0.*at iteration 0"),
+        (
+            "adam(betas=(0.9, 1.5 - warmup(T=10)))",
+            ParameterError,
+            r"betas\[1\]=1.5 - warmup\(T=10\) \(= 1.5 at iteration 0\) is out of range",
+        ),
+    ],
+)
 def test_invalid_optimizers_raise_clear_errors(text, error, message):
     with pytest.raises(error, match=message):
         lrdsl.optimizer(text, [np.zeros(2)])
@@ -237,16 +257,19 @@ def test_bad_params():
         lrdsl.optimizer("sgd()", [{"params": [np.zeros(1)]}, {"params": [np.zeros(1)], "lr": -0.5}])
 
 
-@pytest.mark.parametrize("grads,message", [
-    ([np.ones(3)], "got 1 gradients for 2 parameters"),
-    ([np.ones(3), np.ones(3), np.ones(3)], "got 3 gradients for 2 parameters"),
-    ([np.ones(3), np.ones(4)], r"has shape \(4,\), but the parameter has shape \(2, 2\)"),
-    ([np.ones(3), np.ones((2, 2), dtype=np.float32)], "is float32, but the parameter is float64"),
-    ([np.array([1.0, np.nan, 2.0]), np.ones((2, 2))], r"1 non-finite value\(s\) \(first at index \(1,\)"),
-    ([np.ones(3), np.full((2, 2), np.inf)], "4 non-finite"),
-    ([np.ones(3), [[1.0, 1.0], [1.0, 1.0]]], r"is a list of 2 item\(s\); expected a NumPy array"),
-    (np.ones(3), "got one gradient array for 2 parameters"),
-])
+@pytest.mark.parametrize(
+    "grads,message",
+    [
+        ([np.ones(3)], "got 1 gradients for 2 parameters"),
+        ([np.ones(3), np.ones(3), np.ones(3)], "got 3 gradients for 2 parameters"),
+        ([np.ones(3), np.ones(4)], r"has shape \(4,\), but the parameter has shape \(2, 2\)"),
+        ([np.ones(3), np.ones((2, 2), dtype=np.float32)], "is float32, but the parameter is float64"),
+        ([np.array([1.0, np.nan, 2.0]), np.ones((2, 2))], r"1 non-finite value\(s\) \(first at index \(1,\)"),
+        ([np.ones(3), np.full((2, 2), np.inf)], "4 non-finite"),
+        ([np.ones(3), [[1.0, 1.0], [1.0, 1.0]]], r"is a list of 2 item\(s\); expected a NumPy array"),
+        (np.ones(3), "got one gradient array for 2 parameters"),
+    ],
+)
 def test_bad_gradients_leave_everything_unchanged(grads, message):
     params = [np.ones(3), np.ones((2, 2))]
     opt = lrdsl.optimizer("adam(lr=0.1, amsgrad=true)", params)
@@ -270,13 +293,17 @@ def test_a_schedule_leaving_its_range_fails_before_updating():
     for _ in range(4):
         opt.step([np.ones(2)])
     snapshot, state = p.copy(), opt.state_dict()
-    with pytest.raises(ParameterError, match=r"dampening=0.5 \+ 0.15 \* it \(= 1.1 at iteration 4\) is out of range; "
-                                             r"allowed: in \[0, 1\]"):
+    with pytest.raises(
+        ParameterError,
+        match=r"dampening=0.5 \+ 0.15 \* it \(= 1.1 at iteration 4\) is out of range; "
+        r"allowed: in \[0, 1\]",
+    ):
         opt.step([np.ones(2)])
     assert opt.iteration == 4
     np.testing.assert_array_equal(p, snapshot)
-    np.testing.assert_array_equal(opt.state_dict()["params"][0]["entries"]["momentum_buffer"],
-                                  state["params"][0]["entries"]["momentum_buffer"])
+    np.testing.assert_array_equal(
+        opt.state_dict()["params"][0]["entries"]["momentum_buffer"], state["params"][0]["entries"]["momentum_buffer"]
+    )
 
     neg = lrdsl.optimizer("sgd(lr=0.25 - 0.125 * it)", [p])
     for _ in range(3):
@@ -290,13 +317,19 @@ def test_a_schedule_leaving_its_range_fails_before_updating():
 
 # -- allocation ----------------------------------------------------------------------------------
 
-ALLOCATION_CASES = ["sgd(lr=0.01, momentum=0.9, weight_decay=0.1, nesterov=true)",
-                    "sgd(lr=0.01, momentum=0.9, dampening=0.5)", "adagrad(lr_decay=0.1, weight_decay=0.1)",
-                    "rmsprop(momentum=0.5, centered=true, weight_decay=0.1)", "adadelta(weight_decay=0.1)",
-                    "adam(weight_decay=0.1, amsgrad=true)",
-                    "adamw(lr=warmup(T=5, base=0.01) then cosine(T=100), betas=(0.9 - 0.1 * cosine(T=100), 0.99))",
-                    "adamax(weight_decay=0.1)", "nadam(weight_decay=0.1)", "radam(weight_decay=0.1)",
-                    "lion(weight_decay=0.1)"]
+ALLOCATION_CASES = [
+    "sgd(lr=0.01, momentum=0.9, weight_decay=0.1, nesterov=true)",
+    "sgd(lr=0.01, momentum=0.9, dampening=0.5)",
+    "adagrad(lr_decay=0.1, weight_decay=0.1)",
+    "rmsprop(momentum=0.5, centered=true, weight_decay=0.1)",
+    "adadelta(weight_decay=0.1)",
+    "adam(weight_decay=0.1, amsgrad=true)",
+    "adamw(lr=warmup(T=5, base=0.01) then cosine(T=100), betas=(0.9 - 0.1 * cosine(T=100), 0.99))",
+    "adamax(weight_decay=0.1)",
+    "nadam(weight_decay=0.1)",
+    "radam(weight_decay=0.1)",
+    "lion(weight_decay=0.1)",
+]
 
 
 @pytest.mark.parametrize("text", ALLOCATION_CASES)
@@ -328,8 +361,11 @@ def test_dtypes_are_kept():
 
 # -- a plugin's optimizer node -------------------------------------------------------------------
 
-@optimizer_node(checks={"lr": nonnegative, "beta": between(0, 1, high_open=True)},
-                requires=(Check(lambda h: h["lr"] <= 1, "lr must be at most 1"),))
+
+@optimizer_node(
+    checks={"lr": nonnegative, "beta": between(0, 1, high_open=True)},
+    requires=(Check(lambda h: h["lr"] <= 1, "lr must be at most 1"),),
+)
 def signum(param, grad, state, lr: float = 1e-3, beta: float = 0.9):
     """Signum: m ← βm + (1−β)g;  θ ← θ − lr·sign(m)."""
     assert isinstance(state, ParamState)
@@ -358,6 +394,7 @@ def test_a_plugin_optimizer_node_runs_with_schedules():
 
 # -- malformed saved state (load_state_dict) -----------------------------------------------------
 
+
 def _snapshot(opt, params):
     state = opt.state_dict()
     return ([p.copy() for p in params], opt.iteration, opt.lrs, pickle.dumps(state))
@@ -365,8 +402,9 @@ def _snapshot(opt, params):
 
 def _resumable():
     params = [np.ones(3), np.full(2, 2.0)]
-    opt = lrdsl.optimizer("adam(lr=plateau(factor=0.5, patience=0), betas=(0.9 * plateau(factor=0.5, patience=0), "
-                          "0.999))", params)
+    opt = lrdsl.optimizer(
+        "adam(lr=plateau(factor=0.5, patience=0), betas=(0.9 * plateau(factor=0.5, patience=0), 0.999))", params
+    )
     opt.step([np.ones(3), np.ones(2)])
     return opt, params
 
@@ -379,19 +417,34 @@ def _good_state():
     return opt.state_dict()
 
 
-@pytest.mark.parametrize("corrupt", [
-    lambda s: None, lambda s: [], lambda s: 5, lambda s: "lrdsl.optimizer/1",
-    lambda s: {**s, "params": [5, 5]}, lambda s: {**s, "params": 5}, lambda s: {**s, "params": "ab"},
-    lambda s: {**s, "params": None}, lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": [1]}]},
-    lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": {1: np.ones(2)}}]},
-    lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": {"exp_avg": np.full(2, np.nan)}}]},
-    lambda s: {**s, "schedules": [5]}, lambda s: {**s, "schedules": 5}, lambda s: {**s, "schedules": None},
-    lambda s: {**s, "schedules": [[5, 5]]}, lambda s: {**s, "schedules": "ab"},
-    lambda s: {**s, "schedules": [[s["schedules"][0][0], {**s["schedules"][0][1], "nodes": [5]}]]},
-    lambda s: {**s, "schedules": [[s["schedules"][0][0], {**s["schedules"][0][1], "nodes": 5}]]},
-    lambda s: {**s, "groups": 5}, lambda s: {**s, "groups": None}, lambda s: {**s, "groups": [5]},
-    lambda s: {**s, "groups": [np.ones(2)]}, lambda s: {**s, "iteration": "3"},
-])
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda s: None,
+        lambda s: [],
+        lambda s: 5,
+        lambda s: "lrdsl.optimizer/1",
+        lambda s: {**s, "params": [5, 5]},
+        lambda s: {**s, "params": 5},
+        lambda s: {**s, "params": "ab"},
+        lambda s: {**s, "params": None},
+        lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": [1]}]},
+        lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": {1: np.ones(2)}}]},
+        lambda s: {**s, "params": [s["params"][0], {"step": 1, "entries": {"exp_avg": np.full(2, np.nan)}}]},
+        lambda s: {**s, "schedules": [5]},
+        lambda s: {**s, "schedules": 5},
+        lambda s: {**s, "schedules": None},
+        lambda s: {**s, "schedules": [[5, 5]]},
+        lambda s: {**s, "schedules": "ab"},
+        lambda s: {**s, "schedules": [[s["schedules"][0][0], {**s["schedules"][0][1], "nodes": [5]}]]},
+        lambda s: {**s, "schedules": [[s["schedules"][0][0], {**s["schedules"][0][1], "nodes": 5}]]},
+        lambda s: {**s, "groups": 5},
+        lambda s: {**s, "groups": None},
+        lambda s: {**s, "groups": [5]},
+        lambda s: {**s, "groups": [np.ones(2)]},
+        lambda s: {**s, "iteration": "3"},
+    ],
+)
 def test_load_state_dict_rejects_malformed_state_and_changes_nothing(corrupt):
     bad = corrupt(_good_state())
     opt, params = _resumable()
@@ -425,6 +478,7 @@ def test_param_group_keys_must_be_strings():
 
 # -- a step that produces non-finite values is undone --------------------------------------------
 
+
 def _everything(opt, params):
     state = opt.state_dict()
     return [p.copy() for p in params], opt.iteration, pickle.dumps(state["params"])
@@ -436,18 +490,39 @@ def _assert_same(before, after):
     assert before[1:] == after[1:]
 
 
-@pytest.mark.parametrize("text,groups,dtype,first,bad,message", [
-    # overflow: weight_decay · θ is inf, then inf · 0 = NaN in Δ (lr=0 does not help); the second parameter
-    # had no state yet (its first update fails), the first one (updated fine) is restored
-    ("adadelta(lr=0)", [{}, {"weight_decay": 1e300}], np.float64, None, [1.0, 1.0],
-     r"adadelta\(\) produced a non-finite value \(overflow\) in parameter group 1 params\[0\] at step 1"),
-    # 0/0: eps reaches 0 at step 1, where an element's gradients have always been 0
-    ("adam(lr=0.1)", [{}, {"eps": "1e-8 * (1 - it)"}], np.float64, [0.0, 0.5, 0.7, 1.0], [1.0, 0.0],
-     r"adam\(\) produced a non-finite value \(0/0 .*\) in parameter group 1 params\[0\] at step 1"),
-    # the parameter stays finite (g/∞ = 0) but the accumulator overflowed: caught too
-    ("adagrad(lr=0.1)", [{}, {}], np.float32, [0.5, 0.6, 0.7, 0.8], [1.0, 1e20],
-     r"non-finite value \(overflow\) in the optimizer state 'sum' of parameter group 1 params\[0\] at step 1"),
-])
+@pytest.mark.parametrize(
+    "text,groups,dtype,first,bad,message",
+    [
+        # overflow: weight_decay · θ is inf, then inf · 0 = NaN in Δ (lr=0 does not help); the second parameter
+        # had no state yet (its first update fails), the first one (updated fine) is restored
+        (
+            "adadelta(lr=0)",
+            [{}, {"weight_decay": 1e300}],
+            np.float64,
+            None,
+            [1.0, 1.0],
+            r"adadelta\(\) produced a non-finite value \(overflow\) in parameter group 1 params\[0\] at step 1",
+        ),
+        # 0/0: eps reaches 0 at step 1, where an element's gradients have always been 0
+        (
+            "adam(lr=0.1)",
+            [{}, {"eps": "1e-8 * (1 - it)"}],
+            np.float64,
+            [0.0, 0.5, 0.7, 1.0],
+            [1.0, 0.0],
+            r"adam\(\) produced a non-finite value \(0/0 .*\) in parameter group 1 params\[0\] at step 1",
+        ),
+        # the parameter stays finite (g/∞ = 0) but the accumulator overflowed: caught too
+        (
+            "adagrad(lr=0.1)",
+            [{}, {}],
+            np.float32,
+            [0.5, 0.6, 0.7, 0.8],
+            [1.0, 1e20],
+            r"non-finite value \(overflow\) in the optimizer state 'sum' of parameter group 1 params\[0\] at step 1",
+        ),
+    ],
+)
 def test_a_non_finite_step_leaves_parameters_and_state_unchanged(text, groups, dtype, first, bad, message):
     import warnings
 
@@ -492,8 +567,9 @@ def test_an_in_place_plugin_rule_is_rolled_back_too(second, error):
     registry = build_registry(entry_points=False)
     registry.add(inplace, "my-plugin")
     params = [np.ones(2), np.ones(2)]
-    opt = lrdsl.optimizer("inplace(lr=1)", [{"params": [params[0]]}, {"params": [params[1]], "scale": 1e308}],
-                          registry=registry)
+    opt = lrdsl.optimizer(
+        "inplace(lr=1)", [{"params": [params[0]]}, {"params": [params[1]], "scale": 1e308}], registry=registry
+    )
     opt.step([np.full(2, 0.5), None])  # the second parameter has no state yet
     before = _everything(opt, params)
     with pytest.raises(error):
@@ -503,6 +579,7 @@ def test_an_in_place_plugin_rule_is_rolled_back_too(second, error):
 
 
 # -- eps = 0 -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("node", ["adam", "adamw", "adamax", "nadam", "radam", "rmsprop", "adagrad"])
 def test_eps_zero_is_allowed_where_it_can_work(node):

@@ -18,8 +18,13 @@ def test_numpy_training_example(tmp_path):
     config["compare"] = config["compare"][:2] + ["radam(lr=warmup(T=2ep, base=1e-2) then cosine())"]
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = subprocess.run([sys.executable, "examples/numpy_training.py", "--config", str(path)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "examples/numpy_training.py", "--config", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "epoch   1" in out and "epoch  10" in out

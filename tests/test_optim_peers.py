@@ -84,32 +84,53 @@ CASES = [
     ("sgd(lr=0.05, momentum=0.9)", T.SGD, dict(lr=0.05, momentum=0.9)),
     ("sgd(lr=0.05, momentum=0.9, dampening=0.3)", T.SGD, dict(lr=0.05, momentum=0.9, dampening=0.3)),
     ("sgd(lr=0.05, momentum=0.9, nesterov=true)", T.SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
-    ("sgd(lr=0.05, momentum=0.8, weight_decay=0.1, nesterov=true)", T.SGD,
-     dict(lr=0.05, momentum=0.8, weight_decay=0.1, nesterov=True)),
+    (
+        "sgd(lr=0.05, momentum=0.8, weight_decay=0.1, nesterov=true)",
+        T.SGD,
+        dict(lr=0.05, momentum=0.8, weight_decay=0.1, nesterov=True),
+    ),
     ("sgd(lr=0.05, weight_decay=0.1)", T.SGD, dict(lr=0.05, weight_decay=0.1)),
     ("adagrad()", T.Adagrad, {}),
-    ("adagrad(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)", T.Adagrad,
-     dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)),
+    (
+        "adagrad(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)",
+        T.Adagrad,
+        dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6),
+    ),
     ("rmsprop()", T.RMSprop, {}),
     ("rmsprop(lr=0.01, alpha=0.9, centered=true)", T.RMSprop, dict(lr=0.01, alpha=0.9, centered=True)),
     ("rmsprop(lr=0.01, momentum=0.5, weight_decay=0.1)", T.RMSprop, dict(lr=0.01, momentum=0.5, weight_decay=0.1)),
-    ("rmsprop(lr=0.01, momentum=0.5, centered=true, eps=1e-4)", T.RMSprop,
-     dict(lr=0.01, momentum=0.5, centered=True, eps=1e-4)),
+    (
+        "rmsprop(lr=0.01, momentum=0.5, centered=true, eps=1e-4)",
+        T.RMSprop,
+        dict(lr=0.01, momentum=0.5, centered=True, eps=1e-4),
+    ),
     ("adadelta()", T.Adadelta, {}),
-    ("adadelta(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)", T.Adadelta,
-     dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    (
+        "adadelta(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)",
+        T.Adadelta,
+        dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1),
+    ),
     ("adam(lr=0.05)", T.Adam, dict(lr=0.05)),
-    ("adam(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)", T.Adam,
-     dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    (
+        "adam(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)",
+        T.Adam,
+        dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    ),
     ("adam(lr=0.05, amsgrad=true)", T.Adam, dict(lr=0.05, amsgrad=True)),
     ("adamw(lr=0.05)", T.AdamW, dict(lr=0.05)),
     ("adamw(lr=0.05, weight_decay=0.3, amsgrad=true)", T.AdamW, dict(lr=0.05, weight_decay=0.3, amsgrad=True)),
     ("adamax()", T.Adamax, {}),
-    ("adamax(lr=0.05, betas=(0.8, 0.95), weight_decay=0.1)", T.Adamax,
-     dict(lr=0.05, betas=(0.8, 0.95), weight_decay=0.1)),
+    (
+        "adamax(lr=0.05, betas=(0.8, 0.95), weight_decay=0.1)",
+        T.Adamax,
+        dict(lr=0.05, betas=(0.8, 0.95), weight_decay=0.1),
+    ),
     ("nadam()", T.NAdam, {}),
-    ("nadam(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.01)", T.NAdam,
-     dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.01)),
+    (
+        "nadam(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.01)",
+        T.NAdam,
+        dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.01),
+    ),
     ("radam(lr=0.05)", T.RAdam, dict(lr=0.05)),
     ("radam(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1)", T.RAdam, dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1)),
 ]
@@ -122,8 +143,15 @@ def test_trajectory_matches_torch(text, cls, kwargs):
 
 def test_defaults_are_torchs():
     """Defaults come from docs/language.md §11, which are torch's: the default string reproduces the default class."""
-    for text, cls in [("sgd()", T.SGD), ("adam()", T.Adam), ("adamw()", T.AdamW), ("radam()", T.RAdam),
-                      ("adamax()", T.Adamax), ("nadam()", T.NAdam), ("rmsprop()", T.RMSprop)]:
+    for text, cls in [
+        ("sgd()", T.SGD),
+        ("adam()", T.Adam),
+        ("adamw()", T.AdamW),
+        ("radam()", T.RAdam),
+        ("adamax()", T.Adamax),
+        ("nadam()", T.NAdam),
+        ("rmsprop()", T.RMSprop),
+    ]:
         assert_same(run_lrdsl(text), run_torch(cls, {}))
 
 
@@ -145,21 +173,47 @@ def warmup_cosine(k, peak=0.1, warm=5, length=45):
 
 
 SCHEDULED = [
-    ("sgd(lr=warmup(T=5, base=0.1) then cosine(T=45), momentum=0.5 + 0.4 * cosine(T=50), "
-     "weight_decay=1e-2 * exp(s=10, rate=0.5))", T.SGD, {},
-     lambda k: dict(lr=warmup_cosine(k), momentum=0.5 + 0.4 * (1 + math.cos(math.pi * min(k, 50) / 50)) / 2,
-                    weight_decay=1e-2 * 0.5 ** (k / 10))),
-    ("sgd(lr=0.05, momentum=0.9 * warmup(T=10) for 10 then 0.9, dampening=0.2)", T.SGD, dict(dampening=0.2),
-     lambda k: dict(lr=0.05, momentum=0.9 * min(k, 10) / 10)),
-    ("adam(lr=warmup(T=5, base=0.1) then cosine(T=45), betas=(0.85 + 0.1 * cosine(T=50), 0.999), "
-     "amsgrad=true)", T.Adam, dict(amsgrad=True),
-     lambda k: dict(lr=warmup_cosine(k), betas=(0.85 + 0.1 * (1 + math.cos(math.pi * min(k, 50) / 50)) / 2, 0.999))),
-    ("adamw(lr=step(s=20, gamma=0.5, base=0.05), weight_decay=0.1 * exp(s=30, rate=0.1))", T.AdamW, {},
-     lambda k: dict(lr=0.05 * 0.5 ** (k // 20), weight_decay=0.1 * 0.1 ** (k / 30))),
-    ("nadam(lr=0.02, betas=(0.95 - 0.1 * warmup(T=30) for 30 then 0.85, 0.99))", T.NAdam, {},
-     lambda k: dict(lr=0.02, betas=(0.95 - 0.1 * min(k, 30) / 30, 0.99))),
-    ("rmsprop(lr=0.01 * exp(s=20, rate=0.5), alpha=0.9, momentum=0.2 + 0.6 * warmup(T=40), centered=true)", T.RMSprop,
-     dict(alpha=0.9, centered=True), lambda k: dict(lr=0.01 * 0.5 ** (k / 20), momentum=0.2 + 0.6 * min(k, 40) / 40)),
+    (
+        "sgd(lr=warmup(T=5, base=0.1) then cosine(T=45), momentum=0.5 + 0.4 * cosine(T=50), "
+        "weight_decay=1e-2 * exp(s=10, rate=0.5))",
+        T.SGD,
+        {},
+        lambda k: dict(
+            lr=warmup_cosine(k),
+            momentum=0.5 + 0.4 * (1 + math.cos(math.pi * min(k, 50) / 50)) / 2,
+            weight_decay=1e-2 * 0.5 ** (k / 10),
+        ),
+    ),
+    (
+        "sgd(lr=0.05, momentum=0.9 * warmup(T=10) for 10 then 0.9, dampening=0.2)",
+        T.SGD,
+        dict(dampening=0.2),
+        lambda k: dict(lr=0.05, momentum=0.9 * min(k, 10) / 10),
+    ),
+    (
+        "adam(lr=warmup(T=5, base=0.1) then cosine(T=45), betas=(0.85 + 0.1 * cosine(T=50), 0.999), amsgrad=true)",
+        T.Adam,
+        dict(amsgrad=True),
+        lambda k: dict(lr=warmup_cosine(k), betas=(0.85 + 0.1 * (1 + math.cos(math.pi * min(k, 50) / 50)) / 2, 0.999)),
+    ),
+    (
+        "adamw(lr=step(s=20, gamma=0.5, base=0.05), weight_decay=0.1 * exp(s=30, rate=0.1))",
+        T.AdamW,
+        {},
+        lambda k: dict(lr=0.05 * 0.5 ** (k // 20), weight_decay=0.1 * 0.1 ** (k / 30)),
+    ),
+    (
+        "nadam(lr=0.02, betas=(0.95 - 0.1 * warmup(T=30) for 30 then 0.85, 0.99))",
+        T.NAdam,
+        {},
+        lambda k: dict(lr=0.02, betas=(0.95 - 0.1 * min(k, 30) / 30, 0.99)),
+    ),
+    (
+        "rmsprop(lr=0.01 * exp(s=20, rate=0.5), alpha=0.9, momentum=0.2 + 0.6 * warmup(T=40), centered=true)",
+        T.RMSprop,
+        dict(alpha=0.9, centered=True),
+        lambda k: dict(lr=0.01 * 0.5 ** (k / 20), momentum=0.2 + 0.6 * min(k, 40) / 40),
+    ),
 ]
 
 
@@ -185,8 +239,13 @@ def triangle(k, up):
 
 
 SCHEDULED.append(
-    (f"sgd(lr=onecycle(T={STEPS}, base=0.1), momentum=0.95 - 0.1 * cyclic(up=15, high=1), nesterov=true)", T.SGD,
-     dict(momentum=0.9, nesterov=True), lambda k: dict(lr=ONECYCLE[k], momentum=0.95 - 0.1 * triangle(k, 15))))
+    (
+        f"sgd(lr=onecycle(T={STEPS}, base=0.1), momentum=0.95 - 0.1 * cyclic(up=15, high=1), nesterov=true)",
+        T.SGD,
+        dict(momentum=0.9, nesterov=True),
+        lambda k: dict(lr=ONECYCLE[k], momentum=0.95 - 0.1 * triangle(k, 15)),
+    )
+)
 
 
 @pytest.mark.parametrize("text,cls,kwargs,schedule", SCHEDULED, ids=[c[0][:50] for c in SCHEDULED])
@@ -221,11 +280,19 @@ def run_optax_lion(learning_rate, b1, b2, weight_decay):
     return trajectory
 
 
-@pytest.mark.parametrize("text,lr,b1,b2,wd", [
-    ("lion()", 1e-4, 0.9, 0.99, 0.0),
-    ("lion(lr=0.01, betas=(0.8, 0.95), weight_decay=0.1)", 0.01, 0.8, 0.95, 0.1),
-    ("lion(lr=exp(s=10, rate=0.5, base=0.01), weight_decay=0.05)",
-     lambda c: 0.01 * 0.5 ** (jnp.asarray(c, jnp.float64) / 10), 0.9, 0.99, 0.05),
-])
+@pytest.mark.parametrize(
+    "text,lr,b1,b2,wd",
+    [
+        ("lion()", 1e-4, 0.9, 0.99, 0.0),
+        ("lion(lr=0.01, betas=(0.8, 0.95), weight_decay=0.1)", 0.01, 0.8, 0.95, 0.1),
+        (
+            "lion(lr=exp(s=10, rate=0.5, base=0.01), weight_decay=0.05)",
+            lambda c: 0.01 * 0.5 ** (jnp.asarray(c, jnp.float64) / 10),
+            0.9,
+            0.99,
+            0.05,
+        ),
+    ],
+)
 def test_lion_matches_optax(text, lr, b1, b2, wd):
     assert_same(run_lrdsl(text), run_optax_lion(lr, b1, b2, wd))

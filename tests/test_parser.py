@@ -43,29 +43,32 @@ def test_round_trip(text):
     assert str(parse(printed)) == printed  # the canonical form is a fixed point
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("0.1", Number(0.1)),
-    ("10", Number(10)),
-    ("-2", Number(-2)),
-    ("3e-4", Number(3e-4)),
-    ("500", Number(500)),
-    ("500it", Duration(500, "it")),
-    ("5ep", Duration(5, "ep")),
-    ("0.5ep", Duration(0.5, "ep")),
-    ("10%", Duration(10, "%")),
-    ('"triangular2"', String("triangular2")),
-    ("true", Boolean(True)),
-    ("false", Boolean(False)),
-    ("[30ep, 60ep]", ListExpr((Duration(30, "ep"), Duration(60, "ep")))),
-    ("(0.9, 0.999)", TupleExpr((Number(0.9), Number(0.999)))),
-    ("(1,)", TupleExpr((Number(1),))),
-    ("(1)", Number(1)),
-    ("it", Name("it")),
-    ("$peak_lr", Variable("peak_lr")),
-    ("$optimizer.lr", Variable("optimizer.lr")),
-    ("f()", Call("f")),
-    ("f(1, x=2)", Call("f", (Number(1),), (("x", Number(2)),))),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0.1", Number(0.1)),
+        ("10", Number(10)),
+        ("-2", Number(-2)),
+        ("3e-4", Number(3e-4)),
+        ("500", Number(500)),
+        ("500it", Duration(500, "it")),
+        ("5ep", Duration(5, "ep")),
+        ("0.5ep", Duration(0.5, "ep")),
+        ("10%", Duration(10, "%")),
+        ('"triangular2"', String("triangular2")),
+        ("true", Boolean(True)),
+        ("false", Boolean(False)),
+        ("[30ep, 60ep]", ListExpr((Duration(30, "ep"), Duration(60, "ep")))),
+        ("(0.9, 0.999)", TupleExpr((Number(0.9), Number(0.999)))),
+        ("(1,)", TupleExpr((Number(1),))),
+        ("(1)", Number(1)),
+        ("it", Name("it")),
+        ("$peak_lr", Variable("peak_lr")),
+        ("$optimizer.lr", Variable("optimizer.lr")),
+        ("f()", Call("f")),
+        ("f(1, x=2)", Call("f", (Number(1),), (("x", Number(2)),))),
+    ],
+)
 def test_atoms(text, expected):
     assert parse(text) == expected
 
@@ -83,8 +86,9 @@ def test_precedence_follows_the_spec():
 
 def test_then_binds_loosest_and_for_belongs_to_its_phase():
     tree = parse("a * 2 for 10 then b + 1")
-    assert tree == Phases((Phase(BinOp("*", Name("a"), Number(2)), Number(10)),
-                             Phase(BinOp("+", Name("b"), Number(1)))))
+    assert tree == Phases(
+        (Phase(BinOp("*", Name("a"), Number(2)), Number(10)), Phase(BinOp("+", Name("b"), Number(1))))
+    )
     assert parse("a for 5ep") == Phases((Phase(Name("a"), Duration(5, "ep")),))
     assert parse("(a then b) * 2") == BinOp("*", Phases((Phase(Name("a")), Phase(Name("b")))), Number(2))
 
@@ -143,19 +147,22 @@ def test_syntax_error_on_unknown_character():
     assert "unexpected '@'" in message and "column 14" in message
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("", "unexpected end"),
-    ("# only a comment", "unexpected end"),
-    ("\n", "unexpected end"),
-    ("cosine(T=10) then", "column 18"),
-    ("f(x=1, 2)", "positional argument after keyword arguments"),
-    ("f(x=1, x=2)", "argument 'x' given twice"),
-    ("then", "'then' is a keyword"),
-    ("f(for=1)", "'for' is a keyword"),
-    ("1e999", "too large"),
-    ("5 ep", "unexpected"),
-    ("cosine(T=10) cosine(T=10)", "unexpected"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("", "unexpected end"),
+        ("# only a comment", "unexpected end"),
+        ("\n", "unexpected end"),
+        ("cosine(T=10) then", "column 18"),
+        ("f(x=1, 2)", "positional argument after keyword arguments"),
+        ("f(x=1, x=2)", "argument 'x' given twice"),
+        ("then", "'then' is a keyword"),
+        ("f(for=1)", "'for' is a keyword"),
+        ("1e999", "too large"),
+        ("5 ep", "unexpected"),
+        ("cosine(T=10) cosine(T=10)", "unexpected"),
+    ],
+)
 def test_other_syntax_errors(text, fragment):
     assert fragment in str(_syntax_error(text))
 

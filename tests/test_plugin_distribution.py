@@ -25,8 +25,9 @@ BLOCK = re.compile(r"<!-- (file: (?P<path>\S+)|run|output) -->\n```[a-z]*\n(?P<c
 
 def guide_blocks(marker: str):
     """(path, code) of the guide's code blocks after ``<!-- file: path -->``, or ('', code) for run/output."""
-    return [(m["path"] or "", m["code"]) for m in BLOCK.finditer(GUIDE.read_text())
-            if m.group(1).split(":")[0] == marker]
+    return [
+        (m["path"] or "", m["code"]) for m in BLOCK.finditer(GUIDE.read_text()) if m.group(1).split(":")[0] == marker
+    ]
 
 
 def examples():
@@ -42,9 +43,11 @@ def examples():
 
 def test_the_guide_shows_the_plugin_files_verbatim():
     shown = guide_blocks("file")
-    assert {path for path, _ in shown} == {"plugins/lrdsl-extras/pyproject.toml",
-                                           "plugins/lrdsl-extras/src/lrdsl_extras/__init__.py",
-                                           "plugins/lrdsl-extras/src/lrdsl_extras/spike.py"}
+    assert {path for path, _ in shown} == {
+        "plugins/lrdsl-extras/pyproject.toml",
+        "plugins/lrdsl-extras/src/lrdsl_extras/__init__.py",
+        "plugins/lrdsl-extras/src/lrdsl_extras/spike.py",
+    }
     for path, code in shown:
         assert code == (ROOT / path).read_text(), f"docs/writing-a-plugin.md is out of date with {path}"
 
@@ -61,6 +64,7 @@ def test_the_plugin_declares_its_entry_point_in_the_lrdsl_group():
 
 # -- a real installation --------------------------------------------------------------------------
 
+
 def run(python, code, **env):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LRDSL_")}
     environment.update(PYTHONPATH=str(ROOT), **env)  # this checkout's lrdsl
@@ -75,19 +79,37 @@ def venv(tmp_path_factory):
     pytest.importorskip("setuptools", minversion="70.1")  # the plugin's build backend, used without isolation
     root = tmp_path_factory.mktemp("plugin-venv")
     env = root / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env)], check=True, timeout=120
+    )
     python = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     purelib = run(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip()
     # This interpreter's packages (pip, setuptools, lark, numpy, pluggy), even if it is itself a venv.
     parents = site.getsitepackages() + [sysconfig.get_paths()["purelib"]]
     Path(purelib, "lrdsl_test_parent.pth").write_text("\n".join(dict.fromkeys(parents)) + "\n")
     source = shutil.copytree(PLUGIN, root / "lrdsl-extras", ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-                              "--disable-pip-version-check", "-q", str(source)],
-                             capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, ("pip install --no-build-isolation needs setuptools>=70.1 in this environment\n"
-                                     + install.stdout + install.stderr)
+    install = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "-q",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, (
+        "pip install --no-build-isolation needs setuptools>=70.1 in this environment\n"
+        + install.stdout
+        + install.stderr
+    )
     return python
 
 
@@ -107,8 +129,12 @@ print(json.dumps({"found": found, "dist": str(importlib.metadata.distribution("l
 @pytest.mark.slow
 def test_pip_installed_plugin_is_discovered_through_its_entry_point(venv):
     result = json.loads(run(venv, PROBE))
-    assert result["found"] == {"tanh_decay": "lrdsl-extras", "noam": "lrdsl-extras", "signsgd": "lrdsl-extras",
-                               "cosine": "lrdsl"}
+    assert result["found"] == {
+        "tanh_decay": "lrdsl-extras",
+        "noam": "lrdsl-extras",
+        "signsgd": "lrdsl-extras",
+        "cosine": "lrdsl",
+    }
     assert Path(result["dist"]).resolve().is_relative_to(venv.parent.parent.resolve())  # installed in the venv
 
 

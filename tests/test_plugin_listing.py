@@ -60,9 +60,14 @@ def test_rows_filter_by_kind_and_reject_an_unknown_kind(registry):
     rows = node_rows(registry, kind="optimizer")
     assert {row["kind"] for row in rows} == {"optimizer"}
     nudge_row = next(row for row in rows if row["name"] == "nudge")
-    assert nudge_row == {"name": "nudge", "kind": "optimizer", "source": "acme-ramps",
-                         "signature": "nudge(lr=0.1, scale=1)", "summary": "Nudge: θ ← θ − lr·scale·g.",
-                         "aliases": []}
+    assert nudge_row == {
+        "name": "nudge",
+        "kind": "optimizer",
+        "source": "acme-ramps",
+        "signature": "nudge(lr=0.1, scale=1)",
+        "summary": "Nudge: θ ← θ − lr·scale·g.",
+        "aliases": [],
+    }
     assert "ramp" not in node_table(registry, kind="function")
     with pytest.raises(UnknownNameError, match="unknown node kind 'schedules'; did you mean 'schedule'"):
         node_rows(registry, kind="schedules")
@@ -71,12 +76,18 @@ def test_rows_filter_by_kind_and_reject_an_unknown_kind(registry):
 def test_one_nodes_doc_has_formula_parameters_defaults_ranges_aliases_and_source(registry):
     doc = node_doc("ramp_down", registry)
     assert doc.splitlines()[0] == "ramp(T, frac=0.5, base=b)"
-    for line in ["'ramp_down' is an alias of 'ramp'.", "kind: schedule", "source: acme-ramps",
-                 "aliases: ramp_down", "natural length: its parameter T",
-                 "Ramp: base · (1 − frac · min(t, T)/T).", "- T > 0: its length; frac in [0, 1]: how far it falls",
-                 "  T: a duration (500, 500it, 5ep or 10%); default: the length of its phase; allowed: > 0",
-                 "  frac: a number; default: 0.5; allowed: in [0, 1]",
-                 "  base: a number; default: b, the incoming base"]:
+    for line in [
+        "'ramp_down' is an alias of 'ramp'.",
+        "kind: schedule",
+        "source: acme-ramps",
+        "aliases: ramp_down",
+        "natural length: its parameter T",
+        "Ramp: base · (1 − frac · min(t, T)/T).",
+        "- T > 0: its length; frac in [0, 1]: how far it falls",
+        "  T: a duration (500, 500it, 5ep or 10%); default: the length of its phase; allowed: > 0",
+        "  frac: a number; default: 0.5; allowed: in [0, 1]",
+        "  base: a number; default: b, the incoming base",
+    ]:
         assert line in doc.splitlines()
 
 
@@ -90,15 +101,17 @@ def test_an_optimizer_doc_says_which_hyperparameters_may_be_schedules(registry):
 
 
 def test_the_doc_of_an_unknown_node_suggests_the_closest():
-    with pytest.raises(UnknownNameError, match="unknown schedule or optimizer or function node 'cosin'; "
-                                               "did you mean 'cosine'"):
+    with pytest.raises(
+        UnknownNameError, match="unknown schedule or optimizer or function node 'cosin'; did you mean 'cosine'"
+    ):
         node_doc("cosin")
 
 
 def test_a_name_disabled_by_a_clash_is_listed_with_the_fix():
     with pytest.warns(UserWarning, match="node 'ramp' is provided by both 'acme-ramps' and 'beta-ramps'"):
-        registry = build_registry(entry_points=False, plugins={"acme-ramps": ListingPlugin(),
-                                                               "beta-ramps": ClashingPlugin()})
+        registry = build_registry(
+            entry_points=False, plugins={"acme-ramps": ListingPlugin(), "beta-ramps": ClashingPlugin()}
+        )
     table = node_table(registry)
     assert "disabled by a name clash:" in table
     assert "node 'ramp' is provided by both 'acme-ramps' and 'beta-ramps'" in table

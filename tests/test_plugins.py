@@ -112,6 +112,7 @@ def works(registry, *calls):
 
 # -- discovery -----------------------------------------------------------------------------------
 
+
 def test_an_installed_entry_point_is_discovered_and_its_nodes_compile(site):
     site.nodes("acme-schedules", "halfdrop", "flat")
     registry, messages = load()
@@ -153,11 +154,15 @@ def test_the_plugins_argument_registers_an_object_without_installing_it():
 
 # -- a broken plugin never takes the library down -----------------------------------------------
 
-@pytest.mark.parametrize("source, reason", [
-    ("import numpyy_not_installed\n", "ModuleNotFoundError: No module named 'numpyy_not_installed'"),
-    ("def broken(:\n", "SyntaxError"),
-    ("raise RuntimeError('no GPU found')\n", "RuntimeError: no GPU found"),
-])
+
+@pytest.mark.parametrize(
+    "source, reason",
+    [
+        ("import numpyy_not_installed\n", "ModuleNotFoundError: No module named 'numpyy_not_installed'"),
+        ("def broken(:\n", "SyntaxError"),
+        ("raise RuntimeError('no GPU found')\n", "RuntimeError: no GPU found"),
+    ],
+)
 def test_a_plugin_that_fails_to_import_is_skipped_with_a_warning(site, source, reason):
     module = site.install("broken-import", source)
     site.nodes("good-dist", "gooddrop", "flat_b")
@@ -168,12 +173,15 @@ def test_a_plugin_that_fails_to_import_is_skipped_with_a_warning(site, source, r
     works(registry, "gooddrop(T=10)", "flat_b()")
 
 
-@pytest.mark.parametrize("body, reason", [
-    ("raise RuntimeError('license server down')", "its lrdsl_nodes hook raised RuntimeError: license server down"),
-    ("return None", "its lrdsl_nodes hook returned NoneType, not a list of nodes"),
-    ("return 'cosine'", "its lrdsl_nodes hook returned str, not a list of nodes"),
-    ("yield from [1 / 0]", "its lrdsl_nodes hook raised ZeroDivisionError"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ("raise RuntimeError('license server down')", "its lrdsl_nodes hook raised RuntimeError: license server down"),
+        ("return None", "its lrdsl_nodes hook returned NoneType, not a list of nodes"),
+        ("return 'cosine'", "its lrdsl_nodes hook returned str, not a list of nodes"),
+        ("yield from [1 / 0]", "its lrdsl_nodes hook raised ZeroDivisionError"),
+    ],
+)
 def test_a_hook_that_raises_or_returns_garbage_is_skipped_with_a_warning(site, body, reason):
     site.install("bad-hook", f"import lrdsl\n\n@lrdsl.hookimpl\ndef lrdsl_nodes():\n    {body}\n")
     site.nodes("good-dist", "gooddrop", "flat_b")
@@ -191,17 +199,20 @@ def bad(xp, t, x: ScheduleArg):
     """Takes a schedule but is a formula."""
     return x
 '''
-NO_DOC = '''
+NO_DOC = """
 @schedule_node()
 def bad(xp, t, value: float = 1.0):
     return value
-'''
+"""
 
 
-@pytest.mark.parametrize("extra, reason", [
-    ("bad = lambda xp, t: t", "'<lambda>' is not a node: declare nodes with the decorators of lrdsl.authoring"),
-    ("bad = object()", "'object' is not a node"),
-])
+@pytest.mark.parametrize(
+    "extra, reason",
+    [
+        ("bad = lambda xp, t: t", "'<lambda>' is not a node: declare nodes with the decorators of lrdsl.authoring"),
+        ("bad = object()", "'object' is not a node"),
+    ],
+)
 def test_a_malformed_node_is_skipped_with_a_warning_and_the_plugins_other_nodes_work(site, extra, reason):
     site.nodes("sloppy-dist", "gooddrop", "flat_b", extra=extra.format(b="flat_b"), more=", bad")
     registry, messages = load()
@@ -211,40 +222,69 @@ def test_a_malformed_node_is_skipped_with_a_warning_and_the_plugins_other_nodes_
     assert "bad" not in registry
 
 
-@pytest.mark.parametrize("extra, reason", [
-    ('@schedule_node()\ndef bad(xp, t, value=1.0):\n    """Bad."""\n', "parameter 'value' needs a type annotation"),
-    ('@schedule_node(horizon="value")\ndef bad(xp, t, value: float):\n    """Bad."""\n',
-     "horizon 'value' must name a Duration parameter"),
-    ('@schedule_node(checks={"value": lambda v: v > 0})\ndef bad(xp, t, value: float):\n    """Bad."""\n',
-     "checks['value'] is a function; use positive"),
-    ('@schedule_node(checks={"valeu": positive})\ndef bad(xp, t, value: float):\n    """Bad."""\n',
-     "checks name unknown parameters ['valeu']"),
-    ('@schedule_node()\ndef bad(xp, t, value: dict):\n    """Bad."""\n', "unsupported annotation"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='progress')",
-     "'progress' is reserved by the language"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='then')",
-     "'then' is reserved by the language"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad-name')", "must be identifiers"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', aliases=None)",
-     "must be identifiers"),
-    ("from dataclasses import replace\n"
-     "bad = replace(flat_b.lrdsl_spec, name='bad', params=(flat_b.lrdsl_spec.params[0], 3))",
-     "params must be a tuple of lrdsl.specs.Param"),
-    ("from dataclasses import replace\n"
-     "bad = replace(flat_b.lrdsl_spec, name='bad', params=flat_b.lrdsl_spec.params * 2)",
-     "repeat"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', doc=None)", "has no documentation"),
-    ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', formula=None)",
-     "needs exactly one callable"),
-    ("from dataclasses import replace\n"
-     "bad = replace(flat_b.lrdsl_spec, name='bad', horizon='value')",
-     "horizon 'value' must name a Duration parameter"),
-    (SCHEDULE_ARG, "parameter 'x' is a schedule, which a formula cannot take; declare the node with "
-                   "built_schedule_node"),
-    (NO_DOC, "node 'bad' has no documentation; give its function a docstring"),
-    ('@schedule_node()\ndef bad(xp, t, value: float = "high"):\n    """Bad."""\n',
-     "its default 'high' is not a number"),
-])
+@pytest.mark.parametrize(
+    "extra, reason",
+    [
+        ('@schedule_node()\ndef bad(xp, t, value=1.0):\n    """Bad."""\n', "parameter 'value' needs a type annotation"),
+        (
+            '@schedule_node(horizon="value")\ndef bad(xp, t, value: float):\n    """Bad."""\n',
+            "horizon 'value' must name a Duration parameter",
+        ),
+        (
+            '@schedule_node(checks={"value": lambda v: v > 0})\ndef bad(xp, t, value: float):\n    """Bad."""\n',
+            "checks['value'] is a function; use positive",
+        ),
+        (
+            '@schedule_node(checks={"valeu": positive})\ndef bad(xp, t, value: float):\n    """Bad."""\n',
+            "checks name unknown parameters ['valeu']",
+        ),
+        ('@schedule_node()\ndef bad(xp, t, value: dict):\n    """Bad."""\n', "unsupported annotation"),
+        (
+            "from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='progress')",
+            "'progress' is reserved by the language",
+        ),
+        (
+            "from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='then')",
+            "'then' is reserved by the language",
+        ),
+        ("from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad-name')", "must be identifiers"),
+        (
+            "from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', aliases=None)",
+            "must be identifiers",
+        ),
+        (
+            "from dataclasses import replace\n"
+            "bad = replace(flat_b.lrdsl_spec, name='bad', params=(flat_b.lrdsl_spec.params[0], 3))",
+            "params must be a tuple of lrdsl.specs.Param",
+        ),
+        (
+            "from dataclasses import replace\n"
+            "bad = replace(flat_b.lrdsl_spec, name='bad', params=flat_b.lrdsl_spec.params * 2)",
+            "repeat",
+        ),
+        (
+            "from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', doc=None)",
+            "has no documentation",
+        ),
+        (
+            "from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', formula=None)",
+            "needs exactly one callable",
+        ),
+        (
+            "from dataclasses import replace\nbad = replace(flat_b.lrdsl_spec, name='bad', horizon='value')",
+            "horizon 'value' must name a Duration parameter",
+        ),
+        (
+            SCHEDULE_ARG,
+            "parameter 'x' is a schedule, which a formula cannot take; declare the node with built_schedule_node",
+        ),
+        (NO_DOC, "node 'bad' has no documentation; give its function a docstring"),
+        (
+            '@schedule_node()\ndef bad(xp, t, value: float = "high"):\n    """Bad."""\n',
+            "its default 'high' is not a number",
+        ),
+    ],
+)
 def test_a_declaration_error_skips_the_plugin_with_the_authoring_message(site, extra, reason):
     site.nodes("sloppy-dist", "halfdrop", "flat_b", extra=extra)
     site.nodes("good-dist", "gooddrop", "goodflat")
@@ -271,12 +311,17 @@ def test_an_unknown_hook_and_an_unmarked_hook_are_reported(site):
 
 # -- name clashes -------------------------------------------------------------------------------
 
+
 def test_a_plugin_cannot_override_a_builtin_name_or_alias(site):
     site.nodes("shadow-dist", "cosine", "exponential")
-    site.nodes("shadow-two", "cosdrop", "flat_b",
-               extra="from dataclasses import replace\n"
-                     "alias = replace(flat_b.lrdsl_spec, name='flat_c', aliases=('time_based',))",
-               more=", alias")
+    site.nodes(
+        "shadow-two",
+        "cosdrop",
+        "flat_b",
+        extra="from dataclasses import replace\n"
+        "alias = replace(flat_b.lrdsl_spec, name='flat_c', aliases=('time_based',))",
+        more=", alias",
+    )
     registry, messages = load()
     assert sorted(messages) == [
         "lrdsl plugin 'shadow-dist': node 'cosine' skipped: 'cosine' is the name of the built-in node 'cosine', "
@@ -295,9 +340,11 @@ def test_a_name_two_plugins_provide_is_disabled_with_an_error_naming_both(site):
     site.nodes("alpha-dist", "shared", "alpha_flat")
     site.nodes("beta-dist", "shared", "beta_flat")
     registry, messages = load()
-    assert messages == ["lrdsl plugin 'beta-dist': node 'shared' is provided by both 'alpha-dist' and 'beta-dist', "
-                        "so lrdsl uses none of them; block all but one (LRDSL_BLOCK_PLUGINS=beta-dist or "
-                        "lrdsl.plugins.configure_plugins(block=[...])) or uninstall one"]
+    assert messages == [
+        "lrdsl plugin 'beta-dist': node 'shared' is provided by both 'alpha-dist' and 'beta-dist', "
+        "so lrdsl uses none of them; block all but one (LRDSL_BLOCK_PLUGINS=beta-dist or "
+        "lrdsl.plugins.configure_plugins(block=[...])) or uninstall one"
+    ]
     with pytest.raises(PluginError, match="node 'shared' is provided by both 'alpha-dist' and 'beta-dist'"):
         lrdsl.compile("shared(T=10)", registry=registry)
     assert lrdsl.compile("alpha_flat() + beta_flat()", registry=registry)(0) == 1.0
@@ -307,10 +354,13 @@ def test_a_name_two_plugins_provide_is_disabled_with_an_error_naming_both(site):
 
 
 def test_a_third_claimant_and_the_clashing_nodes_aliases_are_disabled_too(site):
-    site.nodes("alpha-dist", "shared", "alpha_flat",
-               extra="from dataclasses import replace\n"
-                     "wide = replace(shared.lrdsl_spec, name='wide', aliases=('shared_b',))",
-               more=", wide")
+    site.nodes(
+        "alpha-dist",
+        "shared",
+        "alpha_flat",
+        extra="from dataclasses import replace\nwide = replace(shared.lrdsl_spec, name='wide', aliases=('shared_b',))",
+        more=", wide",
+    )
     site.nodes("beta-dist", "shared_b", "beta_flat")
     site.nodes("gamma-dist", "shared_b", "gamma_flat")
     registry, messages = load()
@@ -324,12 +374,14 @@ def test_a_third_claimant_and_the_clashing_nodes_aliases_are_disabled_too(site):
 def test_a_plugin_declaring_a_name_twice_keeps_the_first(site):
     site.nodes("twice-dist", "halfdrop", "flat_b", more=", halfdrop")
     registry, messages = load()
-    assert messages == ["lrdsl plugin 'twice-dist': node 'halfdrop' skipped: the plugin declares the name "
-                        "'halfdrop' twice"]
+    assert messages == [
+        "lrdsl plugin 'twice-dist': node 'halfdrop' skipped: the plugin declares the name 'halfdrop' twice"
+    ]
     works(registry, "halfdrop(T=10)", "flat_b()")
 
 
 # -- turning plugins off ------------------------------------------------------------------------
+
 
 def test_lrdsl_no_plugins_loads_no_entry_point(site, monkeypatch):
     site.install("broken-import", "import numpyy_not_installed\n")
@@ -353,8 +405,9 @@ def test_lrdsl_block_plugins_blocks_distributions_by_normalised_name_or_entry_po
     assert plugin_policy().block == {"broken-import", "extras"}
 
 
-def test_configure_plugins_overrides_the_environment_and_rebuilds_the_default_registry(site, monkeypatch,
-                                                                                        reset_plugins):
+def test_configure_plugins_overrides_the_environment_and_rebuilds_the_default_registry(
+    site, monkeypatch, reset_plugins
+):
     site.nodes("good-dist", "gooddrop", "flat_b")
     monkeypatch.setenv("LRDSL_NO_PLUGINS", "1")
     configure_plugins(entry_points=True)
@@ -371,14 +424,18 @@ def test_configure_plugins_overrides_the_environment_and_rebuilds_the_default_re
 
 # -- every use of a plugin node is validated against its declaration ----------------------------
 
-@pytest.mark.parametrize("text, error, fragment", [
-    ("halfdrop(T=-3)", lrdsl.LRDSLError, "T=-3 is out of range; allowed: > 0"),
-    ("halfdrop(T=10, bsae=1)", UnknownNameError, "unknown parameter 'bsae'; did you mean 'base'?"),
-    ("halfdrop(T=\"long\")", lrdsl.LRDSLError, "parameter T expects a duration"),
-    ("halfdrop(1, 2, 3)", lrdsl.LRDSLError, "takes at most 2 positional arguments (halfdrop(T, base=b))"),
-    ("halfdrop() then cosine(T=5)", lrdsl.LRDSLError, "phase 1 (halfdrop()) is followed by another phase"),
-    ("halfdorp(T=3)", UnknownNameError, "did you mean 'halfdrop'?"),
-])
+
+@pytest.mark.parametrize(
+    "text, error, fragment",
+    [
+        ("halfdrop(T=-3)", lrdsl.LRDSLError, "T=-3 is out of range; allowed: > 0"),
+        ("halfdrop(T=10, bsae=1)", UnknownNameError, "unknown parameter 'bsae'; did you mean 'base'?"),
+        ('halfdrop(T="long")', lrdsl.LRDSLError, "parameter T expects a duration"),
+        ("halfdrop(1, 2, 3)", lrdsl.LRDSLError, "takes at most 2 positional arguments (halfdrop(T, base=b))"),
+        ("halfdrop() then cosine(T=5)", lrdsl.LRDSLError, "phase 1 (halfdrop()) is followed by another phase"),
+        ("halfdorp(T=3)", UnknownNameError, "did you mean 'halfdrop'?"),
+    ],
+)
 def test_uses_of_a_plugin_node_are_checked_against_its_declaration(site, text, error, fragment):
     site.nodes("good-dist", "halfdrop", "flat_b")
     registry, _ = load()
@@ -397,12 +454,14 @@ def test_a_plugin_nodes_horizon_gives_its_phase_length(site):
 
 # -- the registry itself --------------------------------------------------------------------------
 
+
 def test_the_registry_raises_on_a_duplicate_naming_both_sources():
     registry = build_registry(entry_points=False).copy()
     with pytest.raises(NameClashError) as info:
         registry.add(replace(notebook_flat.lrdsl_spec, name="flat", aliases=("time_based",)), "my-dist")
-    assert str(info.value) == ("node name 'time_based' from 'my-dist' clashes with 'inverse_time' from 'lrdsl'; "
-                               "rename one of them")
+    assert str(info.value) == (
+        "node name 'time_based' from 'my-dist' clashes with 'inverse_time' from 'lrdsl'; rename one of them"
+    )
     assert "flat" not in registry  # nothing of a refused spec is registered
 
 

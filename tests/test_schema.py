@@ -5,38 +5,67 @@ import numpy as np
 import pytest
 
 from lrdsl.errors import ArrayError, LRDSLError
-from lrdsl.schema import (Anything, Int, Items, ListOf, MapOf, Maybe, Number, OneOf, Record, Text, Where, restoring,
-                          validate)
+from lrdsl.schema import (
+    Anything,
+    Int,
+    Items,
+    ListOf,
+    MapOf,
+    Maybe,
+    Number,
+    OneOf,
+    Record,
+    Text,
+    Where,
+    restoring,
+    validate,
+)
 
-STATE = Record({"format": OneOf("demo/1"), "step": Int(), "rate": Number(min=0, max=1),
-                "names": ListOf(Text(), 2), "entries": MapOf(Text(), Maybe(Number()))},
-               optional={"note": Text()})
+STATE = Record(
+    {
+        "format": OneOf("demo/1"),
+        "step": Int(),
+        "rate": Number(min=0, max=1),
+        "names": ListOf(Text(), 2),
+        "entries": MapOf(Text(), Maybe(Number())),
+    },
+    optional={"note": Text()},
+)
 GOOD = {"format": "demo/1", "step": np.int64(3), "rate": 0.5, "names": ("a", "b"), "entries": {"x": None, "y": 2}}
 
 
 def test_a_valid_state_is_normalised():
     checked = validate(STATE, GOOD, ArrayError, "load()")
-    assert checked == {"format": "demo/1", "step": 3, "rate": 0.5, "names": ["a", "b"], "entries": {"x": None, "y": 2.0}}
+    assert checked == {
+        "format": "demo/1",
+        "step": 3,
+        "rate": 0.5,
+        "names": ["a", "b"],
+        "entries": {"x": None, "y": 2.0},
+    }
     assert type(checked["step"]) is int and list(checked) == ["format", "step", "rate", "names", "entries"]
     assert validate(STATE, {**GOOD, "note": "hi"}, ArrayError, "load()")["note"] == "hi"
 
 
-@pytest.mark.parametrize("bad, message", [
-    (None, "load(): the state is None (of type NoneType); expected a table with the keys 'format', 'step'"),
-    ({**GOOD, "format": "demo/2"}, "load(): 'format' is 'demo/2' (of type str); expected one of 'demo/1'"),
-    ({**GOOD, "step": True}, "'step' is True (of type bool); expected a whole number >= 0"),
-    ({**GOOD, "step": -1}, "'step' is -1 (of type int); expected a whole number >= 0"),
-    ({**GOOD, "step": 2.0}, "'step' is 2.0 (of type float); expected a whole number >= 0"),
-    ({**GOOD, "rate": float("nan")}, "'rate' is nan (of type float); expected a finite number >= 0 <= 1"),
-    ({**GOOD, "rate": 10 ** 400}, "'rate' is 1000"),
-    ({**GOOD, "rate": 2}, "'rate' is 2 (of type int); expected a finite number >= 0 <= 1"),
-    ({**GOOD, "names": ["a"]}, "'names' is a list of 1 item(s); expected a list of 2 item(s), each a string"),
-    ({**GOOD, "names": ["a", 3]}, "'names'[1] is 3 (of type int); expected a string"),
-    ({**GOOD, "entries": {"x": "1"}}, "'entries'['x'] is '1' (of type str); expected None or a finite number"),
-    ({**GOOD, "entries": {5: 1.0}}, "'entries' key 5 is 5 (of type int); expected a string"),
-    ({k: v for k, v in GOOD.items() if k != "step"}, "the state has no 'step'; expected a table with the keys"),
-    ({**GOOD, "extra": 1}, "the state has the unknown key(s) 'extra'"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (None, "load(): the state is None (of type NoneType); expected a table with the keys 'format', 'step'"),
+        ({**GOOD, "format": "demo/2"}, "load(): 'format' is 'demo/2' (of type str); expected one of 'demo/1'"),
+        ({**GOOD, "step": True}, "'step' is True (of type bool); expected a whole number >= 0"),
+        ({**GOOD, "step": -1}, "'step' is -1 (of type int); expected a whole number >= 0"),
+        ({**GOOD, "step": 2.0}, "'step' is 2.0 (of type float); expected a whole number >= 0"),
+        ({**GOOD, "rate": float("nan")}, "'rate' is nan (of type float); expected a finite number >= 0 <= 1"),
+        ({**GOOD, "rate": 10**400}, "'rate' is 1000"),
+        ({**GOOD, "rate": 2}, "'rate' is 2 (of type int); expected a finite number >= 0 <= 1"),
+        ({**GOOD, "names": ["a"]}, "'names' is a list of 1 item(s); expected a list of 2 item(s), each a string"),
+        ({**GOOD, "names": ["a", 3]}, "'names'[1] is 3 (of type int); expected a string"),
+        ({**GOOD, "entries": {"x": "1"}}, "'entries'['x'] is '1' (of type str); expected None or a finite number"),
+        ({**GOOD, "entries": {5: 1.0}}, "'entries' key 5 is 5 (of type int); expected a string"),
+        ({k: v for k, v in GOOD.items() if k != "step"}, "the state has no 'step'; expected a table with the keys"),
+        ({**GOOD, "extra": 1}, "the state has the unknown key(s) 'extra'"),
+    ],
+)
 def test_a_refusal_says_where_what_and_what_was_expected(bad, message):
     with pytest.raises(ArrayError) as info:
         validate(STATE, bad, ArrayError, "load()")
@@ -78,10 +107,9 @@ class Counter:
 
 def test_restoring_puts_back_every_object_when_a_later_one_fails():
     first, second = Counter(), Counter(limit=5)
-    with pytest.raises(LRDSLError, match="too many"):
-        with restoring([first, second]):
-            first.load_state_dict({"count": 3})
-            second.load_state_dict({"count": 9})
+    with pytest.raises(LRDSLError, match="too many"), restoring([first, second]):
+        first.load_state_dict({"count": 3})
+        second.load_state_dict({"count": 9})
     assert (first.count, second.count) == (0, 0)
     with restoring([first, second]):
         first.load_state_dict({"count": 3})

@@ -1,4 +1,5 @@
-"""The semantics of docs/language.md §4–§9 and the core nodes of §10, each against its formula written out in the test."""
+"""The semantics of docs/language.md §4–§9 and the core nodes of §10, each against its formula written out
+in the test."""
 
 import math
 
@@ -32,7 +33,7 @@ NODE_FORMULAS = {
     "time_based(0.5, 10, true)": lambda t: 0.7 / (1 + 0.5 * math.floor(t / 10)),
     "exp(s=25, rate=0.5)": lambda t: 0.7 * 0.5 ** (t / 25),
     "exponential(s=25, staircase=true)": lambda t: 0.7 * 0.1 ** math.floor(t / 25),
-    "exp(s=1, rate=0.97, base=2)": lambda t: 2 * 0.97 ** t,
+    "exp(s=1, rate=0.97, base=2)": lambda t: 2 * 0.97**t,
     "step(s=30)": lambda t: 0.7 * 0.1 ** math.floor(t / 30),
     "step(s=7, gamma=0.5, base=1)": lambda t: 0.5 ** math.floor(t / 7),
     "linear(T=100)": lambda t: 0.7 + (0 - 0.7) * min(t, 100) / 100,
@@ -61,19 +62,23 @@ def test_the_design_card_example_has_its_exact_values():
 
 # -- §4.3 phases -----------------------------------------------------------------------------
 
+
 def test_warmup_peaks_exactly_where_the_cosine_starts():
     sched = lrdsl.compile("warmup(T=5ep) then cosine(T=95ep)", base=0.4)
     assert [sched(epoch=e) for e in range(6)] == pytest.approx([0.0, 0.08, 0.16, 0.24, 0.32, 0.4], rel=1e-15)
     assert sched(epoch=5) == 0.4  # exactly the peak
-    close([sched(epoch=e) for e in range(5, 101)],
-          [0.2 * (1 + math.cos(math.pi * (e - 5) / 95)) for e in range(5, 101)])
+    close(
+        [sched(epoch=e) for e in range(5, 101)], [0.2 * (1 + math.cos(math.pi * (e - 5) / 95)) for e in range(5, 101)]
+    )
     assert sched(epoch=500) == 0.0  # past its horizon the last phase holds its end value
 
 
 def test_horizon_left_unset_takes_the_rest_of_total():
     sched = lrdsl.compile("warmup(5%) then cosine(end=1e-5)", base=3e-4, total="100ep")
-    close([sched(epoch=e) for e in range(5, 101)],
-          [1e-5 + (3e-4 - 1e-5) * (1 + math.cos(math.pi * (e - 5) / 95)) / 2 for e in range(5, 101)])
+    close(
+        [sched(epoch=e) for e in range(5, 101)],
+        [1e-5 + (3e-4 - 1e-5) * (1 + math.cos(math.pi * (e - 5) / 95)) / 2 for e in range(5, 101)],
+    )
     assert sched(epoch=2.5) == pytest.approx(1.5e-4)
 
 
@@ -95,8 +100,8 @@ def test_for_shorter_than_the_horizon_cuts_the_phase():
 def test_each_phase_sees_local_time_and_inherits_the_previous_end_value():
     sched = lrdsl.compile("constant(0.2) for 3 then exp(s=1, rate=0.5) for 4 then step(s=2)")
     assert [sched(t) for t in range(3)] == [0.2] * 3
-    close([sched(t) for t in range(3, 7)], [0.2 * 0.5 ** k for k in range(4)])
-    base3 = 0.2 * 0.5 ** 4  # the exp phase's value at its end (local time 4)
+    close([sched(t) for t in range(3, 7)], [0.2 * 0.5**k for k in range(4)])
+    base3 = 0.2 * 0.5**4  # the exp phase's value at its end (local time 4)
     close([sched(t) for t in range(7, 15)], [base3 * 0.1 ** ((t - 7) // 2) for t in range(7, 15)])
 
 
@@ -107,12 +112,12 @@ def test_boundaries_are_half_open():
 
 def test_the_last_phase_runs_forever_without_total():
     sched = lrdsl.compile("warmup(T=10) then exp(s=10, rate=0.5)")
-    assert sched(1010) == pytest.approx(0.5 ** 100)
+    assert sched(1010) == pytest.approx(0.5**100)
 
 
 def test_the_last_phase_holds_after_total():
     sched = lrdsl.compile("warmup(T=10) then exp(s=10, rate=0.5)", total=50)
-    assert sched(50) == pytest.approx(0.5 ** 4)
+    assert sched(50) == pytest.approx(0.5**4)
     assert sched(80) == sched(50)
 
 
@@ -129,6 +134,7 @@ def test_a_multiplied_schedule_keeps_its_natural_length():
 
 
 # -- §4.2 incoming base and §4.4 arithmetic -----------------------------------------------------
+
 
 def test_incoming_base_is_the_host_base_and_base_overrides_it():
     assert lrdsl.compile("cosine(T=10)", base=0.3)(0) == 0.3
@@ -150,15 +156,25 @@ def test_min_max_clip_and_math_functions():
     for t in range(120):
         inner = min((1 + math.cos(math.pi * min(t, 100) / 100)) / 2, max(0.2, 0.1 ** (t / 10)))
         assert sched(t) == pytest.approx(min(max(inner, 0.25), 0.9))
-    functions = lrdsl.compile("floor(it / 3) + ceil(it / 3) + sqrt(it) + log(it + 1) + cos(it) + sin(it) + 2 + "
-                              "abs(sin(it))")
+    functions = lrdsl.compile(
+        "floor(it / 3) + ceil(it / 3) + sqrt(it) + log(it + 1) + cos(it) + sin(it) + 2 + abs(sin(it))"
+    )
     for t in range(50):
-        expected = (math.floor(t / 3) + math.ceil(t / 3) + math.sqrt(t) + math.log(t + 1) + math.cos(t)
-                    + math.sin(t) + 2 + abs(math.sin(t)))
+        expected = (
+            math.floor(t / 3)
+            + math.ceil(t / 3)
+            + math.sqrt(t)
+            + math.log(t + 1)
+            + math.cos(t)
+            + math.sin(t)
+            + 2
+            + abs(math.sin(t))
+        )
         assert functions(t) == pytest.approx(expected)
 
 
 # -- §4.5 identifiers ------------------------------------------------------------------------
+
 
 def test_lambda_lr_as_an_expression():
     sched = lrdsl.compile("base * 0.5 ** floor(it / 7)", base=0.05)
@@ -175,8 +191,9 @@ def test_identifiers():
 
 
 def test_variables():
-    sched = lrdsl.compile("$peak * cosine(T=$steps) then constant($floor)",
-                          variables={"peak": 0.3, "steps": 10, "floor": 0.01})
+    sched = lrdsl.compile(
+        "$peak * cosine(T=$steps) then constant($floor)", variables={"peak": 0.3, "steps": 10, "floor": 0.01}
+    )
     assert sched(0) == 0.3 and sched(10) == 0.01
     durations = lrdsl.compile("warmup($warm) then cosine()", variables={"warm": "10%"}, total=100)
     assert durations(5) == 0.5 and durations(10) == 1.0
@@ -185,6 +202,7 @@ def test_variables():
 
 
 # -- §4.1 time ------------------------------------------------------------------------------
+
 
 def test_epoch_durations_run_on_epochs_and_convert_with_steps_per_epoch():
     by_epoch = lrdsl.compile("step(s=30ep)", base=0.1)
@@ -220,7 +238,9 @@ def test_state_dict_round_trip_of_a_stateless_schedule():
     assert state["expression"] == "warmup(T=5) then cosine(T=10)"
     fresh = lrdsl.compile("warmup(T=5)  then  cosine(T=10)")
     fresh.load_state_dict(state)
-    with pytest.raises(lrdsl.LRDSLError, match=r"'expression' is 'warmup\(T=5\) then cosine\(T=10\)'; expected 'cosine\(T=10\)'"):
+    with pytest.raises(
+        lrdsl.LRDSLError, match=r"'expression' is 'warmup\(T=5\) then cosine\(T=10\)'; expected 'cosine\(T=10\)'"
+    ):
         lrdsl.compile("cosine(T=10)").load_state_dict(state)
 
 
@@ -247,11 +267,14 @@ def test_the_compile_cache_follows_registry_changes():
         lrdsl.compile("cosine(T=10)", registry=registry)
 
 
-@pytest.mark.parametrize("text", [
-    "0.5 * (1 + cos(pi * progress)) for 1 then warmup(T=211, start=0.0560622)",
-    "cosine(T=1) for 1 then linear(T=50, start=0.3, end=0) then cosine(T=50, end=0.3)",
-    "cosine(T=1) for 1 then cosine(T=97, end=0.7) then poly(T=13, power=0.5, end=0.2)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.5 * (1 + cos(pi * progress)) for 1 then warmup(T=211, start=0.0560622)",
+        "cosine(T=1) for 1 then linear(T=50, start=0.3, end=0) then cosine(T=50, end=0.3)",
+        "cosine(T=1) for 1 then cosine(T=97, end=0.7) then poly(T=13, power=0.5, end=0.2)",
+    ],
+)
 def test_interpolation_towards_zero_never_rounds_below_zero(text):
     """A decay to (about) zero is a convex combination, so rounding cannot make it negative."""
     sched = lrdsl.compile(text)

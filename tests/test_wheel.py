@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (built,) = out.glob("lrdsl-*.whl")
     return built
 
@@ -43,6 +47,11 @@ def test_the_wheel_parses_in_a_fresh_virtual_environment(wheel, tmp_path):
     result = subprocess.run([str(python), "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout.split()[-1]) == pytest.approx(0.01 * 0.1 ** ((15 - 10) / 5), rel=1e-14)
-    check = subprocess.run([str(venv / "bin" / "lrdsl"), "check", "warmup(T=5) then cosine(T=10)"],
-                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    check = subprocess.run(
+        [str(venv / "bin" / "lrdsl"), "check", "warmup(T=5) then cosine(T=10)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert check.returncode == 0 and check.stdout.startswith("warmup(T=5) then cosine(T=10)")

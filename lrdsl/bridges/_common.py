@@ -28,8 +28,10 @@ def require(module: str, extra: str, bridge: str, hint: str = "") -> ModuleType:
         missing = (getattr(error, "name", None) or root).split(".")[0]
         if missing != root and hint:
             raise MissingExtraError(f"{bridge}: importing {root} failed ({error}); {hint}") from error
-        raise MissingExtraError(f"{bridge} needs {root}, which is not installed or cannot be imported "
-                                f"({error}); install it with: pip install lrdsl[{extra}]") from error
+        raise MissingExtraError(
+            f"{bridge} needs {root}, which is not installed or cannot be imported "
+            f"({error}); install it with: pip install lrdsl[{extra}]"
+        ) from error
 
 
 def is_stateful(schedule) -> bool:
@@ -40,5 +42,7 @@ def is_stateful(schedule) -> bool:
 def refuse_stateful(schedule, framework: str, hint: str) -> None:
     """Raise :class:`BridgeError` if ``schedule`` is metric-driven: ``framework`` evaluates it traced."""
     if is_stateful(schedule):
-        raise BridgeError(f"schedule {schedule.expression!r} is driven by reported metrics (plateau), which "
-                          f"{framework} cannot evaluate inside a compiled step; {hint}")
+        raise BridgeError(
+            f"schedule {schedule.expression!r} is driven by reported metrics (plateau), which "
+            f"{framework} cannot evaluate inside a compiled step; {hint}"
+        )

@@ -35,9 +35,17 @@ def default_dtype():
     return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
-def schedule(text_or_schedule, *, base: float = 1.0, steps_per_epoch=None, total=None,
-             variables: Optional[Mapping[str, Any]] = None, counter: str = "it", dtype=None,
-             registry=None) -> Callable:
+def schedule(
+    text_or_schedule,
+    *,
+    base: float = 1.0,
+    steps_per_epoch=None,
+    total=None,
+    variables: Optional[Mapping[str, Any]] = None,
+    counter: str = "it",
+    dtype=None,
+    registry=None,
+) -> Callable:
     """A jittable ``count -> value`` for an lrdsl expression (or a compiled :class:`lrdsl.Schedule`).
 
     ``base``, ``steps_per_epoch``, ``total`` and ``variables`` are those of :func:`lrdsl.compile`
@@ -47,10 +55,20 @@ def schedule(text_or_schedule, *, base: float = 1.0, steps_per_epoch=None, total
     if isinstance(text_or_schedule, Schedule):
         sched = text_or_schedule
     else:
-        sched = compile_schedule(text_or_schedule, base=base, steps_per_epoch=steps_per_epoch, total=total,
-                                 variables=variables, registry=registry)
-    refuse_stateful(sched, "JAX", "use optax.contrib.reduce_on_plateau, or drive the schedule from Python "
-                    "(Schedule.report) and pass its value as a hyperparameter")
+        sched = compile_schedule(
+            text_or_schedule,
+            base=base,
+            steps_per_epoch=steps_per_epoch,
+            total=total,
+            variables=variables,
+            registry=registry,
+        )
+    refuse_stateful(
+        sched,
+        "JAX",
+        "use optax.contrib.reduce_on_plateau, or drive the schedule from Python "
+        "(Schedule.report) and pass its value as a hyperparameter",
+    )
     over = sched.array_function(jnp, counter)
     out_dtype = dtype or default_dtype()
 
@@ -69,6 +87,7 @@ def schedule(text_or_schedule, *, base: float = 1.0, steps_per_epoch=None, total
 # argument names). torch's coupled weight decay (g <- g + wd*theta) is optax.add_decayed_weights
 # before the rule, added only when the decay is in use (it needs params in update()).
 
+
 def _l2(transformation, weight_decay, used: bool):
     return optax.chain(optax.add_decayed_weights(weight_decay), transformation) if used else transformation
 
@@ -79,27 +98,46 @@ def _sgd(config):
     l2, uses_momentum = nonzero(h["weight_decay"]), nonzero(h["momentum"])
 
     def sgd(learning_rate, momentum, weight_decay, nesterov):
-        return _l2(optax.sgd(learning_rate, momentum=momentum if uses_momentum else None, nesterov=nesterov),
-                   weight_decay, l2)
+        return _l2(
+            optax.sgd(learning_rate, momentum=momentum if uses_momentum else None, nesterov=nesterov), weight_decay, l2
+        )
 
-    return sgd, {"learning_rate": h["lr"], "momentum": h["momentum"], "weight_decay": h["weight_decay"],
-                 "nesterov": h["nesterov"]}, ("nesterov",)
+    return (
+        sgd,
+        {
+            "learning_rate": h["lr"],
+            "momentum": h["momentum"],
+            "weight_decay": h["weight_decay"],
+            "nesterov": h["nesterov"],
+        },
+        ("nesterov",),
+    )
 
 
 def _adam_like(rule):
     def build(config):
         h = config.hyperparameters
         if "amsgrad" in h:
-            require_value(config, "optax", "amsgrad", lambda v: not v, "optax.amsgrad keeps the maximum of the "
-                          "bias-corrected second moment, torch of the raw one; use amsgrad=false")
+            require_value(
+                config,
+                "optax",
+                "amsgrad",
+                lambda v: not v,
+                "optax.amsgrad keeps the maximum of the "
+                "bias-corrected second moment, torch of the raw one; use amsgrad=false",
+            )
         l2 = nonzero(h["weight_decay"])
 
         def adam_like(learning_rate, b1, b2, eps, weight_decay):
             return _l2(rule(learning_rate, b1, b2, eps), weight_decay, l2)
 
         b1, b2 = h["betas"]
-        return adam_like, {"learning_rate": h["lr"], "b1": b1, "b2": b2, "eps": h["eps"],
-                           "weight_decay": h["weight_decay"]}, ()
+        return (
+            adam_like,
+            {"learning_rate": h["lr"], "b1": b1, "b2": b2, "eps": h["eps"], "weight_decay": h["weight_decay"]},
+            (),
+        )
+
     return build
 
 
@@ -111,8 +149,7 @@ def _adamw(config):
         return optax.adamw(learning_rate, b1, b2, eps, weight_decay=weight_decay)
 
     b1, b2 = h["betas"]
-    return adamw, {"learning_rate": h["lr"], "b1": b1, "b2": b2, "eps": h["eps"],
-                   "weight_decay": h["weight_decay"]}, ()
+    return adamw, {"learning_rate": h["lr"], "b1": b1, "b2": b2, "eps": h["eps"], "weight_decay": h["weight_decay"]}, ()
 
 
 def _rmsprop(config):
@@ -127,8 +164,18 @@ def _rmsprop(config):
             parts.append(optax.trace(decay=momentum))
         return _l2(optax.chain(*parts, optax.scale_by_learning_rate(learning_rate)), weight_decay, l2)
 
-    return rmsprop, {"learning_rate": h["lr"], "decay": h["alpha"], "eps": h["eps"], "weight_decay": h["weight_decay"],
-                     "momentum": h["momentum"], "centered": h["centered"]}, ("centered",)
+    return (
+        rmsprop,
+        {
+            "learning_rate": h["lr"],
+            "decay": h["alpha"],
+            "eps": h["eps"],
+            "weight_decay": h["weight_decay"],
+            "momentum": h["momentum"],
+            "centered": h["centered"],
+        },
+        ("centered",),
+    )
 
 
 def _adadelta(config):
@@ -136,11 +183,13 @@ def _adadelta(config):
     l2 = nonzero(h["weight_decay"])
 
     def adadelta(learning_rate, rho, eps, weight_decay):
-        return _l2(optax.chain(optax.scale_by_adadelta(rho=rho, eps=eps), optax.scale_by_learning_rate(learning_rate)),
-                   weight_decay, l2)
+        return _l2(
+            optax.chain(optax.scale_by_adadelta(rho=rho, eps=eps), optax.scale_by_learning_rate(learning_rate)),
+            weight_decay,
+            l2,
+        )
 
-    return adadelta, {"learning_rate": h["lr"], "rho": h["rho"], "eps": h["eps"],
-                      "weight_decay": h["weight_decay"]}, ()
+    return adadelta, {"learning_rate": h["lr"], "rho": h["rho"], "eps": h["eps"], "weight_decay": h["weight_decay"]}, ()
 
 
 def _adagrad(config):
@@ -149,8 +198,11 @@ def _adagrad(config):
     l2 = nonzero(h["weight_decay"])
 
     def adagrad(learning_rate, weight_decay, eps):
-        return _l2(optax.adagrad(learning_rate, initial_accumulator_value=h["initial_accumulator_value"], eps=eps),
-                   weight_decay, l2)
+        return _l2(
+            optax.adagrad(learning_rate, initial_accumulator_value=h["initial_accumulator_value"], eps=eps),
+            weight_decay,
+            l2,
+        )
 
     return adagrad, {"learning_rate": h["lr"], "weight_decay": h["weight_decay"], "eps": h["eps"]}, ()
 
@@ -166,14 +218,21 @@ def _lion(config):
 
 
 OPTAX_OPTIMIZERS = {
-    "sgd": _sgd, "adam": _adam_like(optax.adam), "adamw": _adamw, "adamax": _adam_like(optax.adamax),
-    "radam": _adam_like(optax.radam), "rmsprop": _rmsprop, "adadelta": _adadelta, "adagrad": _adagrad,
+    "sgd": _sgd,
+    "adam": _adam_like(optax.adam),
+    "adamw": _adamw,
+    "adamax": _adam_like(optax.adamax),
+    "radam": _adam_like(optax.radam),
+    "rmsprop": _rmsprop,
+    "adadelta": _adadelta,
+    "adagrad": _adagrad,
     "lion": _lion,
 }
 
 
-def optimizer(text, *, steps_per_epoch=None, total=None, variables: Optional[Mapping[str, Any]] = None,
-              dtype=None, registry=None):
+def optimizer(
+    text, *, steps_per_epoch=None, total=None, variables: Optional[Mapping[str, Any]] = None, dtype=None, registry=None
+):
     """The optax transformation for an lrdsl optimizer string, e.g.
     ``"adamw(lr=warmup(5%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)"``.
 
@@ -185,8 +244,9 @@ def optimizer(text, *, steps_per_epoch=None, total=None, variables: Optional[Map
     """
     config = parse(text, steps_per_epoch=steps_per_epoch, total=total, variables=variables, registry=registry)
     inner, values, static = counterpart(config, OPTAX_OPTIMIZERS, "optax")(config)
-    arguments = {name: schedule(value, dtype=dtype) if isinstance(value, Schedule) else value
-                 for name, value in values.items()}
+    arguments = {
+        name: schedule(value, dtype=dtype) if isinstance(value, Schedule) else value for name, value in values.items()
+    }
     return optax.inject_hyperparams(inner, static_args=static, hyperparam_dtype=dtype)(**arguments)
 
 

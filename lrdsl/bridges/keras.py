@@ -25,9 +25,13 @@ from ._common import refuse_stateful, require
 from ._optim import counterpart, only_scheduled, parse
 from ._optim import require as require_value
 
-keras = require("keras", "keras", "lrdsl.bridges.keras",
-                hint="Keras 3 needs a backend: set KERAS_BACKEND=torch or KERAS_BACKEND=jax (and install it), "
-                     "or install tensorflow")
+keras = require(
+    "keras",
+    "keras",
+    "lrdsl.bridges.keras",
+    hint="Keras 3 needs a backend: set KERAS_BACKEND=torch or KERAS_BACKEND=jax (and install it), "
+    "or install tensorflow",
+)
 
 from ..schedule import Schedule, compile_schedule  # noqa: E402
 
@@ -60,8 +64,16 @@ class LRDSLSchedule(_LearningRateSchedule):
     model finds its nodes in the default registry.
     """
 
-    def __init__(self, schedule: str, base: float = 1.0, steps_per_epoch=None, total=None,
-                 variables: Optional[Mapping[str, Any]] = None, name: str = "LRDSLSchedule", registry=None):
+    def __init__(
+        self,
+        schedule: str,
+        base: float = 1.0,
+        steps_per_epoch=None,
+        total=None,
+        variables: Optional[Mapping[str, Any]] = None,
+        name: str = "LRDSLSchedule",
+        registry=None,
+    ):
         super().__init__()
         self.schedule = schedule
         self.base = base
@@ -69,8 +81,14 @@ class LRDSLSchedule(_LearningRateSchedule):
         self.total = total
         self.variables = dict(variables or {})
         self.name = name
-        self.compiled = compile_schedule(schedule, base=base, steps_per_epoch=steps_per_epoch, total=total,
-                                         variables=self.variables, registry=registry)
+        self.compiled = compile_schedule(
+            schedule,
+            base=base,
+            steps_per_epoch=steps_per_epoch,
+            total=total,
+            variables=self.variables,
+            registry=registry,
+        )
         refuse_stateful(self.compiled, "Keras", "use keras.callbacks.ReduceLROnPlateau instead")
         self._over = self.compiled.array_function(KerasNamespace(), "it")
 
@@ -79,8 +97,14 @@ class LRDSLSchedule(_LearningRateSchedule):
         return keras.ops.cast(self._over(keras.ops.cast(step, dtype)), dtype)
 
     def get_config(self) -> Dict[str, Any]:
-        return {"schedule": self.schedule, "base": self.base, "steps_per_epoch": self.steps_per_epoch,
-                "total": self.total, "variables": dict(self.variables), "name": self.name}
+        return {
+            "schedule": self.schedule,
+            "base": self.base,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total": self.total,
+            "variables": dict(self.variables),
+            "name": self.name,
+        }
 
     def __repr__(self) -> str:
         return f"LRDSLSchedule({self.schedule!r}, base={self.base!r})"
@@ -104,13 +128,15 @@ KERAS_OPTIMIZERS = {
     "adadelta": ("Adadelta", {"rho": "rho", "eps": "epsilon"}),
     "lion": ("Lion", {"betas": ("beta_1", "beta_2"), "weight_decay": "weight_decay"}),
 }
-_MUST_BE_ZERO = {"weight_decay": "Keras's weight_decay is decoupled (w -= lr*wd*w), not torch's L2 term; use "
-                                 "adamw, or weight_decay=0",
-                 "dampening": "Keras's SGD has no dampening", "lr_decay": "Keras's Adagrad has no lr_decay"}
+_MUST_BE_ZERO = {
+    "weight_decay": "Keras's weight_decay is decoupled (w -= lr*wd*w), not torch's L2 term; use "
+    "adamw, or weight_decay=0",
+    "dampening": "Keras's SGD has no dampening",
+    "lr_decay": "Keras's Adagrad has no lr_decay",
+}
 
 
-def optimizer(text, *, steps_per_epoch=None, total=None, variables: Optional[Mapping[str, Any]] = None,
-              registry=None):
+def optimizer(text, *, steps_per_epoch=None, total=None, variables: Optional[Mapping[str, Any]] = None, registry=None):
     """The Keras optimizer for an lrdsl optimizer string; a scheduled ``lr`` becomes an :class:`LRDSLSchedule`.
 
     Keras schedules only the learning rate, so another scheduled hyperparameter is refused.
@@ -137,8 +163,14 @@ def optimizer(text, *, steps_per_epoch=None, total=None, variables: Optional[Map
         kwargs["weight_decay"] = None
     lr = h["lr"]
     if isinstance(lr, Schedule):
-        lr = LRDSLSchedule(lr.expression, base=1.0, steps_per_epoch=steps_per_epoch, total=total,
-                           variables=variables, registry=registry)
+        lr = LRDSLSchedule(
+            lr.expression,
+            base=1.0,
+            steps_per_epoch=steps_per_epoch,
+            total=total,
+            variables=variables,
+            registry=registry,
+        )
     return getattr(keras.optimizers, name)(learning_rate=lr, **kwargs)
 
 

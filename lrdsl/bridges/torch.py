@@ -21,7 +21,7 @@ scheduled in the same scheduler with ``hyperparameters={"momentum": "..."}``.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._common import BridgeError, require
 from ._optim import counterpart, parse
@@ -30,9 +30,8 @@ torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
 from ..errors import LRDSLError, UnitError  # noqa: E402
-from ..schema import (Anything, Int, ListOf, Maybe, MapOf, Number, OneOf, Record, Text, Where,  # noqa: E402
-                      restoring, validate)
 from ..schedule import Schedule, compile_schedule  # noqa: E402
+from ..schema import Anything, Int, ListOf, MapOf, Maybe, Number, OneOf, Record, Text, Where, restoring, validate  # noqa: E402
 
 INTERVALS = ("step", "epoch")
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
@@ -44,11 +43,11 @@ PerGroup = Union[GroupText, Sequence[GroupText]]
 
 # -- reading and writing a hyperparameter of a param group ------------------------------------------
 
-def _split_key(key: str):
+
+def _split_key(key: str) -> Tuple[str, Optional[int]]:
     match = _KEY.match(key) if isinstance(key, str) else None
     if not match:
-        raise BridgeError(f"hyperparameter {key!r}: expected a param-group key such as 'lr', 'momentum' "
-                          "or 'betas[0]'")
+        raise BridgeError(f"hyperparameter {key!r}: expected a param-group key such as 'lr', 'momentum' or 'betas[0]'")
     return match.group(1), None if match.group(2) is None else int(match.group(2))
 
 
@@ -57,8 +56,9 @@ def read_value(group: Mapping[str, Any], key: str) -> float:
     name, index = _split_key(key)
     if name not in group:
         numeric = sorted(k for k, v in group.items() if isinstance(v, (int, float, tuple)) and k != "params")
-        raise BridgeError(f"the optimizer's param groups have no hyperparameter {name!r}; they have: "
-                          f"{', '.join(numeric)}")
+        raise BridgeError(
+            f"the optimizer's param groups have no hyperparameter {name!r}; they have: {', '.join(numeric)}"
+        )
     value = group[name]
     if index is not None:
         if not isinstance(value, (tuple, list)) or index >= len(value):
@@ -91,8 +91,10 @@ def _per_group(value: PerGroup, count: int, key: str) -> List[GroupText]:
         return [value] * count
     items = list(value)
     if len(items) != count or not all(v is None or isinstance(v, str) for v in items):
-        raise BridgeError(f"schedule for {key!r}: expected one lrdsl string, or a list with one string (or None) "
-                          f"per param group ({count} groups), got {value!r}")
+        raise BridgeError(
+            f"schedule for {key!r}: expected one lrdsl string, or a list with one string (or None) "
+            f"per param group ({count} groups), got {value!r}"
+        )
     return items
 
 
@@ -104,9 +106,11 @@ def _check_epoch_interval(schedules: Mapping[str, List[Optional[Schedule]]]) -> 
             try:
                 schedule(epoch=0)
             except UnitError:
-                raise UnitError(f"schedule {schedule.expression!r} counts iterations, but interval='epoch' "
-                                "advances the epoch counter; pass steps_per_epoch= (iterations are then "
-                                "converted to epochs) or use interval='step'") from None
+                raise UnitError(
+                    f"schedule {schedule.expression!r} counts iterations, but interval='epoch' "
+                    "advances the epoch counter; pass steps_per_epoch= (iterations are then "
+                    "converted to epochs) or use interval='step'"
+                ) from None
 
 
 _STATE_HINT = "pass the dict that ScheduleLR.state_dict() returned (saved with the checkpoint), unchanged"
@@ -116,23 +120,26 @@ def _state_schema(groups: int) -> Record:
     """What ``ScheduleLR.state_dict()`` returns, for an optimizer with ``groups`` param groups."""
     per_group = ListOf(Anything(), groups)
     keys = Where(Text(), lambda key: bool(_KEY.match(key)), "a param-group key such as 'lr' or 'betas[0]'")
-    return Record({
-        "lrdsl_version": OneOf(_STATE_VERSION),
-        "last_epoch": Int(min=-1),
-        "_step_count": Int(),
-        "_last_lr": per_group,  # numbers, or tensors for a tensor lr
-        "base_lrs": per_group,
-        "interval": OneOf(*INTERVALS),
-        "texts": MapOf(keys, ListOf(Maybe(Text()), groups)),
-        "bases": MapOf(keys, ListOf(Number(), groups)),
-        "steps_per_epoch": Anything(),  # checked by compiling the saved strings
-        "total": Anything(),
-        "variables": MapOf(Text(), Anything()),
-        "nodes": MapOf(keys, per_group),
-    })
+    return Record(
+        {
+            "lrdsl_version": OneOf(_STATE_VERSION),
+            "last_epoch": Int(min=-1),
+            "_step_count": Int(),
+            "_last_lr": per_group,  # numbers, or tensors for a tensor lr
+            "base_lrs": per_group,
+            "interval": OneOf(*INTERVALS),
+            "texts": MapOf(keys, ListOf(Maybe(Text()), groups)),
+            "bases": MapOf(keys, ListOf(Number(), groups)),
+            "steps_per_epoch": Anything(),  # checked by compiling the saved strings
+            "total": Anything(),
+            "variables": MapOf(Text(), Anything()),
+            "nodes": MapOf(keys, per_group),
+        }
+    )
 
 
 # -- the scheduler ---------------------------------------------------------------------------------
+
 
 class ScheduleLR(LRScheduler):
     """A ``torch.optim`` scheduler whose learning rate (and optionally other hyperparameters) follow
@@ -153,12 +160,25 @@ class ScheduleLR(LRScheduler):
         registry: the node registry (default: built-ins and plugins).
     """
 
-    def __init__(self, optimizer, schedule: PerGroup, *, interval: str = "step", steps_per_epoch=None,
-                 total=None, variables: Optional[Mapping[str, Any]] = None, base: Optional[float] = None,
-                 hyperparameters: Optional[Mapping[str, PerGroup]] = None, last_epoch: int = -1, registry=None):
+    def __init__(
+        self,
+        optimizer,
+        schedule: PerGroup,
+        *,
+        interval: str = "step",
+        steps_per_epoch=None,
+        total=None,
+        variables: Optional[Mapping[str, Any]] = None,
+        base: Optional[float] = None,
+        hyperparameters: Optional[Mapping[str, PerGroup]] = None,
+        last_epoch: int = -1,
+        registry=None,
+    ):
         if interval not in INTERVALS:
-            raise BridgeError(f"interval={interval!r}: expected 'step' (step() once per optimizer update) or "
-                              "'epoch' (step() once per epoch)")
+            raise BridgeError(
+                f"interval={interval!r}: expected 'step' (step() once per optimizer update) or "
+                "'epoch' (step() once per epoch)"
+            )
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise BridgeError(f"ScheduleLR needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
         self.interval = interval
@@ -169,8 +189,15 @@ class ScheduleLR(LRScheduler):
             _split_key(key)
             texts[key] = _per_group(value, len(groups), key)
         bases = {key: [self._initial(group, key, base) for group in groups] for key in texts}
-        self._configure({"texts": texts, "bases": bases, "steps_per_epoch": steps_per_epoch, "total": total,
-                         "variables": dict(variables or {})})
+        self._configure(
+            {
+                "texts": texts,
+                "bases": bases,
+                "steps_per_epoch": steps_per_epoch,
+                "total": total,
+                "variables": dict(variables or {}),
+            }
+        )
         super().__init__(optimizer, last_epoch)
 
     @staticmethod
@@ -193,10 +220,18 @@ class ScheduleLR(LRScheduler):
         schedules: Dict[str, List[Optional[Schedule]]] = {}
         for key, texts in config["texts"].items():
             schedules[key] = [
-                None if text is None else compile_schedule(
-                    text, base=base, steps_per_epoch=config["steps_per_epoch"], total=config["total"],
-                    variables=config["variables"], registry=self._registry)
-                for text, base in zip(texts, config["bases"][key])]
+                None
+                if text is None
+                else compile_schedule(
+                    text,
+                    base=base,
+                    steps_per_epoch=config["steps_per_epoch"],
+                    total=config["total"],
+                    variables=config["variables"],
+                    registry=self._registry,
+                )
+                for text, base in zip(texts, config["bases"][key])
+            ]
         if interval == "epoch":
             _check_epoch_interval(schedules)
         return schedules
@@ -224,8 +259,10 @@ class ScheduleLR(LRScheduler):
     # -- values ------------------------------------------------------------------------------------
     def _values(self, key: str) -> List[Any]:
         point = self.last_epoch
-        return [group[key] if call is None else call(point)
-                for group, call in zip(self.optimizer.param_groups, self._calls[key])]
+        return [
+            group[key] if call is None else call(point)
+            for group, call in zip(self.optimizer.param_groups, self._calls[key])
+        ]
 
     def get_lr(self) -> List[Any]:
         """The learning rate of every group at the current counter (absolute, not chainable)."""
@@ -279,8 +316,9 @@ class ScheduleLR(LRScheduler):
             "steps_per_epoch": config["steps_per_epoch"],
             "total": config["total"],
             "variables": dict(config["variables"]),
-            "nodes": {k: [None if s is None else s.state_dict()["nodes"] for s in v]
-                      for k, v in self._schedules.items()},
+            "nodes": {
+                k: [None if s is None else s.state_dict()["nodes"] for s in v] for k, v in self._schedules.items()
+            },
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -288,19 +326,28 @@ class ScheduleLR(LRScheduler):
         string or other options takes the saved ones. A state that does not fit raises a
         :class:`BridgeError` (or the error compiling its strings) and changes nothing."""
         if not isinstance(state_dict, Mapping) or state_dict.get("lrdsl_version") != _STATE_VERSION:
-            raise BridgeError("load_state_dict(): this state was not saved by lrdsl's ScheduleLR "
-                              f"(state format {_STATE_VERSION})")
-        checked = validate(_state_schema(len(self.optimizer.param_groups)), state_dict, BridgeError,
-                           "load_state_dict()")
+            raise BridgeError(
+                f"load_state_dict(): this state was not saved by lrdsl's ScheduleLR (state format {_STATE_VERSION})"
+            )
+        checked = validate(
+            _state_schema(len(self.optimizer.param_groups)), state_dict, BridgeError, "load_state_dict()"
+        )
         keys = sorted(self._config["texts"])
         for table in ("texts", "bases", "nodes"):
             if sorted(checked[table]) != keys:
-                raise BridgeError(f"load_state_dict(): the state's {table!r} are for {sorted(checked[table])}, but this "
-                                  f"scheduler schedules {keys}: a checkpoint sets only what the scheduler was built "
-                                  f"to schedule; {_STATE_HINT}")
+                raise BridgeError(
+                    f"load_state_dict(): the state's {table!r} are for {sorted(checked[table])}, but this "
+                    f"scheduler schedules {keys}: a checkpoint sets only what the scheduler was built "
+                    f"to schedule; {_STATE_HINT}"
+                )
         interval = checked["interval"]
-        config = {"texts": checked["texts"], "bases": checked["bases"], "steps_per_epoch": checked["steps_per_epoch"],
-                  "total": checked["total"], "variables": checked["variables"]}
+        config = {
+            "texts": checked["texts"],
+            "bases": checked["bases"],
+            "steps_per_epoch": checked["steps_per_epoch"],
+            "total": checked["total"],
+            "variables": checked["variables"],
+        }
         fresh = config != self._config
         if fresh:
             try:
@@ -311,16 +358,20 @@ class ScheduleLR(LRScheduler):
             schedules = self._schedules
             if interval == "epoch":
                 _check_epoch_interval(schedules)
-        loaded = [(schedule, nodes) for key, per_group in schedules.items()
-                  for schedule, nodes in zip(per_group, checked["nodes"][key]) if schedule is not None]
+        loaded = [
+            (schedule, nodes)
+            for key, per_group in schedules.items()
+            for schedule, nodes in zip(per_group, checked["nodes"][key])
+            if schedule is not None
+        ]
         try:
             with restoring([schedule for schedule, _ in loaded]):
                 for schedule, nodes in loaded:
-                    schedule.load_state_dict({"expression": schedule.expression, "base": schedule.base,
-                                              "nodes": nodes})
+                    schedule.load_state_dict({"expression": schedule.expression, "base": schedule.base, "nodes": nodes})
         except LRDSLError as error:
-            raise BridgeError(f"load_state_dict(): the saved state of a metric-driven node does not fit: {error}; "
-                              f"{_STATE_HINT}") from None
+            raise BridgeError(
+                f"load_state_dict(): the saved state of a metric-driven node does not fit: {error}; {_STATE_HINT}"
+            ) from None
         self.interval = interval
         if fresh:
             self._schedules, self._config = schedules, config
@@ -340,8 +391,13 @@ class ScheduleLR(LRScheduler):
 
             return [opt], [sched.lightning_config(), sched.lightning_report_config("val_loss")]
         """
-        return {"scheduler": ReportMetric(self), "monitor": monitor, "interval": "epoch", "frequency": 1,
-                "reduce_on_plateau": True}
+        return {
+            "scheduler": ReportMetric(self),
+            "monitor": monitor,
+            "interval": "epoch",
+            "frequency": 1,
+            "reduce_on_plateau": True,
+        }
 
     def __repr__(self) -> str:
         texts = {k: v[0] if len(set(v)) == 1 else v for k, v in self._config["texts"].items()}
@@ -360,7 +416,7 @@ class ReportMetric(ReduceLROnPlateau):
         self.scheduler = scheduler
         self.optimizer = scheduler.optimizer
 
-    def step(self, metrics, epoch=None) -> None:  # type: ignore[override]
+    def step(self, metrics, epoch=None) -> None:
         self.scheduler.report(metrics)
 
     def get_last_lr(self) -> List[Any]:
@@ -375,8 +431,17 @@ class ReportMetric(ReduceLROnPlateau):
 
 # -- optimizers ------------------------------------------------------------------------------------
 
-TORCH_OPTIMIZERS = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adadelta": "Adadelta",
-                    "adam": "Adam", "adamw": "AdamW", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam"}
+TORCH_OPTIMIZERS = {
+    "sgd": "SGD",
+    "adagrad": "Adagrad",
+    "rmsprop": "RMSprop",
+    "adadelta": "Adadelta",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "adamax": "Adamax",
+    "nadam": "NAdam",
+    "radam": "RAdam",
+}
 
 
 class TorchOptimizer(NamedTuple):
@@ -391,30 +456,45 @@ class TorchOptimizer(NamedTuple):
 
 
 def _groups(params) -> List[Dict[str, Any]]:
-    if isinstance(params, torch.Tensor) or isinstance(params, (str, bytes, Mapping)):
-        raise BridgeError(f"params is one {type(params).__name__}; expected what torch optimizers take: an iterable "
-                          "of tensors such as model.parameters() or [weight], or a list of groups "
-                          "[{'params': [...], ...}]")
+    if isinstance(params, (torch.Tensor, str, bytes, Mapping)):
+        raise BridgeError(
+            f"params is one {type(params).__name__}; expected what torch optimizers take: an iterable "
+            "of tensors such as model.parameters() or [weight], or a list of groups "
+            "[{'params': [...], ...}]"
+        )
     try:
         params = list(params) if not isinstance(params, (list, tuple)) else params
     except TypeError:
-        raise BridgeError(f"params ({type(params).__name__}) is not iterable; expected an iterable of "
-                          "tensors such as model.parameters(), or a list of groups [{'params': [...], ...}]") from None
+        raise BridgeError(
+            f"params ({type(params).__name__}) is not iterable; expected an iterable of "
+            "tensors such as model.parameters(), or a list of groups [{'params': [...], ...}]"
+        ) from None
     if not params:
-        raise BridgeError("params is empty: the optimizer would have no parameters to update (a generator such "
-                          "as model.parameters() can be used only once; the model may have no parameters); "
-                          "pass the tensors to optimize, e.g. model.parameters()")
+        raise BridgeError(
+            "params is empty: the optimizer would have no parameters to update (a generator such "
+            "as model.parameters() can be used only once; the model may have no parameters); "
+            "pass the tensors to optimize, e.g. model.parameters()"
+        )
     if params and all(isinstance(group, Mapping) for group in params):
         for number, group in enumerate(params):
             if "params" not in group:
-                raise BridgeError(f"parameter group {number} has no 'params' entry; a group is "
-                                  "{'params': [...], 'lr': ..., ...}")
+                raise BridgeError(
+                    f"parameter group {number} has no 'params' entry; a group is {{'params': [...], 'lr': ..., ...}}"
+                )
         return [dict(group) for group in params]
     return [{"params": params}]
 
 
-def optimizer(text, params, *, interval: str = "step", steps_per_epoch=None, total=None,
-              variables: Optional[Mapping[str, Any]] = None, registry=None) -> TorchOptimizer:
+def optimizer(
+    text,
+    params,
+    *,
+    interval: str = "step",
+    steps_per_epoch=None,
+    total=None,
+    variables: Optional[Mapping[str, Any]] = None,
+    registry=None,
+) -> TorchOptimizer:
     """A ``torch.optim`` optimizer for an lrdsl optimizer string, and the :class:`ScheduleLR` that drives
     every scheduled hyperparameter.
 
@@ -428,8 +508,12 @@ def optimizer(text, params, *, interval: str = "step", steps_per_epoch=None, tot
             "adamw(lr=warmup(5%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)",
             model.parameters(), total=10_000)
     """
-    options = {"steps_per_epoch": steps_per_epoch, "total": total, "variables": dict(variables or {}),
-               "registry": registry}
+    options = {
+        "steps_per_epoch": steps_per_epoch,
+        "total": total,
+        "variables": dict(variables or {}),
+        "registry": registry,
+    }
     groups = _groups(params)
     configs = []
     for number, group in enumerate(groups):
@@ -447,10 +531,19 @@ def optimizer(text, params, *, interval: str = "step", steps_per_epoch=None, tot
     except (TypeError, ValueError) as error:  # torch's own checks of the parameters (not tensors, non-leaf, ...)
         raise BridgeError(f"torch.optim.{cls.__name__} refused the parameters: {error}") from None
     labels = list(dict.fromkeys(label for config in configs for label, _ in config.schedules()))
-    texts = {label: [dict(config.schedules()).get(label) for config in configs] for label in labels}
-    texts = {label: [None if s is None else s.expression for s in per_group] for label, per_group in texts.items()}
-    scheduler = ScheduleLR(built, texts.pop("lr", None), interval=interval, base=1.0, hyperparameters=texts,
-                           steps_per_epoch=steps_per_epoch, total=total, variables=variables, registry=registry)
+    by_label = [dict(config.schedules()) for config in configs]
+    texts = {label: [None if label not in found else found[label].expression for found in by_label] for label in labels}
+    scheduler = ScheduleLR(
+        built,
+        texts.pop("lr", None),
+        interval=interval,
+        base=1.0,
+        hyperparameters=texts,
+        steps_per_epoch=steps_per_epoch,
+        total=total,
+        variables=variables,
+        registry=registry,
+    )
     return TorchOptimizer(built, scheduler)
 
 

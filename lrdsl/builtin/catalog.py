@@ -61,18 +61,19 @@ def piecewise(ctx, at: list[Duration], values: list[float]) -> Built:
       PiecewiseConstantDecay keeps the old value at the boundary: shift ``at`` by one step
     """
     if len(values) != len(at) + 1:
-        raise ParameterError(f"piecewise(): values must have one more entry than at (a value before the "
-                             f"first boundary and one after each); got {len(at)} boundaries and "
-                             f"{len(values)} values")
+        raise ParameterError(
+            f"piecewise(): values must have one more entry than at (a value before the "
+            f"first boundary and one after each); got {len(at)} boundaries and "
+            f"{len(values)} values"
+        )
     if any(later < earlier for earlier, later in itertools.pairwise(at)):
-        raise ParameterError(f"piecewise(): at must be in increasing order, got "
-                             f"[{', '.join(f'{a:g}' for a in at)}]")
-    return Built(lambda xp, t: _piecewise_formula(xp, t, at, values),
-                 label=describe_call("piecewise", at=at, values=values))
+        raise ParameterError(f"piecewise(): at must be in increasing order, got [{', '.join(f'{a:g}' for a in at)}]")
+    return Built(
+        lambda xp, t: _piecewise_formula(xp, t, at, values), label=describe_call("piecewise", at=at, values=values)
+    )
 
 
-@schedule_node(horizon="T", checks={"T": positive, "power": nonnegative, "end": nonnegative,
-                                     "base": nonnegative})
+@schedule_node(horizon="T", checks={"T": positive, "power": nonnegative, "end": nonnegative, "base": nonnegative})
 def poly(xp, t, T: Duration, power: float = 1.0, end: float = 0.0, base: float = BASE):
     """Polynomial decay: end + (base − end) · (1 − min(t, T)/T)^power, then holds ``end``.
 

@@ -27,7 +27,7 @@ from ..authoring import (
     schedule_node,
 )
 from ..errors import ParameterError
-from ..exact import cosine_between, floor_div, linear_between, periods, power
+from ..exact import cosine_between, floor_div, linear_between, one_minus_power, periods, power
 from ..scalarmath import SCALAR
 from ..text import shorten
 from .nodeutil import describe_call
@@ -37,24 +37,43 @@ at_least_one = Check(lambda v: v >= 1, ">= 1")
 
 # -- periods of geometrically growing length ------------------------------------------------------
 
+
 def check_periods(name: str, mult: float, times: float) -> None:
     """Shrinking periods (mult < 1) add up to a finite time, so they need a finite count."""
     if mult < 1 and math.isinf(times):
-        raise ParameterError(f"{name}(): mult={mult!r} < 1 shrinks every period, so infinitely many periods "
-                             "end after a finite time; give times=<a whole number> or use mult >= 1")
+        raise ParameterError(
+            f"{name}(): mult={mult!r} < 1 shrinks every period, so infinitely many periods "
+            "end after a finite time; give times=<a whole number> or use mult >= 1"
+        )
 
 
 # -- sgdr -----------------------------------------------------------------------------------------
 
+
 def _sgdr(xp, t, T, mult, decay, end, times, base):
     k, tau, span, _ = periods(T, mult, times).locate(xp, t)
-    return cosine_between(xp, base * decay ** k, end, tau, span)
+    return cosine_between(xp, base * decay**k, end, tau, span)
 
 
-@built_schedule_node(checks={"T": positive, "mult": positive, "decay": nonnegative, "end": nonnegative,
-                             "times": at_least_one, "base": nonnegative})
-def sgdr(ctx, T: Duration, mult: float = 1.0, decay: float = 1.0, end: float = 0.0, times: Count = math.inf,
-         base: float = BASE) -> Built:
+@built_schedule_node(
+    checks={
+        "T": positive,
+        "mult": positive,
+        "decay": nonnegative,
+        "end": nonnegative,
+        "times": at_least_one,
+        "base": nonnegative,
+    }
+)
+def sgdr(
+    ctx,
+    T: Duration,
+    mult: float = 1.0,
+    decay: float = 1.0,
+    end: float = 0.0,
+    times: Count = math.inf,
+    base: float = BASE,
+) -> Built:
     """Cosine annealing with warm restarts (SGDR).
 
     Cycle i (i = 0, 1, ...) lasts T·mult^i and is a cosine from base·decay^i down to ``end``:
@@ -70,11 +89,14 @@ def sgdr(ctx, T: Duration, mult: float = 1.0, decay: float = 1.0, end: float = 0
       ``α·lr + sgdr(T, mult=t_mul, decay=m_mul, base=(1 − α)·lr)``
     """
     check_periods("sgdr", mult, times)
-    return Built(lambda xp, t: _sgdr(xp, t, T, mult, decay, end, times, base),
-                 label=describe_call("sgdr", T=T, mult=mult, decay=decay, end=end, times=times, base=base))
+    return Built(
+        lambda xp, t: _sgdr(xp, t, T, mult, decay, end, times, base),
+        label=describe_call("sgdr", T=T, mult=mult, decay=decay, end=end, times=times, base=base),
+    )
 
 
 # -- repeat ---------------------------------------------------------------------------------------
+
 
 def _repeated(x: SubSchedule, times: float, mult: float, decay: float, label: str) -> Built:
     """``x`` repeated: period k stretched by mult^k and scaled by decay^k."""
@@ -83,11 +105,11 @@ def _repeated(x: SubSchedule, times: float, mult: float, decay: float, label: st
 
     def scalar(t):
         period = locate(SCALAR, t)
-        return decay ** period.k * inner_scalar(period.tau / period.stretch)
+        return decay**period.k * inner_scalar(period.tau / period.stretch)
 
     def formula(xp, t):
         period = locate(xp, t)
-        return decay ** period.k * inner_formula(xp, period.tau / period.stretch)
+        return decay**period.k * inner_formula(xp, period.tau / period.stretch)
 
     return Built(formula, scalar=scalar, label=label, states=x.states)
 
@@ -108,8 +130,10 @@ def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, deca
     """
     text = shorten(x.text, 60)
     if x.length is None or not math.isfinite(x.length):
-        raise ParameterError(f"repeat(): x = {text} has no known length, so it cannot be repeated; give it "
-                             f"one: set its horizon (e.g. cosine(T=10)) or write 'repeat({text} for <duration>)'")
+        raise ParameterError(
+            f"repeat(): x = {text} has no known length, so it cannot be repeated; give it "
+            f"one: set its horizon (e.g. cosine(T=10)) or write 'repeat({text} for <duration>)'"
+        )
     if x.length <= 0:
         raise ParameterError(f"repeat(): x = {text} has length {x.length:g}; a period must be positive")
     check_periods("repeat", mult, times)
@@ -119,10 +143,27 @@ def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, deca
 
 # -- cyclic ---------------------------------------------------------------------------------------
 
-@schedule_node(checks={"up": positive, "down": nonnegative, "low": nonnegative, "high": nonnegative,
-                       "mode": one_of("triangular", "triangular2", "exp_range"), "gamma": nonnegative})
-def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0, high: float = BASE,
-           mode: str = "triangular", gamma: float = 1.0):
+
+@schedule_node(
+    checks={
+        "up": positive,
+        "down": nonnegative,
+        "low": nonnegative,
+        "high": nonnegative,
+        "mode": one_of("triangular", "triangular2", "exp_range"),
+        "gamma": nonnegative,
+    }
+)
+def cyclic(
+    xp,
+    t,
+    up: Duration,
+    down: Duration = SameAs("up"),
+    low: float = 0.0,
+    high: float = BASE,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+):
     """Cyclical learning rate (Smith 2017), the values of torch CyclicLR.
 
     With P = up + down, k = floor(t/P) completed cycles and τ = t − k·P the time into the
@@ -140,16 +181,25 @@ def cyclic(xp, t, up: Duration, down: Duration = SameAs("up"), low: float = 0.0,
     period = up + down
     k = floor_div(xp, t, period)
     tau = t - k * period
-    scale = tau / up if down == 0 else xp.where(tau <= up, tau / up, (period - tau) / down)
-    height = (high - low) * scale
+    if down == 0:
+        scale, unscale = tau / up, (up - tau) / up
+    else:
+        rising = tau <= up
+        scale = xp.where(rising, tau / up, (period - tau) / down)
+        unscale = xp.where(rising, (up - tau) / up, (tau - up) / down)  # 1 − scale, without cancelling
     if mode == "triangular":
-        return low + height * 1.0
-    if mode == "triangular2":
-        return low + height * 0.5 ** k
-    return low + height * power(xp, gamma, t)
+        factor, unfactor = 1.0, 0.0
+    elif mode == "triangular2":
+        factor = 0.5**k
+        unfactor = 1 - factor  # exact: a power of 2
+    else:
+        factor, unfactor = power(xp, gamma, t), one_minus_power(xp, gamma, t)
+    # low + (high − low)·scale·factor as a convex combination: no cancellation when high < low
+    return low * (unscale + scale * unfactor) + high * (scale * factor)
 
 
 # -- onecycle -------------------------------------------------------------------------------------
+
 
 def anneal_between(xp, start: float, end: float, t, T, how: str):
     """torch OneCycleLR's annealing from ``start`` to ``end`` over ``T`` steps, as convex
@@ -165,11 +215,28 @@ def onecycle_phases(T: float, pct: float, three_phase: bool):
     return (pct * T - 1, T - 1)
 
 
-@schedule_node(horizon="T", checks={"T": at_least_one, "pct": between(0, 1, low_open=True, high_open=True),
-                                     "div": positive, "final_div": positive, "anneal": one_of("cos", "linear"),
-                                     "base": nonnegative})
-def onecycle(xp, t, T: Duration, pct: float = 0.3, div: float = 25.0, final_div: float = 1e4, anneal: str = "cos",
-             three_phase: bool = False, base: float = BASE):
+@schedule_node(
+    horizon="T",
+    checks={
+        "T": at_least_one,
+        "pct": between(0, 1, low_open=True, high_open=True),
+        "div": positive,
+        "final_div": positive,
+        "anneal": one_of("cos", "linear"),
+        "base": nonnegative,
+    },
+)
+def onecycle(
+    xp,
+    t,
+    T: Duration,
+    pct: float = 0.3,
+    div: float = 25.0,
+    final_div: float = 1e4,
+    anneal: str = "cos",
+    three_phase: bool = False,
+    base: float = BASE,
+):
     """One-cycle policy, exactly as torch OneCycleLR(max_lr=base, total_steps=T) computes it.
 
     With initial = base/div and low = initial/final_div, the phases end at steps
@@ -192,7 +259,9 @@ def onecycle(xp, t, T: Duration, pct: float = 0.3, div: float = 25.0, final_div:
     values, start = [], 0.0
     for number, end in enumerate(ends):
         if end > start:
-            values.append(anneal_between(xp, levels[number], levels[number + 1], t - start, end - start, anneal))
+            # at the phase's end, local time is exactly its span: t − start rounds in float32
+            local = xp.where(t >= end, end - start, t - start)
+            values.append(anneal_between(xp, levels[number], levels[number + 1], local, end - start, anneal))
         else:  # an empty phase is at its end at once
             values.append(levels[number + 1] + 0 * t)
         start = end
@@ -200,4 +269,3 @@ def onecycle(xp, t, T: Duration, pct: float = 0.3, div: float = 25.0, final_div:
     for end, value in zip(reversed(ends[:-1]), reversed(values[:-1])):
         out = xp.where(t <= end, value, out)
     return out
-

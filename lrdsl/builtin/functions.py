@@ -39,10 +39,14 @@ def _math(name: str, doc: str, of_quotient=None):
 
 
 MATH = [
-    _math("floor", "floor(x): the largest integer <= x; floor(a / b) is exact for integers a, b on every backend.",
-          floor_div),
-    _math("ceil", "ceil(x): the smallest integer >= x; ceil(a / b) is exact for integers a, b on every backend.",
-          ceil_div),
+    _math(
+        "floor",
+        "floor(x): the largest integer <= x; floor(a / b) is exact for integers a, b on every backend.",
+        floor_div,
+    ),
+    _math(
+        "ceil", "ceil(x): the smallest integer >= x; ceil(a / b) is exact for integers a, b on every backend.", ceil_div
+    ),
     _math("sqrt", "sqrt(x), x >= 0."),
     _math("log", "log(x): natural logarithm, x > 0."),
     _math("cos", "cos(x), x in radians."),

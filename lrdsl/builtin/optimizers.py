@@ -28,14 +28,26 @@ from ..optim.kernels import add_scaled, add_scaled_ratio, ema_into, ema_square_i
 
 _BETAS = between(0, 1, high_open=True)
 _ADAM_CHECKS = {"lr": nonnegative, "betas": _BETAS, "eps": nonnegative, "weight_decay": nonnegative}
-_NESTEROV = Check(lambda h: not h["nesterov"] or (h["momentum"] > 0 and h["dampening"] == 0),
-                  "nesterov=true needs momentum > 0 and dampening = 0")
+_NESTEROV = Check(
+    lambda h: not h["nesterov"] or (h["momentum"] > 0 and h["dampening"] == 0),
+    "nesterov=true needs momentum > 0 and dampening = 0",
+)
 
 
-@optimizer_node(checks={"lr": nonnegative, "momentum": nonnegative, "dampening": between(0, 1),
-                        "weight_decay": nonnegative}, requires=(_NESTEROV,))
-def sgd(param, grad, state, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-        weight_decay: float = 0.0, nesterov: bool = False):
+@optimizer_node(
+    checks={"lr": nonnegative, "momentum": nonnegative, "dampening": between(0, 1), "weight_decay": nonnegative},
+    requires=(_NESTEROV,),
+)
+def sgd(
+    param,
+    grad,
+    state,
+    lr: float = 1e-3,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+):
     """Stochastic gradient descent with momentum (torch.optim.SGD).
 
     g ← g + λθ;  b ← g on the first step with momentum μ ≠ 0, then b ← μb + (1−τ)g;
@@ -62,11 +74,26 @@ def sgd(param, grad, state, lr: float = 1e-3, momentum: float = 0.0, dampening: 
     add_scaled(param, -lr, direction, state.scratch(2))
 
 
-@optimizer_node(checks={"lr": nonnegative, "lr_decay": nonnegative, "weight_decay": nonnegative,
-                        "initial_accumulator_value": nonnegative, "eps": nonnegative},
-                fixed=("initial_accumulator_value",))
-def adagrad(param, grad, state, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-            initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+@optimizer_node(
+    checks={
+        "lr": nonnegative,
+        "lr_decay": nonnegative,
+        "weight_decay": nonnegative,
+        "initial_accumulator_value": nonnegative,
+        "eps": nonnegative,
+    },
+    fixed=("initial_accumulator_value",),
+)
+def adagrad(
+    param,
+    grad,
+    state,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    initial_accumulator_value: float = 0.0,
+    eps: float = 1e-10,
+):
     """Adagrad (torch.optim.Adagrad).
 
     g ← g + λθ;  γ̃ = γ / (1 + (t−1)·lr_decay);  s ← s + g²  (s starts at initial_accumulator_value);
@@ -81,10 +108,26 @@ def adagrad(param, grad, state, lr: float = 1e-2, lr_decay: float = 0.0, weight_
     add_scaled_ratio(param, -clr, g, sqrt_plus(total, 1.0, eps, tmp), tmp)
 
 
-@optimizer_node(checks={"lr": nonnegative, "alpha": between(0, 1), "eps": nonnegative,
-                        "weight_decay": nonnegative, "momentum": nonnegative})
-def rmsprop(param, grad, state, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-            weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+@optimizer_node(
+    checks={
+        "lr": nonnegative,
+        "alpha": between(0, 1),
+        "eps": nonnegative,
+        "weight_decay": nonnegative,
+        "momentum": nonnegative,
+    }
+)
+def rmsprop(
+    param,
+    grad,
+    state,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+):
     """RMSprop (torch.optim.RMSprop); ε is added after the square root.
 
     g ← g + λθ;  v ← αv + (1−α)g²;  if centered: ḡ ← αḡ + (1−α)g, ṽ = v − ḡ², else ṽ = v;
@@ -153,15 +196,23 @@ def adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decou
         np.maximum(old_max, exp_avg_sq, out=max_sq)
         exp_avg_sq = max_sq
     step = state.step
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
     denom = sqrt_plus(exp_avg_sq, math.sqrt(bias_correction2), eps, tmp)
     add_scaled_ratio(param, -lr / bias_correction1, exp_avg, denom, tmp)
 
 
 @optimizer_node(checks=_ADAM_CHECKS)
-def adam(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-         weight_decay: float = 0.0, amsgrad: bool = False):
+def adam(
+    param,
+    grad,
+    state,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+):
     """Adam (torch.optim.Adam), weight decay as an L2 term of the gradient.
 
     g ← g + λθ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  m̂ = m/(1−β₁ᵗ);  v̂ = v/(1−β₂ᵗ)
@@ -171,8 +222,16 @@ def adam(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.9
 
 
 @optimizer_node(checks=_ADAM_CHECKS)
-def adamw(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-          weight_decay: float = 1e-2, amsgrad: bool = False):
+def adamw(
+    param,
+    grad,
+    state,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    amsgrad: bool = False,
+):
     """AdamW (torch.optim.AdamW): decoupled weight decay scaled by the learning rate.
 
     θ ← θ − γλθ, then Adam's step without the L2 term:
@@ -182,8 +241,15 @@ def adamw(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.
 
 
 @optimizer_node(checks=_ADAM_CHECKS)
-def adamax(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-           weight_decay: float = 0.0):
+def adamax(
+    param,
+    grad,
+    state,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+):
     """Adamax (torch.optim.Adamax), Adam with the infinity norm.
 
     g ← g + λθ;  m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  θ ← θ − γ/(1−β₁ᵗ) · m/u
@@ -197,12 +263,20 @@ def adamax(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0
     np.abs(g, out=tmp)
     tmp += eps
     np.maximum(exp_inf, tmp, out=exp_inf)
-    add_scaled_ratio(param, -lr / (1 - beta1 ** state.step), exp_avg, exp_inf, tmp)
+    add_scaled_ratio(param, -lr / (1 - beta1**state.step), exp_avg, exp_inf, tmp)
 
 
 @optimizer_node(checks={**_ADAM_CHECKS, "momentum_decay": nonnegative})
-def nadam(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-          weight_decay: float = 0.0, momentum_decay: float = 4e-3):
+def nadam(
+    param,
+    grad,
+    state,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+):
     """NAdam (torch.optim.NAdam), Adam with Nesterov momentum and momentum decay ψ.
 
     g ← g + λθ;  μₜ = β₁(1 − ½·0.96^(tψ));  Πₜ = μ₁⋯μₜ;  m, v as in Adam;  v̂ = v/(1−β₂ᵗ);
@@ -218,15 +292,22 @@ def nadam(param, grad, state, lr: float = 2e-3, betas: tuple[float, float] = (0.
     denom, tmp = state.scratch(1), state.scratch(2)
     ema_into(exp_avg, old_avg, g, beta1)
     ema_square_into(exp_avg_sq, old_sq, g, beta2, tmp)
-    np.divide(exp_avg_sq, 1 - beta2 ** step, out=denom)
+    np.divide(exp_avg_sq, 1 - beta2**step, out=denom)
     sqrt_plus(denom, 1.0, eps, denom)
     add_scaled_ratio(param, -lr * (1 - mu) / (1 - mu_product), g, denom, tmp)
     add_scaled_ratio(param, -lr * mu_next / (1 - mu_product * mu_next), exp_avg, denom, tmp)
 
 
 @optimizer_node(checks=_ADAM_CHECKS)
-def radam(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-          weight_decay: float = 0.0):
+def radam(
+    param,
+    grad,
+    state,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+):
     """RAdam (torch.optim.RAdam), Adam with the variance of the adaptive rate rectified.
 
     g ← g + λθ;  m, v as in Adam;  ρ∞ = 2/(1−β₂) − 1;  ρₜ = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ);
@@ -240,10 +321,10 @@ def radam(param, grad, state, lr: float = 1e-3, betas: tuple[float, float] = (0.
     tmp = state.scratch(1)
     ema_into(exp_avg, old_avg, g, beta1)
     ema_square_into(exp_avg_sq, old_sq, g, beta2, tmp)
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
     rho_inf = 2 / (1 - beta2) - 1
-    rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2
+    rho_t = rho_inf - 2 * step * beta2**step / bias_correction2
     if rho_t > 5.0:
         rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
         scale = lr * rect * math.sqrt(bias_correction2) / bias_correction1

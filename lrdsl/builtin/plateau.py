@@ -14,6 +14,7 @@ from ..errors import LRDSLError
 from ..schema import Int, Maybe, Number, OneOf, Record, validate
 from .nodeutil import describe_call
 
+
 class PlateauState:
     """Counts the reductions that reported metrics cause, with torch ReduceLROnPlateau's rules.
 
@@ -25,8 +26,19 @@ class PlateauState:
     lowers it by more than ``eps``, and a cooldown of ``cooldown`` reports starts.
     """
 
-    def __init__(self, base: float, factor: float, patience: int, threshold: float, threshold_mode: str,
-                 mode: str, cooldown: int, min_value: float, eps: float, label: str):
+    def __init__(
+        self,
+        base: float,
+        factor: float,
+        patience: int,
+        threshold: float,
+        threshold_mode: str,
+        mode: str,
+        cooldown: int,
+        min_value: float,
+        eps: float,
+        label: str,
+    ):
         self.base, self.factor, self.patience = base, factor, patience
         self.threshold, self.threshold_mode, self.mode = threshold, threshold_mode, mode
         self.cooldown, self.min_value, self.eps, self.label = cooldown, min_value, eps, label
@@ -69,33 +81,67 @@ class PlateauState:
 
     def state_dict(self) -> dict:
         """Counters and the current value (JSON-friendly: the best metric is None before the first report)."""
-        return {"node": "plateau", "best": self.best if math.isfinite(self.best) else None,
-                "bad_reports": self.bad_reports, "cooldown_left": self.cooldown_left, "reports": self.reports,
-                "reductions": self.reductions, "value": self.value}
+        return {
+            "node": "plateau",
+            "best": self.best if math.isfinite(self.best) else None,
+            "bad_reports": self.bad_reports,
+            "cooldown_left": self.cooldown_left,
+            "reports": self.reports,
+            "reductions": self.reductions,
+            "value": self.value,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`: every field is checked before any is taken (O(1) in the counts)."""
         low = min(self.base, self.min_value)
-        schema = Record({"node": OneOf("plateau"), "best": Maybe(Number()), "bad_reports": Int(),
-                         "cooldown_left": Int(), "reports": Int(), "reductions": Int(),
-                         "value": Number(min=low, max=self.base)})
+        schema = Record(
+            {
+                "node": OneOf("plateau"),
+                "best": Maybe(Number()),
+                "bad_reports": Int(),
+                "cooldown_left": Int(),
+                "reports": Int(),
+                "reductions": Int(),
+                "value": Number(min=low, max=self.base),
+            }
+        )
         checked = validate(schema, state, LRDSLError, f"{self.label}: load_state_dict()")
         if (checked["reductions"] == 0) != (checked["value"] == self.base):
-            raise LRDSLError(f"{self.label}: load_state_dict(): the state has {checked['reductions']} reductions "
-                             f"but the value {checked['value']!r} from base {self.base!r}; it is not a state of "
-                             "this schedule")
+            raise LRDSLError(
+                f"{self.label}: load_state_dict(): the state has {checked['reductions']} reductions "
+                f"but the value {checked['value']!r} from base {self.base!r}; it is not a state of "
+                "this schedule"
+            )
         best = checked["best"]
         self.best = (math.inf if self.mode == "min" else -math.inf) if best is None else best
         self.bad_reports, self.cooldown_left = checked["bad_reports"], checked["cooldown_left"]
         self.reports, self.reductions, self.value = checked["reports"], checked["reductions"], checked["value"]
 
 
-@built_schedule_node(stateful=True, checks={"factor": between(0, 1, high_open=True), "patience": nonnegative,
-                             "threshold": nonnegative, "threshold_mode": one_of("rel", "abs"),
-                             "mode": one_of("min", "max"), "cooldown": nonnegative, "min": nonnegative,
-                             "eps": nonnegative})
-def plateau(ctx, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
-            mode: str = "min", cooldown: int = 0, min: float = 0.0, eps: float = 1e-8) -> Built:
+@built_schedule_node(
+    stateful=True,
+    checks={
+        "factor": between(0, 1, high_open=True),
+        "patience": nonnegative,
+        "threshold": nonnegative,
+        "threshold_mode": one_of("rel", "abs"),
+        "mode": one_of("min", "max"),
+        "cooldown": nonnegative,
+        "min": nonnegative,
+        "eps": nonnegative,
+    },
+)
+def plateau(
+    ctx,
+    factor: float = 0.1,
+    patience: int = 10,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+    mode: str = "min",
+    cooldown: int = 0,
+    min: float = 0.0,
+    eps: float = 1e-8,
+) -> Built:
     """Reduce on plateau: b · factor^k (never cut below ``min``), k = reductions caused by reported metrics.
 
     Feed it with ``sched.report(metric)`` once per evaluation. A report is bad unless the
@@ -112,8 +158,18 @@ def plateau(ctx, factor: float = 0.1, patience: int = 10, threshold: float = 1e-
       cooldown, min_lr=min, eps) report by report; timm PlateauLRScheduler defaults to
       mode "max": write ``plateau(mode="max")``
     """
-    label = describe_call("plateau", factor=factor, patience=patience, threshold=threshold,
-                          threshold_mode=threshold_mode, mode=mode, cooldown=cooldown, min=min, eps=eps)
+    label = describe_call(
+        "plateau",
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+        mode=mode,
+        cooldown=cooldown,
+        min=min,
+        eps=eps,
+    )
     state = PlateauState(ctx.base, factor, patience, threshold, threshold_mode, mode, cooldown, min, eps, label)
-    return Built(lambda xp, t: 0.0 * t + state.value, scalar=lambda t: state.value, label=label, states=(state,),
-                        timeless=True)
+    return Built(
+        lambda xp, t: 0.0 * t + state.value, scalar=lambda t: state.value, label=label, states=(state,), timeless=True
+    )

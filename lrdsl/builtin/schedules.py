@@ -40,8 +40,9 @@ def inverse_time(xp, t, d: float, s: Duration = 1, staircase: bool = False, base
     return base / (1 + d * p)
 
 
-@schedule_node("exp", aliases=("exponential",), horizon="s",
-               checks={"s": positive, "rate": nonnegative, "base": nonnegative})
+@schedule_node(
+    "exp", aliases=("exponential",), horizon="s", checks={"s": positive, "rate": nonnegative, "base": nonnegative}
+)
 def exponential(xp, t, s: Duration, rate: float = 0.1, staircase: bool = False, base: float = BASE):
     """Exponential decay: base · rate^p, p = t/s (floored if staircase).
 
@@ -51,7 +52,7 @@ def exponential(xp, t, s: Duration, rate: float = 0.1, staircase: bool = False, 
       ``exp(s=1, rate=γ)`` is torch ExponentialLR(gamma=γ)
     """
     p = floor_div(xp, t, s) if staircase else t / s
-    return base * rate ** p
+    return base * rate**p
 
 
 @schedule_node(horizon="s", checks={"s": positive, "gamma": nonnegative, "base": nonnegative})

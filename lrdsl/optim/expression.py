@@ -91,8 +91,12 @@ class OptimizerConfig:
             except LRDSLError as error:
                 raise type(error)(f"{self.name}(): {entry.label} = {entry.schedule.expression}: {error}") from None
             if entry.check is not None and not entry.check(value):
-                raise out_of_range(f"{self.name}(): ", entry.label, f"{entry.schedule.expression} (= {value:g} at "
-                                   f"iteration {iteration})", entry.check.text)
+                raise out_of_range(
+                    f"{self.name}(): ",
+                    entry.label,
+                    f"{entry.schedule.expression} (= {value:g} at iteration {iteration})",
+                    entry.check.text,
+                )
             if entry.item is None:
                 values[entry.index] = value
             else:
@@ -110,9 +114,14 @@ class OptimizerConfig:
                     raise ParameterError(f"{self.text}: {check.text}{when}")
 
 
-def parse_optimizer(text, steps_per_epoch=None, total=None, variables=None,
-                    overrides: Optional[Mapping[str, Any]] = None,
-                    registry: Optional[Registry] = None) -> OptimizerConfig:
+def parse_optimizer(
+    text,
+    steps_per_epoch=None,
+    total=None,
+    variables=None,
+    overrides: Optional[Mapping[str, Any]] = None,
+    registry: Optional[Registry] = None,
+) -> OptimizerConfig:
     """Parse and validate an optimizer expression such as ``"adamw(lr=warmup(5%) then cosine(), weight_decay=0.05)"``.
 
     ``text`` is a string or a parsed :class:`~lrdsl.ast.Call`. ``steps_per_epoch``, ``total`` and
@@ -132,9 +141,12 @@ def parse_optimizer(text, steps_per_epoch=None, total=None, variables=None,
     if isinstance(tree, ast.Variable):
         raise ParameterError(f"{to_text(tree)}: write the optimizer call itself, not a variable")
     if not isinstance(tree, ast.Call):
-        raise ParameterError(f"an optimizer is written as a call such as 'adamw(lr=1e-3)', not "
-                             f"{shorten(to_text(tree))!r}; optimizers: {', '.join(registry.names('optimizer'))}")
+        raise ParameterError(
+            f"an optimizer is written as a call such as 'adamw(lr=1e-3)', not "
+            f"{shorten(to_text(tree))!r}; optimizers: {', '.join(registry.names('optimizer'))}"
+        )
     spec = registry.get(tree.name, kinds=("optimizer",))
+    assert isinstance(spec, OptimizerSpec)  # get() was asked for an optimizer node
     variables = dict(variables or {})
     clock = make_clock([tree], steps_per_epoch, total)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
@@ -143,8 +155,10 @@ def parse_optimizer(text, steps_per_epoch=None, total=None, variables=None,
 
     def schedule(node: ast.Expr, label: str) -> Schedule:
         if label.split("[")[0] in spec.fixed:
-            raise ParameterError(f"{spec.name}(){located(tree)}: {label} must be a number fixed in time, not a "
-                                 f"schedule: {shorten(to_text(node))}")
+            raise ParameterError(
+                f"{spec.name}(){located(tree)}: {label} must be a number fixed in time, not a "
+                f"schedule: {shorten(to_text(node))}"
+            )
         return compile_schedule(node, base=1.0, **options)
 
     binder = Binder(compile_expr, compile_sub, schedule=schedule)
@@ -159,8 +173,9 @@ def parse_optimizer(text, steps_per_epoch=None, total=None, variables=None,
     canonical = ast.Call(spec.name, (), tuple(sorted(given.items(), key=lambda kv: order.index(kv[0]))))
     values = binder.values(tree, spec, ctx, given)
     hyperparameters: Dict[str, Value] = {param.name: value for param, value in zip(spec.params, values)}
-    config = OptimizerConfig(spec.name, spec, hyperparameters, to_text(canonical), tuple(values),
-                             tuple(_schedules_in(spec, values)))
+    config = OptimizerConfig(
+        spec.name, spec, hyperparameters, to_text(canonical), tuple(values), tuple(_schedules_in(spec, values))
+    )
     if config._scheduled:
         config.positional(0)  # unit errors, ranges and constraints at the first step
     else:
@@ -199,8 +214,9 @@ def _as_tree(value: Any, param: Optional[Param], where: str) -> ast.Expr:
             raise type(error)(f"{where}: {error}") from None
     if isinstance(value, (tuple, list)):
         return ast.TupleExpr(tuple(_as_tree(item, None, where) for item in value))
-    raise ParameterError(f"{where} is a {type(value).__name__}; expected a number, a boolean, a tuple or an "
-                         "lrdsl string")
+    raise ParameterError(
+        f"{where} is a {type(value).__name__}; expected a number, a boolean, a tuple or an lrdsl string"
+    )
 
 
 __all__ = ["OptimizerConfig", "parse_optimizer"]

@@ -24,8 +24,9 @@ def ema_into(out: np.ndarray, average: np.ndarray, value: np.ndarray, beta: floa
     return out
 
 
-def ema_square_into(out: np.ndarray, average: np.ndarray, value: np.ndarray, beta: float,
-                    tmp: np.ndarray) -> np.ndarray:
+def ema_square_into(
+    out: np.ndarray, average: np.ndarray, value: np.ndarray, beta: float, tmp: np.ndarray
+) -> np.ndarray:
     """``out ← beta·average + (1 − beta)·value²`` (``tmp`` is overwritten; ``average`` is only read)."""
     np.multiply(value, value, out=tmp)
     return ema_into(out, average, tmp, beta)
@@ -52,8 +53,9 @@ def add_scaled(param: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray) 
     param += tmp
 
 
-def add_scaled_ratio(param: np.ndarray, alpha: float, numerator: np.ndarray, denominator: np.ndarray,
-                     tmp: np.ndarray) -> None:
+def add_scaled_ratio(
+    param: np.ndarray, alpha: float, numerator: np.ndarray, denominator: np.ndarray, tmp: np.ndarray
+) -> None:
     """``param ← param + alpha·numerator/denominator`` (torch's ``addcdiv_``; ``tmp`` may be the denominator)."""
     np.divide(numerator, denominator, out=tmp)
     tmp *= alpha

@@ -11,7 +11,7 @@ from ..errors import ArrayError, EvaluationError, LRDSLError
 from ..registry import Registry
 from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, Where, restoring, validate
 from .expression import OptimizerConfig, parse_optimizer
-from .params import GradientMatcher, collect
+from .params import GradientMatcher, Slot, collect
 from .state import ParamState, ScratchPool, finite
 
 FORMAT = "lrdsl.optimizer/1"
@@ -34,11 +34,12 @@ class Optimizer:
     hyperparameter; a step that raises leaves parameters and optimizer state as they were.
     """
 
-    def __init__(self, text, params, steps_per_epoch=None, total=None, variables=None,
-                 registry: Optional[Registry] = None):
+    def __init__(
+        self, text, params, steps_per_epoch=None, total=None, variables=None, registry: Optional[Registry] = None
+    ):
         groups = collect(params)
         self.groups: List[ParamGroup] = []
-        slots = []
+        slots: List[Slot] = []
         for number, (group_slots, overrides) in enumerate(groups):
             try:
                 config = parse_optimizer(text, steps_per_epoch, total, variables, overrides, registry)
@@ -52,8 +53,15 @@ class Optimizer:
         self._grads = GradientMatcher(slots)
         pool = ScratchPool(slot.array for slot in slots)
         self._states = [ParamState(slot.array, pool) for slot in slots]
-        self._plan = [(group.config.spec.update, group.config.positional, group.config.name,
-                       [(slots[i].array, self._states[i], i) for i in group.indices]) for group in self.groups]
+        self._plan = [
+            (
+                group.config.spec.update,
+                group.config.positional,
+                group.config.name,
+                [(slots[i].array, self._states[i], i) for i in group.indices],
+            )
+            for group in self.groups
+        ]
         self._fp_errors: List[str] = []  # floating-point errors flagged by the update being run
         self.iteration = 0  # the number of steps taken; the next step uses the values at this iteration
 
@@ -105,14 +113,19 @@ class Optimizer:
         self._fp_errors.append(kind)
 
     def _non_finite(self, name: str, index: int, iteration: int, where: str) -> str:
-        first = self._fp_errors[0] if self._fp_errors else None
-        cause = {"overflow": "overflow", "invalid value": "0/0 or another invalid operation such as inf - inf",
-                 "divide by zero": "division by zero"}.get(first, "a non-finite result")
+        first = self._fp_errors[0] if self._fp_errors else ""
+        cause = {
+            "overflow": "overflow",
+            "invalid value": "0/0 or another invalid operation such as inf - inf",
+            "divide by zero": "division by zero",
+        }.get(first, "a non-finite result")
         what = "parameter" if where == "parameter" else f"the optimizer state {where!r} of parameter"
-        return (f"{name}() produced a non-finite value ({cause}) in {what} {self._slots[index].label} at step "
-                f"{iteration}; the step was undone (parameters and optimizer state are unchanged). Check the "
-                "hyperparameters (a huge lr or weight_decay overflows; eps=0 gives 0/0 where gradients are 0) "
-                "or clip the gradients")
+        return (
+            f"{name}() produced a non-finite value ({cause}) in {what} {self._slots[index].label} at step "
+            f"{iteration}; the step was undone (parameters and optimizer state are unchanged). Check the "
+            "hyperparameters (a huge lr or weight_decay overflows; eps=0 gives 0/0 where gradients are 0) "
+            "or clip the gradients"
+        )
 
     # -- hyperparameters -------------------------------------------------------------------------
     def hyperparameters(self, group: int = 0) -> Dict[str, Any]:
@@ -141,12 +154,13 @@ class Optimizer:
 
         Parameters are not included (save them with the model), as in PyTorch.
         """
-        return {"format": FORMAT,
-                "groups": [group.config.text for group in self.groups],
-                "iteration": self.iteration,
-                "params": [state.state_dict() for state in self._states],
-                "schedules": [[schedule.state_dict() for _, schedule in group.config.schedules()]
-                              for group in self.groups]}
+        return {
+            "format": FORMAT,
+            "groups": [group.config.text for group in self.groups],
+            "iteration": self.iteration,
+            "params": [state.state_dict() for state in self._states],
+            "schedules": [[schedule.state_dict() for _, schedule in group.config.schedules()] for group in self.groups],
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`; everything is checked before anything is replaced.
@@ -157,16 +171,21 @@ class Optimizer:
         """
         texts = [group.config.text for group in self.groups]
         owned = [list(group.config.schedules()) for group in self.groups]
-        schema = Record({
-            "format": OneOf(FORMAT),
-            "groups": Where(ListOf(Text()), lambda groups: groups == texts, f"the optimizer texts {texts}"),
-            "iteration": Int(),
-            "params": Items([state.schema() for state in self._states],
-                            f"one state per parameter ({len(self._states)})"),
-            "schedules": Items([ListOf(Anything(), len(group)) for group in owned],
-                               "one list per parameter group, each with one state per scheduled hyperparameter "
-                               f"({[len(group) for group in owned]})"),
-        })
+        schema = Record(
+            {
+                "format": OneOf(FORMAT),
+                "groups": Where(ListOf(Text()), lambda groups: groups == texts, f"the optimizer texts {texts}"),
+                "iteration": Int(),
+                "params": Items(
+                    [state.schema() for state in self._states], f"one state per parameter ({len(self._states)})"
+                ),
+                "schedules": Items(
+                    [ListOf(Anything(), len(group)) for group in owned],
+                    "one list per parameter group, each with one state per scheduled hyperparameter "
+                    f"({[len(group) for group in owned]})",
+                ),
+            }
+        )
         checked = validate(schema, state, ArrayError, "load_state_dict()")
         where = ""
         try:
@@ -176,8 +195,10 @@ class Optimizer:
                         where = f"the schedule of {label}" + (f" in parameter group {number}" if len(owned) > 1 else "")
                         schedule.load_state_dict(node_state)
         except LRDSLError as error:
-            raise ArrayError(f"load_state_dict(): the saved state of {where} does not fit "
-                             f"({str(error).replace('load_state_dict(): ', '')})") from None
+            raise ArrayError(
+                f"load_state_dict(): the saved state of {where} does not fit "
+                f"({str(error).replace('load_state_dict(): ', '')})"
+            ) from None
         for param_state, saved in zip(self._states, checked["params"]):
             param_state.load(saved["step"], saved["entries"])
         self.iteration = checked["iteration"]
@@ -187,8 +208,9 @@ class Optimizer:
         return f"Optimizer({texts!r}, params={len(self._slots)}, iteration={self.iteration})"
 
 
-def optimizer(text, params, steps_per_epoch=None, total=None, variables=None,
-              registry: Optional[Registry] = None) -> Optimizer:
+def optimizer(
+    text, params, steps_per_epoch=None, total=None, variables=None, registry: Optional[Registry] = None
+) -> Optimizer:
     """An optimizer over NumPy arrays from an lrdsl string (docs/language.md §11, §13).
 
     ``text``: ``"adamw(lr=warmup(5%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)"``.

@@ -40,12 +40,17 @@ def _arrays(value: Any, prefix: str) -> List[Slot]:
         return [Slot(array, repr(name), str(name)) for name, array in value.items()]
     if isinstance(value, (list, tuple)):
         return [Slot(array, f"{prefix}params[{i}]", None) for i, array in enumerate(value)]
-    raise ArrayError(f"optimizer(): {prefix}params must be a NumPy array, a list of arrays, a dict "
-                     f"{{name: array}} or a list of groups {{'params': [...], ...}}; got {_describe(value)}")
+    raise ArrayError(
+        f"optimizer(): {prefix}params must be a NumPy array, a list of arrays, a dict "
+        f"{{name: array}} or a list of groups {{'params': [...], ...}}; got {_describe(value)}"
+    )
 
 
-GROUP = Where(MapOf(Text(), Anything()), lambda group: "params" in group,
-              "a group {'params': [arrays...], 'lr': ..., ...} (its keys: 'params' and hyperparameter names)")
+GROUP = Where(
+    MapOf(Text(), Anything()),
+    lambda group: "params" in group,
+    "a group {'params': [arrays...], 'lr': ..., ...} (its keys: 'params' and hyperparameter names)",
+)
 
 
 def collect(params: Any) -> List[Tuple[List[Slot], Dict[str, Any]]]:
@@ -65,14 +70,18 @@ def collect(params: Any) -> List[Tuple[List[Slot], Dict[str, Any]]]:
         for slot in slots:
             array = slot.array
             if not isinstance(array, np.ndarray):
-                raise ArrayError(f"optimizer(): parameter {slot.label} is {_describe(array)}; expected a NumPy array "
-                                 "of floats (np.asarray(x, dtype=np.float32))")
+                raise ArrayError(
+                    f"optimizer(): parameter {slot.label} is {_describe(array)}; expected a NumPy array "
+                    "of floats (np.asarray(x, dtype=np.float32))"
+                )
             if not np.issubdtype(array.dtype, np.floating):
-                raise ArrayError(f"optimizer(): parameter {slot.label} has dtype {array.dtype}; expected float16, "
-                                 "float32 or float64")
+                raise ArrayError(
+                    f"optimizer(): parameter {slot.label} has dtype {array.dtype}; expected float16, float32 or float64"
+                )
             if not array.flags.writeable:
-                raise ArrayError(f"optimizer(): parameter {slot.label} is read-only; the optimizer updates "
-                                 "parameters in place")
+                raise ArrayError(
+                    f"optimizer(): parameter {slot.label} is read-only; the optimizer updates parameters in place"
+                )
             if id(array) in seen:
                 raise ArrayError(f"optimizer(): the same array is given twice, as {seen[id(array)]} and {slot.label}")
             seen[id(array)] = slot.label
@@ -91,26 +100,33 @@ class GradientMatcher:
     def __init__(self, slots: Sequence[Slot]):
         self.slots = list(slots)
         named = all(slot.name is not None for slot in self.slots)
-        self.index = {slot.name: i for i, slot in enumerate(self.slots)} if named else None
+        self.index: Optional[Dict[str, int]] = (
+            {str(slot.name): i for i, slot in enumerate(self.slots)} if named else None
+        )
 
     def match(self, grads: Any) -> List[Optional[np.ndarray]]:
         """One read-only gradient (or None) per parameter, in order; raises ArrayError."""
         count = len(self.slots)
         if isinstance(grads, np.ndarray):
             if count != 1:
-                raise ArrayError(f"step(): got one gradient array for {count} parameters; pass a list of {count} "
-                                 "arrays in the order of params" + (" or a dict by name" if self.index else ""))
-            ordered = [grads]
+                raise ArrayError(
+                    f"step(): got one gradient array for {count} parameters; pass a list of {count} "
+                    "arrays in the order of params" + (" or a dict by name" if self.index else "")
+                )
+            ordered: List[Optional[np.ndarray]] = [grads]
         elif isinstance(grads, Mapping):
             ordered = self._by_name(grads)
         elif isinstance(grads, (list, tuple)):
             if len(grads) != count:
-                raise ArrayError(f"step(): got {len(grads)} gradients for {count} parameters; pass one per "
-                                 "parameter, in the order of params (None skips one)")
+                raise ArrayError(
+                    f"step(): got {len(grads)} gradients for {count} parameters; pass one per "
+                    "parameter, in the order of params (None skips one)"
+                )
             ordered = list(grads)
         else:
-            raise ArrayError(f"step(): grads must be a list of NumPy arrays (one per parameter), got "
-                             f"{_describe(grads)}")
+            raise ArrayError(
+                f"step(): grads must be a list of NumPy arrays (one per parameter), got {_describe(grads)}"
+            )
         out = []
         for slot, grad in zip(self.slots, ordered):
             if grad is not None:
@@ -122,16 +138,22 @@ class GradientMatcher:
 
     def _by_name(self, grads: Mapping) -> List[Optional[np.ndarray]]:
         if self.index is None:
-            raise ArrayError("step(): grads is a dict, but the parameters were not given by name; pass a list "
-                             "in the order of params, or give params as {name: array}")
+            raise ArrayError(
+                "step(): grads is a dict, but the parameters were not given by name; pass a list "
+                "in the order of params, or give params as {name: array}"
+            )
         unknown = [key for key in grads if key not in self.index]
         if unknown:
-            raise ArrayError(f"step(): gradient for unknown parameter {unknown[0]!r}"
-                             f"{did_you_mean(str(unknown[0]), self.index)}; parameters: {', '.join(self.index)}")
+            raise ArrayError(
+                f"step(): gradient for unknown parameter {unknown[0]!r}"
+                f"{did_you_mean(str(unknown[0]), self.index)}; parameters: {', '.join(self.index)}"
+            )
         missing = [name for name in self.index if name not in grads]
         if missing:
-            raise ArrayError(f"step(): no gradient for {', '.join(map(repr, missing))}; give one for every "
-                             "parameter (None skips a parameter for this step)")
+            raise ArrayError(
+                f"step(): no gradient for {', '.join(map(repr, missing))}; give one for every "
+                "parameter (None skips a parameter for this step)"
+            )
         return [grads[name] for name in self.index]
 
     @staticmethod
@@ -140,17 +162,23 @@ class GradientMatcher:
         if not isinstance(grad, np.ndarray):
             raise ArrayError(f"step(): the gradient for {slot.label} is {_describe(grad)}; expected a NumPy array")
         if grad.shape != param.shape:
-            raise ArrayError(f"step(): the gradient for {slot.label} has shape {grad.shape}, but the parameter "
-                             f"has shape {param.shape}")
+            raise ArrayError(
+                f"step(): the gradient for {slot.label} has shape {grad.shape}, but the parameter "
+                f"has shape {param.shape}"
+            )
         if grad.dtype != param.dtype:
-            raise ArrayError(f"step(): the gradient for {slot.label} is {grad.dtype}, but the parameter is "
-                             f"{param.dtype}; cast it (grad.astype(np.{param.dtype}))")
+            raise ArrayError(
+                f"step(): the gradient for {slot.label} is {grad.dtype}, but the parameter is "
+                f"{param.dtype}; cast it (grad.astype(np.{param.dtype}))"
+            )
         # One reduction, no temporary: the sum is finite whenever every element is (an overflow of
         # the sum alone is re-checked element by element).
         if not math.isfinite(grad.sum()):
             bad = ~np.isfinite(grad)
             if bad.any():
                 where = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(bad)[0]), grad.shape))
-                raise ArrayError(f"step(): the gradient for {slot.label} has {int(bad.sum())} non-finite value(s) "
-                                 f"(first at index {where}: {float(grad[where])!r}); nothing was updated. Lower "
-                                 "the learning rate, clip gradients, or skip this batch")
+                raise ArrayError(
+                    f"step(): the gradient for {slot.label} has {int(bad.sum())} non-finite value(s) "
+                    f"(first at index {where}: {float(grad[where])!r}); nothing was updated. Lower "
+                    "the learning rate, clip gradients, or skip this batch"
+                )

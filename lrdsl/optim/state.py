@@ -83,13 +83,27 @@ class ParamState:
       undefined on entry and not saved. Use ``out=`` ufuncs on it instead of allocating.
     """
 
-    __slots__ = ("param", "step", "_entries", "_pool", "_scratch", "_active", "_step_before", "_backup",
-                 "_undo", "_touched", "_created", "_replaced", "_twins", "_pending")
+    __slots__ = (
+        "param",
+        "step",
+        "_entries",
+        "_pool",
+        "_scratch",
+        "_active",
+        "_step_before",
+        "_backup",
+        "_undo",
+        "_touched",
+        "_created",
+        "_replaced",
+        "_twins",
+        "_pending",
+    )
 
     def __init__(self, param: np.ndarray, pool: ScratchPool) -> None:
         self.param = param
         self.step = 0
-        self._entries: Dict[str, Entry] = {}
+        self._entries: Dict[str, Any] = {}  # arrays shaped like the parameter, or numbers (Entry)
         self._pool = pool
         self._scratch: List[np.ndarray] = []
         self._active = False  # inside a step (between begin and commit/rollback)
@@ -188,6 +202,7 @@ class ParamState:
 
     def rollback(self) -> None:
         """Undo the update: the parameter, the step count and every saved entry as they were."""
+        assert self._backup is not None, "rollback() without begin()"
         np.copyto(self.param, self._backup)
         self.step = self._step_before
         for name, value in self._replaced.items():
@@ -218,8 +233,10 @@ class ParamState:
     # -- saving ----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{"step": n, "entries": {name: copy}}``: a snapshot that later steps do not change."""
-        return {"step": self.step,
-                "entries": {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self._entries.items()}}
+        return {
+            "step": self.step,
+            "entries": {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self._entries.items()},
+        }
 
     def schema(self) -> Schema:
         """What a saved state of this parameter must be: ``{"step": n, "entries": {name: entry}}``,
@@ -229,8 +246,7 @@ class ParamState:
     def load(self, step: int, entries: Mapping[str, Entry]) -> None:
         """Replace the state by already checked ``entries`` (arrays are copied)."""
         self.step = int(step)
-        self._entries = {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
-                         for k, v in entries.items()}
+        self._entries = {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in entries.items()}
 
 
 __all__ = ["ParamState", "ScratchPool"]

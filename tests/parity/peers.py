@@ -22,8 +22,15 @@ import numpy as np
 
 # -- building a call from its text ------------------------------------------------------------------
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+    ast.Mod: operator.mod,
+}
 _FUNCTIONS = {"min": min, "max": max}
 
 
@@ -74,6 +81,7 @@ def build_text(text: str, namespace: Dict[str, Callable]):
 
 # -- torch (and HF and timm, which drive torch optimizers) ------------------------------------------
 
+
 def _optimizer(base: float):
     import torch
 
@@ -84,11 +92,25 @@ def _optimizer(base: float):
 def _torch_namespace(optimizer) -> Dict[str, Callable]:
     from torch.optim import lr_scheduler, swa_utils
 
-    names = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
-             "PolynomialLR", "CosineAnnealingLR", "CyclicLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
-             "SequentialLR", "ReduceLROnPlateau"]
-    namespace = {name: (lambda cls: lambda *a, **k: cls(optimizer, *a, **k))(getattr(lr_scheduler, name))
-                 for name in names}
+    names = [
+        "LambdaLR",
+        "MultiplicativeLR",
+        "StepLR",
+        "MultiStepLR",
+        "ConstantLR",
+        "LinearLR",
+        "ExponentialLR",
+        "PolynomialLR",
+        "CosineAnnealingLR",
+        "CyclicLR",
+        "CosineAnnealingWarmRestarts",
+        "OneCycleLR",
+        "SequentialLR",
+        "ReduceLROnPlateau",
+    ]
+    namespace = {
+        name: (lambda cls: lambda *a, **k: cls(optimizer, *a, **k))(getattr(lr_scheduler, name)) for name in names
+    }
     namespace["ChainedScheduler"] = lambda schedulers: lr_scheduler.ChainedScheduler(schedulers, optimizer)
     namespace["SWALR"] = lambda **kwargs: swa_utils.SWALR(optimizer, **kwargs)
     return namespace
@@ -134,9 +156,15 @@ def run_torch_like(text: str, namespace_of: Callable, base: float, steps: int | 
 
 # -- timm (loaded without timm/__init__, which needs torchvision) ------------------------------------
 
-_TIMM_CLASSES = {"CosineLRScheduler": "cosine_lr", "StepLRScheduler": "step_lr",
-                 "MultiStepLRScheduler": "multistep_lr", "PolyLRScheduler": "poly_lr", "TanhLRScheduler": "tanh_lr",
-                 "PlateauLRScheduler": "plateau_lr", "WSDLRScheduler": "wsd_lr"}
+_TIMM_CLASSES = {
+    "CosineLRScheduler": "cosine_lr",
+    "StepLRScheduler": "step_lr",
+    "MultiStepLRScheduler": "multistep_lr",
+    "PolyLRScheduler": "poly_lr",
+    "TanhLRScheduler": "tanh_lr",
+    "PlateauLRScheduler": "plateau_lr",
+    "WSDLRScheduler": "wsd_lr",
+}
 
 
 def _synthetic_package(name: str, path: Path) -> None:
@@ -159,8 +187,10 @@ def timm_scheduler_module(module: str) -> types.ModuleType:
 
 
 def _timm_namespace(optimizer) -> Dict[str, Callable]:
-    return {name: (lambda cls: lambda **k: cls(optimizer, **k))(getattr(timm_scheduler_module(module), name))
-            for name, module in _TIMM_CLASSES.items()}
+    return {
+        name: (lambda cls: lambda **k: cls(optimizer, **k))(getattr(timm_scheduler_module(module), name))
+        for name, module in _TIMM_CLASSES.items()
+    }
 
 
 def run_timm(text: str, base: float, steps: int | None, metrics) -> np.ndarray:
@@ -182,8 +212,14 @@ def run_timm(text: str, base: float, steps: int | None, metrics) -> np.ndarray:
 
 # -- Keras 3 (float32) ------------------------------------------------------------------------------
 
-_KERAS_CLASSES = ("ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
-                  "CosineDecay", "CosineDecayRestarts")
+_KERAS_CLASSES = (
+    "ExponentialDecay",
+    "PiecewiseConstantDecay",
+    "PolynomialDecay",
+    "InverseTimeDecay",
+    "CosineDecay",
+    "CosineDecayRestarts",
+)
 
 
 def run_keras(text: str, steps: int) -> np.ndarray:
@@ -220,11 +256,22 @@ def run_keras_plateau(text: str, base: float, metrics: Sequence[float]) -> np.nd
 
 # -- optax (float64 through jax.enable_x64) -----------------------------------------------------------
 
-_OPTAX_FUNCTIONS = ("constant_schedule", "polynomial_schedule", "linear_schedule", "piecewise_constant_schedule",
-                    "exponential_decay", "cosine_decay_schedule", "piecewise_interpolate_schedule",
-                    "linear_onecycle_schedule", "cosine_onecycle_schedule", "warmup_constant_schedule",
-                    "warmup_cosine_decay_schedule", "warmup_exponential_decay_schedule", "sgdr_schedule",
-                    "join_schedules")
+_OPTAX_FUNCTIONS = (
+    "constant_schedule",
+    "polynomial_schedule",
+    "linear_schedule",
+    "piecewise_constant_schedule",
+    "exponential_decay",
+    "cosine_decay_schedule",
+    "piecewise_interpolate_schedule",
+    "linear_onecycle_schedule",
+    "cosine_onecycle_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+    "sgdr_schedule",
+    "join_schedules",
+)
 
 
 def run_optax(text: str, steps: int) -> np.ndarray:
@@ -296,6 +343,7 @@ def mismatches(ours: np.ndarray, theirs: np.ndarray, library: str) -> np.ndarray
 
 # -- metric series for plateau rows ---------------------------------------------------------------
 
+
 def metric_series(name: str) -> List[float]:
     """Deterministic metric sequences, named in the documentation's ``run`` cells."""
     if name == "torch_abs":  # torch's test_reduce_lr_on_plateau case: 10 − 0.0165·i
@@ -309,5 +357,5 @@ def metric_series(name: str) -> List[float]:
     if name == "noisy":  # a loss falling through zero, with stalls of a few reports
         return [0.3 - 0.008 * i + 0.04 * math.sin(2.3 * i) ** 3 for i in range(80)]
     if name == "accuracy":  # rises, then saturates with noise (for mode "max")
-        return [0.9 - 0.4 * 0.95 ** i + 0.01 * math.sin(1.3 * i) for i in range(80)]
+        return [0.9 - 0.4 * 0.95**i + 0.01 * math.sin(1.3 * i) for i in range(80)]
     raise ValueError(f"unknown metric series {name!r}")

@@ -79,6 +79,7 @@ def load_cases(path: Path = DOC) -> List[Case]:
             continue
         where = f"{path.name}:{number}"
         library, differs = header
-        cases.append(Case(library, _code(cells[0], where), _code(cells[1], where), parse_run(cells[2], where),
-                          number, differs))
+        cases.append(
+            Case(library, _code(cells[0], where), _code(cells[1], where), parse_run(cells[2], where), number, differs)
+        )
     return cases

@@ -79,8 +79,10 @@ def compare(case):
 @pytest.mark.parametrize("case", SAME, ids=[case.id for case in SAME])
 def test_lrdsl_matches_peer(case):
     ours, theirs, bad = compare(case)
-    assert bad.size == 0, (f"{case.library} {case.peer}\n  vs lrdsl {case.lrdsl!r}\n  differ at "
-                           f"{bad[:8].tolist()}: peer {theirs[bad[:8]].tolist()} lrdsl {ours[bad[:8]].tolist()}")
+    assert bad.size == 0, (
+        f"{case.library} {case.peer}\n  vs lrdsl {case.lrdsl!r}\n  differ at "
+        f"{bad[:8].tolist()}: peer {theirs[bad[:8]].tolist()} lrdsl {ours[bad[:8]].tolist()}"
+    )
 
 
 @pytest.mark.parametrize("case", DIFFERS, ids=[case.id for case in DIFFERS])
@@ -115,43 +117,96 @@ def every_path():
 
 @pytest.mark.parametrize("case", BY_ITERATION, ids=[case.id for case in BY_ITERATION])
 def test_every_evaluation_path_matches_peer(case, every_path):
-    found = problems(harness_case(case), every_path[case], reference=peer(case),
-                     reference_dtype=TOLERANCE[case.library])
+    found = problems(
+        harness_case(case), every_path[case], reference=peer(case), reference_dtype=TOLERANCE[case.library]
+    )
     assert not found, f"{case.library} {case.peer}\n  vs lrdsl on every path:\n" + "\n".join(found)
 
 
 # Peer features the suite must cover: every listed fragment must occur in one row's peer call.
 REQUIRED = {
-    "torch": [("StepLR(",), ("MultiStepLR(",), ("ConstantLR(",), ("LinearLR(",), ("ExponentialLR(",),
-              ("PolynomialLR(",), ("CosineAnnealingLR(",), ("CosineAnnealingWarmRestarts(",),
-              ("CyclicLR(", "step_size_up"), ("CyclicLR(", '"triangular2"'), ("CyclicLR(", '"exp_range"'),
-              ("OneCycleLR(", "total_steps=100)"), ("OneCycleLR(", '"linear"', "three_phase=True"),
-              ("OneCycleLR(", "three_phase=True", "total_steps=37"), ("OneCycleLR(", '"linear"', "pct_start=0.25"),
-              ("SequentialLR(",), ("ChainedScheduler(",), ("LambdaLR(",), ("ReduceLROnPlateau(",)],
-    "keras": [("ExponentialDecay(", "staircase=True"), ("ExponentialDecay(", "decay_rate=0.5)"),
-              ("InverseTimeDecay(",), ("PolynomialDecay(",), ("PiecewiseConstantDecay(",),
-              ("CosineDecay(", "warmup_target"), ("CosineDecayRestarts(",), ("ReduceLROnPlateau(", "cooldown"),
-              ("ReduceLROnPlateau(", 'mode="max"'), ("ReduceLROnPlateau(", "min_lr")],
-    "optax": [("linear_schedule(",), ("cosine_decay_schedule(",), ("warmup_cosine_decay_schedule(",),
-              ("exponential_decay(", "transition_begin", "end_value"), ("piecewise_constant_schedule(",),
-              ("join_schedules(",), ("sgdr_schedule(",), ("linear_onecycle_schedule(",),
-              ("cosine_onecycle_schedule(",), ("reduce_on_plateau(", "cooldown"), ("reduce_on_plateau(", "atol"),
-              ("reduce_on_plateau(", "min_scale")],
-    "hf": [(f'get_scheduler("{name}"',) for name in
-           ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-            "inverse_sqrt", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay",
-            "reduce_lr_on_plateau")],
-    "timm": [("CosineLRScheduler(", "cycle_mul"), ("CosineLRScheduler(", "warmup_prefix=True"),
-             ("CosineLRScheduler(t_initial=50, warmup_t=5",), ("StepLRScheduler(",), ("MultiStepLRScheduler(",),
-             ("PolyLRScheduler(",)],
+    "torch": [
+        ("StepLR(",),
+        ("MultiStepLR(",),
+        ("ConstantLR(",),
+        ("LinearLR(",),
+        ("ExponentialLR(",),
+        ("PolynomialLR(",),
+        ("CosineAnnealingLR(",),
+        ("CosineAnnealingWarmRestarts(",),
+        ("CyclicLR(", "step_size_up"),
+        ("CyclicLR(", '"triangular2"'),
+        ("CyclicLR(", '"exp_range"'),
+        ("OneCycleLR(", "total_steps=100)"),
+        ("OneCycleLR(", '"linear"', "three_phase=True"),
+        ("OneCycleLR(", "three_phase=True", "total_steps=37"),
+        ("OneCycleLR(", '"linear"', "pct_start=0.25"),
+        ("SequentialLR(",),
+        ("ChainedScheduler(",),
+        ("LambdaLR(",),
+        ("ReduceLROnPlateau(",),
+    ],
+    "keras": [
+        ("ExponentialDecay(", "staircase=True"),
+        ("ExponentialDecay(", "decay_rate=0.5)"),
+        ("InverseTimeDecay(",),
+        ("PolynomialDecay(",),
+        ("PiecewiseConstantDecay(",),
+        ("CosineDecay(", "warmup_target"),
+        ("CosineDecayRestarts(",),
+        ("ReduceLROnPlateau(", "cooldown"),
+        ("ReduceLROnPlateau(", 'mode="max"'),
+        ("ReduceLROnPlateau(", "min_lr"),
+    ],
+    "optax": [
+        ("linear_schedule(",),
+        ("cosine_decay_schedule(",),
+        ("warmup_cosine_decay_schedule(",),
+        ("exponential_decay(", "transition_begin", "end_value"),
+        ("piecewise_constant_schedule(",),
+        ("join_schedules(",),
+        ("sgdr_schedule(",),
+        ("linear_onecycle_schedule(",),
+        ("cosine_onecycle_schedule(",),
+        ("reduce_on_plateau(", "cooldown"),
+        ("reduce_on_plateau(", "atol"),
+        ("reduce_on_plateau(", "min_scale"),
+    ],
+    "hf": [
+        (f'get_scheduler("{name}"',)
+        for name in (
+            "linear",
+            "cosine",
+            "cosine_with_restarts",
+            "polynomial",
+            "constant",
+            "constant_with_warmup",
+            "inverse_sqrt",
+            "cosine_with_min_lr",
+            "cosine_warmup_with_min_lr",
+            "warmup_stable_decay",
+            "reduce_lr_on_plateau",
+        )
+    ],
+    "timm": [
+        ("CosineLRScheduler(", "cycle_mul"),
+        ("CosineLRScheduler(", "warmup_prefix=True"),
+        ("CosineLRScheduler(t_initial=50, warmup_t=5",),
+        ("StepLRScheduler(",),
+        ("MultiStepLRScheduler(",),
+        ("PolyLRScheduler(",),
+    ],
 }
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_every_required_peer_feature_has_a_parity_row(library):
     peers = [case.peer for case in SAME if case.library == library]
-    missing = [fragments for fragments in REQUIRED[library]
-               if not any(all(fragment in peer for fragment in fragments) for peer in peers)]
+    missing = [
+        fragments
+        for fragments in REQUIRED[library]
+        if not any(all(fragment in peer for fragment in fragments) for peer in peers)
+    ]
     assert not missing, f"docs/equivalence.md has no {library} parity row for {missing}"
 
 

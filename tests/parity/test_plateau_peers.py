@@ -30,8 +30,10 @@ BASE = 0.1
 
 def _plateau(factor, patience, threshold, threshold_mode, mode, cooldown, floor) -> str:
     """A ``plateau`` string with every parameter spelled out (and no eps: neither peer has one)."""
-    return (f'plateau(factor={factor}, patience={patience}, threshold={threshold}, threshold_mode="{threshold_mode}", '
-            f'mode="{mode}", cooldown={cooldown}, min={floor}, eps=0)')
+    return (
+        f'plateau(factor={factor}, patience={patience}, threshold={threshold}, threshold_mode="{threshold_mode}", '
+        f'mode="{mode}", cooldown={cooldown}, min={floor}, eps=0)'
+    )
 
 
 def keras_plateau(factor=0.1, patience=10, mode="min", min_delta=1e-4, cooldown=0, min_lr=0.0, naive=False) -> str:
@@ -45,8 +47,9 @@ def keras_plateau(factor=0.1, patience=10, mode="min", min_delta=1e-4, cooldown=
     return _plateau(factor, max(patience - shift, 0), abs(min_delta), "abs", mode, max(cooldown - shift, 0), min_lr)
 
 
-def optax_plateau(factor=0.1, patience=10, rtol=1e-4, atol=0.0, cooldown=0, min_scale=0.0, mode="min",
-                  naive=False) -> str:
+def optax_plateau(
+    factor=0.1, patience=10, rtol=1e-4, atol=0.0, cooldown=0, min_scale=0.0, mode="min", naive=False
+) -> str:
     """The documented string for ``reduce_on_plateau(factor, patience, rtol, atol, cooldown, min_scale)``.
 
     optax cuts when its count *equals* ``patience`` (so ``patience >= 1``: one less here), with
@@ -101,8 +104,9 @@ OPTAX = [
 
 MAPPINGS: Dict[str, Callable[..., str]] = {"keras": keras_plateau, "optax": optax_plateau}
 NAIVE = {library: functools.partial(mapping, naive=True) for library, mapping in MAPPINGS.items()}
-COMBOS = [(library, series, kwargs)
-          for library, table in (("keras", KERAS), ("optax", OPTAX)) for series, kwargs in table]
+COMBOS = [
+    (library, series, kwargs) for library, table in (("keras", KERAS), ("optax", OPTAX)) for series, kwargs in table
+]
 
 
 def peer_call(library: str, kwargs: Dict) -> str:
@@ -147,8 +151,9 @@ def test_documented_mapping_reproduces_the_peer_at_every_report(combo):
 @pytest.mark.parametrize("library", ["keras", "optax"])
 def test_naive_mapping_fails(library):
     """The same-parameter string differs wherever it is a different string."""
-    combos = [combo for combo in COMBOS
-              if combo[0] == library and NAIVE[library](**combo[2]) != MAPPINGS[library](**combo[2])]
+    combos = [
+        combo for combo in COMBOS if combo[0] == library and NAIVE[library](**combo[2]) != MAPPINGS[library](**combo[2])
+    ]
     assert len(combos) >= 12
     matching = [combo_id(combo) for combo in combos if not differing_reports(NAIVE[library], combo, peer_lrs(*combo))]
     assert not matching, f"the naive {library} mapping matches on {matching}"
@@ -163,7 +168,7 @@ def test_optax_accumulation_is_one_report_of_the_mean_every_size_values(size):
     sched, ours = lrdsl.compile(optax_plateau(**kwargs), base=BASE), []
     for k in range(len(metrics)):
         if (k + 1) % size == 0:
-            sched.report(float(np.mean(metrics[k + 1 - size:k + 1])))
+            sched.report(float(np.mean(metrics[k + 1 - size : k + 1])))
         ours.append(sched(k))
     assert np.unique(theirs).size >= 3
     assert mismatches(np.array(ours), theirs, "optax").size == 0

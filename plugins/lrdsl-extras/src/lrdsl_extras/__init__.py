@@ -35,7 +35,7 @@ def noam(xp, t, warmup: Duration, d_model: float = 512.0, scale: float = 1.0):
     - no natural length; it ignores the incoming base
     """
     n = t + 1
-    return scale * d_model ** -0.5 * xp.minimum(n ** -0.5, n * warmup ** -1.5)
+    return scale * d_model**-0.5 * xp.minimum(n**-0.5, n * warmup**-1.5)
 
 
 @optimizer_node(checks={"lr": nonnegative, "weight_decay": nonnegative})

@@ -18,7 +18,7 @@ class SpikeGuard:
 
     @property
     def value(self) -> float:
-        return self.base * self.factor ** self.cuts
+        return self.base * self.factor**self.cuts
 
     def report(self, metric: float) -> None:
         if metric > self.threshold * self.best:
@@ -34,8 +34,9 @@ class SpikeGuard:
         self.cuts = checked["cuts"]
 
 
-@built_schedule_node(stateful=True, checks={"threshold": Check(lambda v: v > 1, "> 1"),
-                                            "factor": between(0, 1, high_open=True)})
+@built_schedule_node(
+    stateful=True, checks={"threshold": Check(lambda v: v > 1, "> 1"), "factor": between(0, 1, high_open=True)}
+)
 def spike_guard(ctx, threshold: float = 2.0, factor: float = 0.5) -> Built:
     """Loss-spike guard: b · factor^n, n = the reports whose metric exceeded threshold × the best so far.
 
@@ -45,5 +46,10 @@ def spike_guard(ctx, threshold: float = 2.0, factor: float = 0.5) -> Built:
     - metric-driven: it must be the last phase (``warmup(5%) then spike_guard()``)
     """
     guard = SpikeGuard(ctx.base, threshold, factor)
-    return Built(lambda xp, t: 0 * t + guard.value, scalar=lambda t: guard.value,
-                 label=f"spike_guard(threshold={threshold:g}, factor={factor:g})", states=(guard,), timeless=True)
+    return Built(
+        lambda xp, t: 0 * t + guard.value,
+        scalar=lambda t: guard.value,
+        label=f"spike_guard(threshold={threshold:g}, factor={factor:g})",
+        states=(guard,),
+        timeless=True,
+    )
