@@ -7,8 +7,12 @@ Source positions ride along for error messages but never take part in equality.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Tuple, Union
+
+from .errors import LRDSLError
+from .text import shorten
 
 Position = Optional[Tuple[int, int]]  # (line, column), both 1-based
 
@@ -28,11 +32,28 @@ class Expr:
         return iter(())
 
 
+def _check_literal(value, node: str) -> None:
+    """A literal holds an int or a float that is finite as a float (what the parser can produce)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    try:
+        ok = ok and math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        ok = False
+    if not ok:
+        shown = (
+            f"an int of {value.bit_length()} bits" if isinstance(value, int) and value.bit_length() > 1000 else value
+        )
+        raise LRDSLError(f"{node}({shorten(repr(shown), 60)}): a literal is an int or float within float range")
+
+
 @dataclass(frozen=True, repr=False)
 class Number(Expr):
     """A numeric literal: ``0.1``, ``3e-4``, ``10`` (ints stay ints)."""
 
     value: Union[int, float]
+
+    def __post_init__(self) -> None:
+        _check_literal(self.value, "Number")
 
     def __repr__(self) -> str:
         return f"Number({self.value!r})"
@@ -44,6 +65,13 @@ class Duration(Expr):
 
     value: Union[int, float]
     unit: str  # "it", "ep" or "%"
+
+    def __post_init__(self) -> None:
+        _check_literal(self.value, "Duration")
+        if self.unit not in ("it", "ep", "%") or self.value < 0:
+            raise LRDSLError(
+                f"Duration({self.value!r}, {self.unit!r}): a duration is a number >= 0 in 'it', 'ep' or '%'"
+            )
 
     def __repr__(self) -> str:
         return f"Duration({self.value!r}, {self.unit!r})"

@@ -49,6 +49,7 @@ from .exact import (
     linear_between,
     one_minus_power,
     periods,
+    poly_between,
     power,
     remaining,
 )
@@ -63,6 +64,7 @@ from .specs import (
     Param,
     SameAs,
     ScheduleSpec,
+    StateEntry,
     between,
     finite_positive,
     nonnegative,
@@ -229,6 +231,7 @@ def optimizer_node(
     checks: Mapping[str, Check] | None = None,
     requires: Sequence[Check] = (),
     fixed: Sequence[str] = (),
+    state: Mapping[str, StateEntry] | None = None,
     **bridges,
 ) -> Callable[[Callable], Callable]:
     """Declare an optimizer node from its update rule ``update(param, grad, state, *hyperparameters)``.
@@ -263,6 +266,10 @@ def optimizer_node(
     - ``checks`` give ranges, checked on constants once and on every value a schedule takes.
     - ``requires`` are :class:`Check` s of the dict of all values (``Check(lambda h: ..., "nesterov
       needs momentum > 0")``), for constraints between hyperparameters.
+    - ``state`` declares the entries the rule keeps per parameter, ``{"exp_avg": StateEntry(),
+      "exp_avg_sq": StateEntry(check=nonnegative)}`` (:class:`StateEntry`): a checkpoint that
+      lacks one, has another, or breaks a range is refused before anything is loaded, and a
+      step that leaves a declared entry malformed is undone.
     - other keyword arguments are data for the framework bridges, in ``spec.bridges``.
     """
 
@@ -278,6 +285,7 @@ def optimizer_node(
                 update=function,
                 requires=tuple(requires),
                 fixed=frozenset(fixed),
+                state=state,
                 bridges=bridges,
             ),
         )
@@ -294,6 +302,7 @@ __all__ = [
     "NodeContext",
     "SameAs",
     "ScheduleArg",
+    "StateEntry",
     "StatefulNode",
     "SubSchedule",
     "between",
@@ -310,6 +319,7 @@ __all__ = [
     "one_of",
     "optimizer_node",
     "periods",
+    "poly_between",
     "positive",
     "power",
     "remaining",

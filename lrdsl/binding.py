@@ -19,6 +19,8 @@ from collections.abc import Sequence as SequenceABC
 from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional
 
+import numpy as np
+
 from . import ast
 from .context import Context, located
 from .errors import ParameterError, PhaseError, UnknownNameError, did_you_mean
@@ -26,7 +28,7 @@ from .kinds import Kind
 from .parser import parse
 from .printer import to_text
 from .specs import BASE, REQUIRED, FunctionSpec, NodeSpec, Param, SameAsDefault, ScheduleSpec
-from .text import shorten, show_value
+from .text import describe, shorten, show_value
 
 
 def label(node: ast.Expr) -> str:
@@ -53,30 +55,44 @@ def variable_value(node: ast.Variable, ctx: Context):
     return ctx.variables[node.name]
 
 
+MAX_VARIABLE_ITEMS = 10_000  # numbers, booleans and strings in one variable's value, nested lists included
+MAX_VARIABLE_DEPTH = 20  # nesting of lists in one variable's value
+
+
 def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
-    """A variable's value as an AST: numbers and booleans as literals, strings parsed as lrdsl."""
-    value = variable_value(node, ctx)
-    if isinstance(value, bool):
-        return ast.Boolean(value)
-    if isinstance(value, (int, float)):
-        if not _finite_number(value):
-            raise ParameterError(f"variable ${node.name} = {value!r:.40}: expected a finite number")
-        return ast.Number(value)
+    """A variable's value as an AST: numbers and booleans as literals, strings parsed as lrdsl,
+    lists (and tuples) as lists. A value too large, too deep or containing itself is refused, so a
+    crafted config (an alias bomb, a recursive list) ends in an error naming the variable."""
+    budget = [MAX_VARIABLE_ITEMS]
+    return _value_tree(variable_value(node, ctx), f"${node.name}", (), budget)
+
+
+def _value_tree(value, name: str, enclosing: tuple, budget: list) -> ast.Expr:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ParameterError(f"variable {name.split('[')[0]} is too large: more than {MAX_VARIABLE_ITEMS:,} items")
+    if isinstance(value, (bool, np.bool_)):
+        return ast.Boolean(bool(value))
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = value.item() if isinstance(value, np.generic) else value
+        if not _finite_number(number):
+            raise ParameterError(f"variable {name} = {value!r:.40}: expected a finite number")
+        return ast.Number(number)
     if isinstance(value, str):
         tree = parse(value)
         if any(isinstance(n, ast.Variable) for n in ast.walk(tree)):
-            raise ParameterError(f"variable ${node.name} = {value!r} must not refer to other variables")
+            raise ParameterError(f"variable {name} = {value!r:.80} must not refer to other variables")
         return tree
-    if isinstance(value, SequenceABC):
-        return ast.ListExpr(
-            tuple(
-                variable_tree(ast.Variable(f"{node.name}[{i}]"), replace(ctx, variables={f"{node.name}[{i}]": item}))
-                for i, item in enumerate(value)
+    if isinstance(value, SequenceABC) and not isinstance(value, (bytes, bytearray)):  # lists, OmegaConf's too
+        if any(value is outer for outer in enclosing):
+            raise ParameterError(
+                f"variable {name} contains itself; a variable is a number, a boolean, a string or a list of them"
             )
-        )
-    raise ParameterError(
-        f"variable ${node.name} has a {type(value).__name__}; expected a number, a boolean, a string or a list"
-    )
+        if len(enclosing) >= MAX_VARIABLE_DEPTH:
+            raise ParameterError(f"variable {name} nests lists more than {MAX_VARIABLE_DEPTH} deep")
+        inner = (*enclosing, value)
+        return ast.ListExpr(tuple(_value_tree(item, f"{name}[{i}]", inner, budget) for i, item in enumerate(value)))
+    raise ParameterError(f"variable {name} is {describe(value)}; expected a number, a boolean, a string or a list")
 
 
 def _finite_number(value) -> bool:

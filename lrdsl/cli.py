@@ -9,6 +9,7 @@ lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import sys
@@ -20,6 +21,8 @@ from .errors import LRDSLError
 from .plugins import default_registry
 from .schedule import compile_schedule
 from .textplot import render
+
+MAX_PLOT_POINTS = 100_000  # iterations evaluated for a plot; a longer run is sampled
 
 
 def _variable(text: str):
@@ -78,7 +81,12 @@ def cmd_plot(args) -> None:
     if length < 1:
         raise LRDSLError(f"--{'epochs' if counter == 'ep' else 'iterations'} must be at least 1")
     name = "epoch" if counter == "ep" else "iteration"
-    points = np.linspace(0, length, 401) if counter == "ep" else np.arange(int(length), dtype=float)
+    if counter == "ep":
+        points = np.linspace(0, length, 401)
+    elif length <= MAX_PLOT_POINTS:
+        points = np.arange(int(length), dtype=float)
+    else:  # a long run is drawn from a sample of its iterations
+        points = np.unique(np.linspace(0, int(length) - 1, MAX_PLOT_POINTS).round())
     values = sched.values(epochs=points) if counter == "ep" else sched.values(points)
     print(sched.expression)
     print(render(points, values, x_name=name))
@@ -111,12 +119,13 @@ def _save_png(path: str, points, values, title: str, name: str) -> None:
     axes.set_ylabel("learning rate")
     axes.set_title(title, fontsize=9)
     figure.tight_layout()
-    try:
-        figure.savefig(path, dpi=100)
-    except (OSError, ValueError) as error:
-        raise LRDSLError(
-            f"--png {path}: cannot write the image ({error}); give a writable path ending in .png"
-        ) from error
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
+    try:  # written and closed here, so that a full disk or a bad path is an error, not "wrote"
+        with open(path, "wb") as handle:
+            handle.write(image.getvalue())
+    except OSError as error:
+        raise LRDSLError(f"--png {path}: cannot write the image ({error.strerror}); give a writable path") from None
     print(f"wrote {path}")
 
 

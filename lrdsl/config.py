@@ -95,6 +95,14 @@ def load_document(source) -> Dict[str, Any]:
 
 
 def _parse_document(data: bytes, suffix: str, path: str):
+    """The parsed document; a document nested too deeply for the parser is a ConfigError, not a RecursionError."""
+    try:
+        return _parse(data, suffix, path)
+    except RecursionError:
+        raise ConfigError(f"{path}: the document is nested too deeply to read") from None
+
+
+def _parse(data: bytes, suffix: str, path: str):
     if suffix == ".json":
         try:
             return json.loads(data)

@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import EvaluationError
+from .exact import power
 from .scalarmath import SCALAR
 from .text import shorten
 
@@ -117,9 +118,13 @@ def binary(op: str, left: Curve, right: Curve, label) -> Curve:
         )
     if left.constant is not None:
         c = left.constant
+        if op == "**" and c >= 0:  # 0.998 ** floor(it / 5): float32 keeps the float64 constant's digits
+            over = lambda t, xp: power(xp, c, G(t, xp))  # noqa: E731
+        else:
+            over = lambda t, xp: array_op(c, G(t, xp))  # noqa: E731
         return Curve(
             lambda t: scalar_op(c, g(t)),
-            lambda t, xp: array_op(c, G(t, xp)),
+            over,
             label,
             stateful=stateful,
             timeless=timeless,

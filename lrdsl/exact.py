@@ -12,8 +12,9 @@ products instead, so a boundary at an integer counter lands on the same iteratio
 - :func:`fraction` and :func:`remaining`: ``min(t, T) / T`` and ``1`` minus it, in [0, 1],
   exactly 1 and 0 from ``t = T`` on (so a node with a horizon holds exactly its end value past
   it, and ``remaining ** p`` is never NaN), each computed without cancellation;
-- :func:`linear_between`, :func:`cosine_between`: a straight line or a half cosine from one
-  value to another over a horizon, convex combinations precise near both ends;
+- :func:`linear_between`, :func:`cosine_between`, :func:`poly_between`: a straight line, a half
+  cosine or a polynomial from one value to another over a horizon, convex combinations precise
+  near both ends;
 - :func:`power`, :func:`one_minus_power`: a constant raised to a growing power, without
   float32's error in the constant, and one minus it without cancellation;
 - :func:`periods`: the period containing ``t`` when period k lasts ``length · mult^k``, from a
@@ -98,6 +99,24 @@ def linear_between(xp, start, end, t, T):
     done = fraction(xp, t, T)
     left = 1 - done if _direct(xp) else remaining(xp, t, T)
     return start * left + end * done
+
+
+def poly_between(xp, start, end, t, T, power: float):
+    """A polynomial from ``start`` at ``t = 0`` to ``end`` at ``t = T``, then ``end``.
+
+    ``start·c + end·(1 − c)`` with ``c = (1 − f)^power``, ``f = fraction(t, T)``: a convex
+    combination, exactly ``end`` from ``T`` on. On float32 and compiled backends ``1 − c`` is
+    ``−expm1(power·log1p(−f))``, so a value rising from a small ``start`` keeps its digits.
+    """
+    if power == 0:  # (1 − f)^0 = 1: start throughout, as torch's PolynomialLR with power 0
+        return start + 0 * t
+    c = remaining(xp, t, T) ** power
+    if _direct(xp):
+        return start * c + end * (1 - c)
+    done = fraction(xp, t, T)
+    rest = xp.where(done < 1, -xp.expm1(power * xp.log1p(-xp.minimum(done, 0.5))), 1.0)
+    rest = xp.where(done <= 0.5, rest, 1 - c)  # past the middle, c is small and 1 − c cancels no digit
+    return start * c + end * rest
 
 
 def cosine_between(xp, start, end, t, T):

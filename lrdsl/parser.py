@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import List, Tuple, Union, cast
@@ -22,6 +23,8 @@ from .vocabulary import KEYWORDS
 
 MAX_LENGTH = 100_000  # characters in one expression
 MAX_DEPTH = 100  # nesting levels of the AST
+MAX_NUMBER_LENGTH = 400  # characters in one number literal
+_LONG_NUMBER = re.compile(rf"[0-9.]{{{MAX_NUMBER_LENGTH + 1}}}")
 
 _TERMINAL_NAMES = {
     "NUMBER": "a number",
@@ -58,8 +61,12 @@ def _identifier(token: Token) -> str:
 
 def _number(text: str):
     value = int(text) if text.isdigit() else float(text)
-    if math.isinf(float(value)):
-        raise LRDSLSyntaxError(f"number {text[:30]!r} is too large")
+    try:
+        finite = math.isfinite(float(value))
+    except OverflowError:  # an integer beyond float range
+        finite = False
+    if not finite:
+        raise LRDSLSyntaxError(f"number {text[:30]!r}... is too large for a float")
     return value
 
 
@@ -158,6 +165,12 @@ def _parser() -> Lark:
     return Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True, transformer=ASTBuilder())
 
 
+def _line_column(text: str, offset: int):
+    """The 1-based (line, column) of character ``offset``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
 def caret(text: str, line: int, column: int, width: int = 72) -> str:
     """The source line with a caret under ``column``, trimmed around it for long lines."""
     lines = text.split("\n")
@@ -209,6 +222,15 @@ def parse(text: str) -> ast.Expr:
         raise LRDSLError(f"an lrdsl expression must be a string, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise LRDSLSyntaxError(f"expression is too long: {len(text):,} characters (the limit is {MAX_LENGTH:,})")
+    long_number = _LONG_NUMBER.search(text)
+    if long_number:  # refused before the lexer sees it
+        line, column = _line_column(text, long_number.start())
+        raise LRDSLSyntaxError(
+            f"a number of more than {MAX_NUMBER_LENGTH} characters at line {line}, column {column}\n"
+            f"{caret(text, line, column)}",
+            line,
+            column,
+        )
     try:
         tree = cast(ast.Expr, _parser().parse(text))  # the builder transforms while parsing
     except (UnexpectedCharacters, UnexpectedToken, UnexpectedEOF) as error:  # lark's UnexpectedInput

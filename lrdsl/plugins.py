@@ -26,16 +26,17 @@ import importlib.metadata
 import os
 import re
 import warnings
-from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypedDict
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypedDict
 
 import pluggy
 
 from . import hookspecs
 from .errors import PluginError, did_you_mean
+from .guard import FAILURES, failure, fenced
 from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
 from .registry import NameClashError, Registry, withdrawn_reason
-from .specs import FunctionSpec, ScheduleSpec, spec_of
+from .specs import spec_of
 
 BUILTIN_PLUGINS = (
     "lrdsl.builtin.functions",
@@ -112,10 +113,6 @@ def _warn(source: str, message: str) -> None:
     warnings.warn(f"lrdsl plugin {source!r}: {message}", LRDSLPluginWarning, stacklevel=3)
 
 
-def _error(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
 @dataclass
 class LoadedPlugins:
     """The pluggy manager and, by registered plugin name, the source (distribution) of each plugin."""
@@ -127,10 +124,10 @@ class LoadedPlugins:
         """Register ``plugin``; a third party's failure is a warning, a built-in's raises."""
         try:
             self.manager.register(plugin, name=name)
-        except Exception as error:  # pluggy validates hook signatures here
+        except FAILURES as error:  # pluggy validates hook signatures here
             if source == BUILTIN_SOURCE:
                 raise
-            _warn(source, f"skipped: registering {name!r} failed: {_error(error)}")
+            _warn(source, f"skipped: registering {name!r} failed: {failure(error)}")
             return
         self.sources[name] = source
         self._check_hooks(plugin, name, source)
@@ -185,8 +182,8 @@ def load_plugins(
             continue
         try:
             plugin = ep.load()
-        except Exception as error:  # any failure in third-party code
-            _warn(source, f"skipped: importing entry point '{ep.name} = {ep.value}' failed: {_error(error)}")
+        except FAILURES as error:  # any failure in third-party code
+            _warn(source, f"skipped: importing entry point '{ep.name} = {ep.value}' failed: {failure(error)}")
             continue
         loaded.register(plugin, f"{source}:{ep.name}", source)
     return loaded
@@ -208,51 +205,19 @@ def _hook_specs(impl, source: str) -> Tuple:
         if specs is None or isinstance(specs, (str, bytes)) or not hasattr(specs, "__iter__"):
             raise PluginError(f"its lrdsl_nodes hook returned {type(specs).__name__}, not a list of nodes")
         return tuple(specs)
-    except Exception as error:  # any failure in third-party code
+    except FAILURES as error:  # any failure in third-party code
         if source == BUILTIN_SOURCE:
             raise
-        reason = str(error) if isinstance(error, PluginError) else f"its lrdsl_nodes hook raised {_error(error)}"
+        reason = str(error) if isinstance(error, PluginError) else f"its lrdsl_nodes hook raised {failure(error)}"
         _warn(source, f"skipped {impl.plugin_name!r}: {reason}")
         return ()
-
-
-def _guarded(node, source: str):
-    """``node``'s spec with its formula wrapped so that a bug in it is a PluginError naming the plugin.
-
-    Arithmetic and value errors pass through: the evaluators report them with the phase and time.
-    A built-in node, or something that is not a node (the registry refuses it), is returned as is.
-    """
-    try:
-        spec = spec_of(node)
-    except PluginError:
-        return node
-    if source == BUILTIN_SOURCE:
-        return spec
-    if isinstance(spec, ScheduleSpec) and spec.formula is not None:
-        return replace(spec, formula=_guard(spec.formula, spec.name, source))
-    if isinstance(spec, FunctionSpec) and spec.evaluate is not None:
-        return replace(spec, evaluate=_guard(spec.evaluate, spec.name, source))
-    return spec
-
-
-def _guard(function: Callable, name: str, source: str) -> Callable:
-    @functools.wraps(function)
-    def guarded(xp, *args):
-        try:
-            return function(xp, *args)
-        except (ArithmeticError, ValueError):
-            raise
-        except Exception as error:
-            raise PluginError(f"node {name!r} from plugin {source!r} failed: {_error(error)}") from error
-
-    return guarded
 
 
 def _add(registry: Registry, node, source: str) -> None:
     """Add one node under the clash policy (see the module docstring)."""
     try:
-        spec = _guarded(node, source)
-        registry.add(spec, source)
+        spec = spec_of(node).with_source(source)
+        registry.add(spec if source == BUILTIN_SOURCE else fenced(spec), source)
     except NameClashError as clash:
         if source == BUILTIN_SOURCE:
             raise
@@ -269,10 +234,10 @@ def _add(registry: Registry, node, source: str) -> None:
                 registry.withdraw(clash.other, clash.other.source)
             registry.withdraw(spec, source)
             _warn(source, withdrawn_reason(clash.name, registry.withdrawn()[clash.name]))
-    except Exception as error:  # a malformed spec, whatever it trips over
+    except FAILURES as error:  # a malformed spec, whatever it trips over
         if source == BUILTIN_SOURCE:
             raise
-        _warn(source, f"node skipped: {error if isinstance(error, PluginError) else _error(error)}")
+        _warn(source, f"node skipped: {error if isinstance(error, PluginError) else failure(error)}")
 
 
 def build_registry(

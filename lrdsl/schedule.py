@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import OrderedDict
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from . import ast
 from .clock import make_clock
 from .compiler import compile_phases
 from .context import Context
+from .counters import counter, counters
 from .errors import EvaluationError, LRDSLError, UnitError
 from .exact import to_iterations
 from .parser import parse
@@ -23,6 +24,7 @@ from .schema import Anything, ListOf, Number, Record, Text, Where, restoring, va
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
+_EXACT = 2.0**53  # counters below this are whole numbers exactly in a float
 
 
 class Schedule:
@@ -54,49 +56,80 @@ class Schedule:
 
     # -- evaluation ------------------------------------------------------------------------------
     def __call__(self, iteration=None, epoch=None) -> float:
-        if iteration is not None and (epoch is None or not self._prefers_epoch):
-            point, scale = iteration, self._per_iteration
-        else:
-            point, scale = epoch, self._per_epoch
-        try:
-            if scale is None:
-                raise TypeError
-            t = point * scale if scale == 1.0 else to_iterations(SCALAR, point * 1.0, scale)
-            if not t >= 0.0:
-                raise TypeError
-        except (TypeError, ValueError, OverflowError):  # None, a string, an array, NaN, < 0, 10**400
-            raise self._bad_time(point, scale, "iteration" if point is iteration else "epoch") from None
+        t = self._time(iteration, epoch)
         try:
             value = self._at(t)
-        except (ArithmeticError, ValueError) as error:
-            raise self._failure(t, f"cannot be computed ({_reason(error)})") from None
+        except LRDSLError:
+            raise
+        except (ArithmeticError, ValueError):  # the float path stops where IEEE arithmetic goes on
+            value = self._ieee(t)
         if value >= 0.0 and value < _INF:
-            return value
-        raise self._failure(t, f"gives {value!r}")
+            return float(value)
+        raise self._failure(t, f"gives {value!r}{' (too large for a float)' if value == _INF else ''}")
+
+    def _time(self, iteration, epoch) -> float:
+        """The clock time of ``sched(iteration, epoch)``: counters checked, converted and reconciled."""
+        if iteration is None and epoch is None:
+            raise LRDSLError("a schedule is evaluated at an iteration, sched(i), or an epoch, sched(epoch=e)")
+        if epoch is None and type(iteration) in (int, float) and self._per_iteration == 1.0 and 0 <= iteration < _EXACT:
+            return float(iteration)  # the training loop's case, without the checks' cost
+        times: Dict[str, float] = {}  # the clock time of each counter given that this clock can read
+        for name, point, scale in (("iteration", iteration, self._per_iteration), ("epoch", epoch, self._per_epoch)):
+            if point is not None:
+                value = counter(point, name)
+                if scale is not None:
+                    times[name] = self._clock_time(value, scale, name)
+        chosen = "epoch" if iteration is None or (epoch is not None and self._prefers_epoch) else "iteration"
+        if chosen not in times:
+            raise self._unit_error(chosen)
+        spe = self.clock.steps_per_epoch
+        if len(times) == 2 and spe is not None and not math.isclose(*times.values(), rel_tol=1e-9, abs_tol=1e-9):
+            raise LRDSLError(
+                f"sched({iteration!r}, epoch={epoch!r}): the iteration and the epoch disagree (with steps_per_epoch="
+                f"{spe:g}, iteration {iteration!r} is epoch {times['iteration'] / spe:g}); give one of them"
+            )
+        return times[chosen]
+
+    @staticmethod
+    def _clock_time(point: float, scale: float, name: str) -> float:
+        """``point`` of a counter in clock units."""
+        t = point if scale == 1.0 else to_iterations(SCALAR, point, scale)
+        if not t < _INF:
+            raise EvaluationError(f"the {name} {point!r} is too large for this schedule's clock")
+        return t
+
+    def _ieee(self, t: float) -> float:
+        """The value at ``t`` by the NumPy evaluator, where intermediate overflows are infinities and
+        a division by zero is one, as IEEE arithmetic has it: ``sched(i)`` and ``values([i])`` then
+        agree on whether a value exists."""
+        with np.errstate(all="ignore"):
+            try:
+                return float(np.asarray(self._curve.over(np.array([t]), np), dtype=np.float64).flat[0])
+            except LRDSLError:
+                raise
+            except (ArithmeticError, ValueError) as error:
+                raise self._failure(t, f"cannot be computed ({_reason(error)})") from None
 
     def values(self, iterations=None, *, epochs=None) -> np.ndarray:
         """The schedule at every point of ``iterations`` (or ``epochs``), as float64, vectorised."""
-        counter = "iteration" if epochs is None else "epoch"
+        counter_name = "iteration" if epochs is None else "epoch"
         points = iterations if epochs is None else epochs
         scale = self._per_iteration if epochs is None else self._per_epoch
         if points is None:
             raise LRDSLError("values() needs iterations (an array of iteration numbers) or epochs=")
-        try:
-            t = np.asarray(points, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            raise LRDSLError(f"values(): {counter}s must be numbers, got {type(points).__name__}") from None
+        t = counters(points, counter_name)
         if scale is None:
-            raise self._unit_error(counter)
+            raise self._unit_error(counter_name)
         if scale != 1.0:
             t = to_iterations(np, t, scale)
-        if t.size and not t.min() >= 0:
-            raise EvaluationError(f"values(): {counter}s must be >= 0 (and not NaN)")
         with np.errstate(all="ignore"):
             try:
                 out = self._curve.over(t, np)
+            except LRDSLError:
+                raise
             except (ArithmeticError, ValueError) as error:
                 raise EvaluationError(
-                    f"schedule {self.expression!r} cannot be evaluated over these {counter}s: {error}"
+                    f"schedule {self.expression!r} cannot be evaluated over these {counter_name}s: {error}"
                 ) from None
         out = np.asarray(out, dtype=np.float64)
         if out.shape != t.shape:
@@ -186,18 +219,6 @@ class Schedule:
             f"{counter} needs steps_per_epoch= when compiling, or call it by "
             f"{'epoch: sched(epoch=e)' if clock == 'epochs' else 'iteration: sched(i)'}"
         )
-
-    def _bad_time(self, point, scale, counter: str) -> LRDSLError:
-        """Why ``point`` (with ``scale``) is not a time this schedule can be evaluated at."""
-        if point is None:
-            return LRDSLError("a schedule is evaluated at an iteration, sched(i), or an epoch, sched(epoch=e)")
-        if scale is None:
-            return self._unit_error(counter)
-        if isinstance(point, bool) or not isinstance(point, (int, float, np.number)):
-            return LRDSLError(f"the {counter} must be a single number, got {type(point).__name__}")
-        if isinstance(point, int) and point > 0:
-            return EvaluationError(f"the {counter} {str(point)[:12]}... is too large for a float")
-        return EvaluationError(f"the {counter} must be >= 0, got {point!r}")
 
     def _failure(self, t: float, what: str) -> EvaluationError:
         number, local, curve = self._curve.locate(t)

@@ -51,14 +51,15 @@ class Anything(Schema):
 
 
 class Int(Schema):
-    """A whole number (Python or NumPy integer, not a bool) at least ``min``."""
+    """A whole number (Python or NumPy integer, not a bool) in [``min``, ``max``]; by default at most
+    2**53, beyond which a float -- a counter's use -- no longer holds every whole number."""
 
-    def __init__(self, min: int = 0):
-        self.min = min
-        self.expected = f"a whole number >= {min}"
+    def __init__(self, min: int = 0, max: int = 2**53):
+        self.min, self.max = min, max
+        self.expected = f"a whole number >= {min} and <= {'2**53' if max == 2**53 else max}"
 
     def check(self, value, path):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < self.min:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not self.min <= value <= self.max:
             raise self.refuse(value, path)
         return int(value)
 

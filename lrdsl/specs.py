@@ -241,17 +241,37 @@ class FunctionSpec(NodeSpec):
 
 
 @dataclass(frozen=True)
+class StateEntry:
+    """One entry an optimizer's update rule keeps per parameter, declared so that a saved state can
+    be checked completely before it is loaded.
+
+    ``array``: an array shaped like the parameter (False: a number); ``check``: a range every element
+    (or the number) satisfies, such as ``nonnegative`` for a second moment; ``when``: the name of
+    the hyperparameter the entry depends on -- after the first step it exists where that
+    hyperparameter is true or non-zero and not where it is false or 0, and may exist or not when a
+    schedule gives it (``momentum_buffer`` with ``when="momentum"``).
+    """
+
+    array: bool = True
+    check: Optional[Check] = None
+    when: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class OptimizerSpec(NodeSpec):
     """An optimizer node: ``update(param, grad, state, *hyperparameters)`` once per array and step.
 
     ``requires`` are checks of all hyperparameter values together; ``fixed`` names float
-    hyperparameters that must not be schedules; ``bridges`` carries data for framework bridges.
+    hyperparameters that must not be schedules; ``state`` declares the entries the rule keeps per
+    parameter (:class:`StateEntry`; None: undeclared, and a saved state is checked only for
+    finite numbers and arrays of the parameter's shape); ``bridges`` carries data for framework bridges.
     """
 
     kind: ClassVar[str] = "optimizer"
     update: Callable = field(kw_only=True)
     requires: Tuple[Check, ...] = ()
     fixed: FrozenSet[str] = frozenset()
+    state: Optional[Mapping[str, StateEntry]] = None
     bridges: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -261,6 +281,11 @@ class OptimizerSpec(NodeSpec):
             raise PluginError(f"{what}: an optimizer node needs update(param, grad, state, *hyperparameters)")
         if not all(isinstance(check, Check) for check in self.requires):
             raise PluginError(f"{what}: requires must be Check(test, text) objects")
+        if self.state is not None and not all(
+            isinstance(name, str) and isinstance(entry, StateEntry) and (entry.when is None or self.param(entry.when))
+            for name, entry in self.state.items()
+        ):
+            raise PluginError(f"{what}: state must map entry names to StateEntry(...), each 'when' naming a parameter")
         floats = {p.name for p in self.params if p.kind.name in ("number", "numbers_tuple")}
         if set(self.fixed) - floats:
             raise PluginError(

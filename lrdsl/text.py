@@ -34,6 +34,8 @@ def show_value(value: Any) -> str:
 def describe(value: Any) -> str:
     """What a user passed, for an error: ``a float32 array of shape (3,)``, ``a list of 2 item(s)``,
     ``'abc' (of type str)``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an int of {value.bit_length()} bits"  # repr() of a huge int is slow, or refused
     shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
     if shape is not None and dtype is not None and shape != ():
         return f"a {dtype} array of shape {shape}"

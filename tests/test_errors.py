@@ -138,13 +138,13 @@ def test_bad_times():
         sched(-1)
     with pytest.raises(EvaluationError, match=">= 0"):
         sched(math.nan)
-    with pytest.raises(lrdsl.LRDSLError, match="must be a single number"):
+    with pytest.raises(lrdsl.LRDSLError, match="must be a real number, got '3'"):
         sched("3")
     with pytest.raises(lrdsl.LRDSLError, match="sched\\(i\\)"):
         sched()
     with pytest.raises(EvaluationError, match=">= 0"):
         sched.values([-1, 2])
-    with pytest.raises(lrdsl.LRDSLError, match="must be numbers"):
+    with pytest.raises(lrdsl.LRDSLError, match="must be real numbers, got strings"):
         sched.values(["a"])
 
 

@@ -242,9 +242,11 @@ def test_invalid_optimizers_raise_clear_errors(text, error, message):
 def test_bad_params():
     with pytest.raises(ArrayError, match="dtype int64"):
         lrdsl.optimizer("sgd()", [np.zeros(2, dtype=np.int64)])
-    with pytest.raises(ArrayError, match="given twice"):
-        a = np.zeros(2)
-        lrdsl.optimizer("sgd()", [a, a])
+    a = np.zeros(10)
+    for params in ([a, a], [a, a[:]], [a[:6], a[4:]], [a[::2], a[4:5]], {"w": a.reshape(2, 5), "b": a[9:]}):
+        with pytest.raises(ArrayError, match="share memory .* a step would update their elements twice"):
+            lrdsl.optimizer("sgd()", params)
+    lrdsl.optimizer("sgd()", [a[::2], a[1::2]])  # interleaved views that share no element are fine
     with pytest.raises(ArrayError, match="read-only"):
         a = np.zeros(2)
         a.flags.writeable = False

@@ -12,7 +12,7 @@ import itertools
 
 from ..authoring import BASE, Built, Duration, built_schedule_node, nonnegative, positive, schedule_node
 from ..errors import ParameterError
-from ..exact import remaining
+from ..exact import poly_between
 from ..hookspecs import hookimpl
 from .cyclical import cyclic, onecycle, repeat, sgdr
 from .nodeutil import describe_call
@@ -82,8 +82,7 @@ def poly(xp, t, T: Duration, power: float = 1.0, end: float = 0.0, base: float =
       PolynomialDecay(base, decay_steps=T, end_learning_rate=end, power) (whose default end is
       1e-4), optax polynomial_schedule and timm PolyLRScheduler (power 0.5 by default there)
     """
-    c = remaining(xp, t, T) ** power
-    return end * (1 - c) + base * c  # a convex combination: never below 0 by rounding
+    return poly_between(xp, base, end, t, T, power)
 
 
 @schedule_node(aliases=("inverse_sqrt",), checks={"warmup": positive, "base": nonnegative})

@@ -22,12 +22,14 @@ import math
 
 import numpy as np
 
-from ..authoring import Check, between, nonnegative, optimizer_node, positive
+from ..authoring import Check, StateEntry, between, nonnegative, optimizer_node, positive
 from ..hookspecs import hookimpl
 from ..optim.kernels import add_scaled, add_scaled_ratio, ema_into, ema_square_into, sqrt_plus, with_l2
 
 _BETAS = between(0, 1, high_open=True)
 _ADAM_CHECKS = {"lr": nonnegative, "betas": _BETAS, "eps": nonnegative, "weight_decay": nonnegative}
+_MOMENTS = {"exp_avg": StateEntry(), "exp_avg_sq": StateEntry(check=nonnegative)}
+_ADAM_STATE = {**_MOMENTS, "max_exp_avg_sq": StateEntry(check=nonnegative, when="amsgrad")}
 _NESTEROV = Check(
     lambda h: not h["nesterov"] or (h["momentum"] > 0 and h["dampening"] == 0),
     "nesterov=true needs momentum > 0 and dampening = 0",
@@ -37,6 +39,7 @@ _NESTEROV = Check(
 @optimizer_node(
     checks={"lr": nonnegative, "momentum": nonnegative, "dampening": between(0, 1), "weight_decay": nonnegative},
     requires=(_NESTEROV,),
+    state={"momentum_buffer": StateEntry(when="momentum")},
 )
 def sgd(
     param,
@@ -83,6 +86,7 @@ def sgd(
         "eps": nonnegative,
     },
     fixed=("initial_accumulator_value",),
+    state={"sum": StateEntry(check=nonnegative)},
 )
 def adagrad(
     param,
@@ -115,7 +119,12 @@ def adagrad(
         "eps": nonnegative,
         "weight_decay": nonnegative,
         "momentum": nonnegative,
-    }
+    },
+    state={
+        "square_avg": StateEntry(check=nonnegative),
+        "grad_avg": StateEntry(when="centered"),
+        "momentum_buffer": StateEntry(when="momentum"),
+    },
 )
 def rmsprop(
     param,
@@ -155,7 +164,10 @@ def rmsprop(
         add_scaled_ratio(param, -lr, g, denom, denom)
 
 
-@optimizer_node(checks={"lr": nonnegative, "rho": between(0, 1), "eps": positive, "weight_decay": nonnegative})
+@optimizer_node(
+    checks={"lr": nonnegative, "rho": between(0, 1), "eps": positive, "weight_decay": nonnegative},
+    state={"square_avg": StateEntry(check=nonnegative), "acc_delta": StateEntry(check=nonnegative)},
+)
 def adadelta(param, grad, state, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0):
     """Adadelta (torch.optim.Adadelta).
 
@@ -202,7 +214,7 @@ def adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decou
     add_scaled_ratio(param, -lr / bias_correction1, exp_avg, denom, tmp)
 
 
-@optimizer_node(checks=_ADAM_CHECKS)
+@optimizer_node(checks=_ADAM_CHECKS, state=_ADAM_STATE)
 def adam(
     param,
     grad,
@@ -221,7 +233,7 @@ def adam(
     adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=False)
 
 
-@optimizer_node(checks=_ADAM_CHECKS)
+@optimizer_node(checks=_ADAM_CHECKS, state=_ADAM_STATE)
 def adamw(
     param,
     grad,
@@ -240,7 +252,7 @@ def adamw(
     adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=True)
 
 
-@optimizer_node(checks=_ADAM_CHECKS)
+@optimizer_node(checks=_ADAM_CHECKS, state={"exp_avg": StateEntry(), "exp_inf": StateEntry(check=nonnegative)})
 def adamax(
     param,
     grad,
@@ -266,7 +278,10 @@ def adamax(
     add_scaled_ratio(param, -lr / (1 - beta1**state.step), exp_avg, exp_inf, tmp)
 
 
-@optimizer_node(checks={**_ADAM_CHECKS, "momentum_decay": nonnegative})
+@optimizer_node(
+    checks={**_ADAM_CHECKS, "momentum_decay": nonnegative},
+    state={**_MOMENTS, "mu_product": StateEntry(array=False, check=between(0, 1))},
+)
 def nadam(
     param,
     grad,
@@ -298,7 +313,7 @@ def nadam(
     add_scaled_ratio(param, -lr * mu_next / (1 - mu_product * mu_next), exp_avg, denom, tmp)
 
 
-@optimizer_node(checks=_ADAM_CHECKS)
+@optimizer_node(checks=_ADAM_CHECKS, state=_MOMENTS)
 def radam(
     param,
     grad,
@@ -333,7 +348,9 @@ def radam(
         add_scaled(param, -lr / bias_correction1, exp_avg, tmp)
 
 
-@optimizer_node(checks={"lr": nonnegative, "betas": between(0, 1), "weight_decay": nonnegative})
+@optimizer_node(
+    checks={"lr": nonnegative, "betas": between(0, 1), "weight_decay": nonnegative}, state={"exp_avg": StateEntry()}
+)
 def lion(param, grad, state, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0):
     """Lion (optax.lion): the sign of an interpolated momentum, decoupled weight decay.
 

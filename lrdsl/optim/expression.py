@@ -7,7 +7,6 @@ with nothing NumPy-specific in it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
@@ -200,9 +199,10 @@ def _as_tree(value: Any, param: Optional[Param], where: str) -> ast.Expr:
     if isinstance(value, bool):
         return ast.Boolean(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise ParameterError(f"{where}={value!r}: expected a finite number")
-        return ast.Number(value if isinstance(value, int) else float(value))
+        try:
+            return ast.Number(value if isinstance(value, int) else float(value))
+        except LRDSLError:
+            raise ParameterError(f"{where}={str(value)[:40]}: expected a finite number") from None
     if hasattr(value, "dtype") and getattr(value, "shape", None) == ():
         return _as_tree(value.item(), param, where)  # a numpy scalar
     if isinstance(value, str):

@@ -7,12 +7,13 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from ..errors import ArrayError, EvaluationError, LRDSLError
+from ..errors import ArrayError, EvaluationError, LRDSLError, PluginError
+from ..guard import malformed
 from ..registry import Registry
 from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, Where, restoring, validate
 from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, Slot, collect
-from .state import ParamState, ScratchPool, finite
+from .state import ParamState, SavedState, ScratchPool, finite
 
 FORMAT = "lrdsl.optimizer/1"
 
@@ -57,7 +58,7 @@ class Optimizer:
             (
                 group.config.spec.update,
                 group.config.positional,
-                group.config.name,
+                group.config.spec,
                 [(slots[i].array, self._states[i], i) for i in group.indices],
             )
             for group in self.groups
@@ -83,7 +84,7 @@ class Optimizer:
         begun: List[ParamState] = []
         try:
             with np.errstate(over="call", invalid="call", divide="call", under="ignore", call=self._flag):
-                for (rule, _, name, members), hyper in zip(self._plan, values):
+                for (rule, _, spec, members), hyper in zip(self._plan, values):
                     for param, state, index in members:
                         grad = matched[index]
                         if grad is None:
@@ -97,7 +98,14 @@ class Optimizer:
                             where = None if finite(param) else "parameter"
                             where = where or state.non_finite()
                             if where is not None:
-                                raise EvaluationError(self._non_finite(name, index, iteration, where))
+                                raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
+                        if spec.source != "lrdsl":  # a plugin's rule: what it left must be loadable later
+                            problem = malformed(state.as_left(), param, spec.state)
+                            if problem:
+                                raise PluginError(
+                                    f"node {spec.name!r} from plugin {spec.source!r} left {problem} at step "
+                                    f"{iteration}; the step was undone"
+                                )
         except BaseException:
             for state in begun:
                 state.rollback()
@@ -176,9 +184,7 @@ class Optimizer:
                 "format": OneOf(FORMAT),
                 "groups": Where(ListOf(Text()), lambda groups: groups == texts, f"the optimizer texts {texts}"),
                 "iteration": Int(),
-                "params": Items(
-                    [state.schema() for state in self._states], f"one state per parameter ({len(self._states)})"
-                ),
+                "params": Items(self._saved_states(), f"one state per parameter ({len(self._states)})"),
                 "schedules": Items(
                     [ListOf(Anything(), len(group)) for group in owned],
                     "one list per parameter group, each with one state per scheduled hyperparameter "
@@ -202,6 +208,14 @@ class Optimizer:
         for param_state, saved in zip(self._states, checked["params"]):
             param_state.load(saved["step"], saved["entries"])
         self.iteration = checked["iteration"]
+
+    def _saved_states(self) -> List[SavedState]:
+        """What the saved state of each parameter must be, in parameter order."""
+        return [
+            SavedState(self._slots[i].array, group.config.name, group.config.spec.state, group.config.hyperparameters)
+            for group in self.groups
+            for i in group.indices
+        ]
 
     def __repr__(self) -> str:
         texts = "; ".join(group.config.text for group in self.groups)

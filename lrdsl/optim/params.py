@@ -64,7 +64,7 @@ def collect(params: Any) -> List[Tuple[List[Slot], Dict[str, Any]]]:
             groups.append((_arrays(group["params"], f"group {number} " if len(params) > 1 else ""), overrides))
     else:
         groups = [(_arrays(params, ""), {})]
-    seen: Dict[int, str] = {}
+    seen: List[Tuple[np.ndarray, str]] = []
     names: Dict[str, str] = {}
     for slots, _ in groups:
         for slot in slots:
@@ -82,9 +82,13 @@ def collect(params: Any) -> List[Tuple[List[Slot], Dict[str, Any]]]:
                 raise ArrayError(
                     f"optimizer(): parameter {slot.label} is read-only; the optimizer updates parameters in place"
                 )
-            if id(array) in seen:
-                raise ArrayError(f"optimizer(): the same array is given twice, as {seen[id(array)]} and {slot.label}")
-            seen[id(array)] = slot.label
+            for other, label in seen:
+                if _overlap(array, other):
+                    raise ArrayError(
+                        f"optimizer(): parameters {label} and {slot.label} share memory (the same array, or "
+                        "views of one buffer), so a step would update their elements twice; give separate arrays"
+                    )
+            seen.append((array, slot.label))
             if slot.name is not None:
                 if slot.name in names:
                     raise ArrayError(f"optimizer(): two parameters are called {slot.name!r}")
@@ -92,6 +96,17 @@ def collect(params: Any) -> List[Tuple[List[Slot], Dict[str, Any]]]:
     if not seen:
         raise ArrayError("optimizer(): params is empty; give at least one array to optimize")
     return groups
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays share any element (a view of the other, views of one buffer); a case too
+    costly to decide exactly counts as sharing."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=100_000))  # type: ignore[arg-type]  # numpy's stub: -1 or 0
+    except np.exceptions.TooHardError:
+        return True
 
 
 class GradientMatcher:
@@ -173,7 +188,9 @@ class GradientMatcher:
             )
         # One reduction, no temporary: the sum is finite whenever every element is (an overflow of
         # the sum alone is re-checked element by element).
-        if not math.isfinite(grad.sum()):
+        with np.errstate(over="ignore"):  # a float32 sum may overflow though every element is finite
+            total = grad.sum()
+        if not math.isfinite(total):
             bad = ~np.isfinite(grad)
             if bad.any():
                 where = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(bad)[0]), grad.shape))

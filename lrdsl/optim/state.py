@@ -23,7 +23,8 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 
-from ..schema import Int, MapOf, Number, Record, Schema, Text
+from ..schema import Anything, Int, Invalid, MapOf, Number, Record, Schema, Text
+from ..specs import StateEntry
 
 Entry = Union[np.ndarray, float, int]
 
@@ -36,18 +37,88 @@ def finite(array: np.ndarray) -> bool:
 
 
 class SavedEntry(Schema):
-    """A saved entry of a parameter's state: a finite number, or a finite array shaped like ``param``."""
+    """A saved entry of a parameter's state: a finite number, or a finite array shaped like ``param``;
+    with a :class:`~lrdsl.specs.StateEntry`, the one it declares (array or number, in its range)."""
 
-    def __init__(self, param: np.ndarray):
-        self.param = param
-        self.expected = f"a finite number or a finite {param.dtype} array of shape {param.shape}"
+    def __init__(self, param: np.ndarray, declared: Optional[StateEntry] = None):
+        self.param, self.declared = param, declared
+        array = f"a finite {param.dtype} array of shape {param.shape}"
+        kinds = {None: f"a finite number or {array}", True: array, False: "a finite number"}
+        self.expected = kinds[declared.array if declared else None]
+        if declared is not None and declared.check is not None:
+            self.expected += f" ({'each element ' if declared.array else ''}{declared.check.text})"
 
     def check(self, value, path):
+        declared = self.declared
         if isinstance(value, np.ndarray):
-            if value.shape != self.param.shape or value.dtype != self.param.dtype or not finite(value):
+            ok = value.shape == self.param.shape and value.dtype == self.param.dtype and finite(value)
+            if not ok or (declared is not None and not declared.array):
                 raise self.refuse(value, path)
-            return value
-        return Number().check(value, path)
+        elif declared is not None and declared.array:
+            raise self.refuse(value, path)
+        else:
+            value = Number().check(value, path)
+        if declared is not None and declared.check is not None and not np.all(declared.check.test(value)):
+            raise self.refuse(value, path)
+        return value
+
+
+class SavedState(Schema):
+    """A parameter's saved state, ``{"step": n, "entries": {name: entry}}``, for the rule ``rule`` with
+    these ``hyperparameters``: with a declaration (``declared``), exactly the entries the rule keeps
+    after ``n`` steps, each as declared; without one, any finite numbers and parameter-shaped arrays."""
+
+    expected = "the state of one parameter, as Optimizer.state_dict() wrote it"
+
+    def __init__(
+        self,
+        param: np.ndarray,
+        rule: str,
+        declared: Optional[Mapping[str, StateEntry]],
+        hyperparameters: Mapping[str, Any],
+    ):
+        self.param, self.rule, self.declared, self.hyperparameters = param, rule, declared, hyperparameters
+
+    def check(self, value, path):
+        record = Record({"step": Int(), "entries": MapOf(Text(), Anything())}).check(value, path)
+        step, entries, where = record["step"], record["entries"], f"{path}['entries']"
+        declared = self.declared
+        if declared is None:
+            return {
+                "step": step,
+                "entries": {name: SavedEntry(self.param).check(v, f"{where}[{name!r}]") for name, v in entries.items()},
+            }
+        for name in entries:
+            if name not in declared:
+                raise Invalid(
+                    where,
+                    f"has {name!r}, which {self.rule}() does not keep (it keeps {', '.join(map(repr, declared))})",
+                )
+        for name, entry in declared.items():
+            kept = self._kept(entry) if step > 0 else False
+            if kept is True and name not in entries:
+                raise Invalid(where, f"has no {name!r}, which {self.rule}() keeps after its first step")
+            if kept is False and name in entries:
+                when = (
+                    "before its first step"
+                    if step == 0
+                    else f"with {entry.when}={self.hyperparameters[str(entry.when)]!r}"
+                )
+                raise Invalid(where, f"has {name!r}, which {self.rule}() does not keep {when}")
+        return {
+            "step": step,
+            "entries": {
+                name: SavedEntry(self.param, declared[name]).check(v, f"{where}[{name!r}]")
+                for name, v in entries.items()
+            },
+        }
+
+    def _kept(self, entry: StateEntry) -> Optional[bool]:
+        """Whether the rule keeps ``entry`` after its first step: None when a schedule decides."""
+        if entry.when is None:
+            return True
+        value = self.hyperparameters[str(entry.when)]
+        return None if callable(value) else bool(value)
 
 
 class ScratchPool:
@@ -172,11 +243,13 @@ class ParamState:
         np.copyto(undo, array)
         self._touched.append(name)
 
+    def as_left(self) -> Dict[str, Any]:
+        """The saved entries as the step in progress left them (new values written through :meth:`pair`)."""
+        return {name: self._twins[name] if name in self._pending else value for name, value in self._entries.items()}
+
     def non_finite(self) -> Optional[str]:
         """The name of the first saved entry that is not finite (as the step left it), or None."""
-        for name, value in self._entries.items():
-            if name in self._pending:
-                value = self._twins[name]
+        for name, value in self.as_left().items():
             if isinstance(value, np.ndarray):
                 if np.issubdtype(value.dtype, np.inexact) and not finite(value):
                     return name
@@ -237,11 +310,6 @@ class ParamState:
             "step": self.step,
             "entries": {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self._entries.items()},
         }
-
-    def schema(self) -> Schema:
-        """What a saved state of this parameter must be: ``{"step": n, "entries": {name: entry}}``,
-        each entry a finite number or a finite array of the parameter's shape and dtype."""
-        return Record({"step": Int(), "entries": MapOf(Text(), SavedEntry(self.param))})
 
     def load(self, step: int, entries: Mapping[str, Entry]) -> None:
         """Replace the state by already checked ``entries`` (arrays are copied)."""

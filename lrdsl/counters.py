@@ -1,0 +1,57 @@
+"""What a training loop passes as a counter, made a plain float before anything uses it.
+
+``sched(i)`` takes one number: a Python int or float, a NumPy scalar or 0-d array, or any
+object with ``__float__`` (a 0-d torch tensor). It is converted to a Python float first, so a
+``np.float16`` counter is not evaluated in float16. ``sched.values(points)`` takes an array
+(or list) of real numbers. Anything else -- a bool, a string, bytes, a complex number, an
+array where one number is expected, NaN, an infinity, a negative number, an integer too large
+for a float, an object whose ``__float__`` raises -- is an :class:`~lrdsl.LRDSLError` that
+says what was given and what is expected.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .errors import EvaluationError, LRDSLError
+from .text import describe
+
+
+def counter(point: Any, name: str) -> float:
+    """``point`` (an iteration or an epoch, called ``name``) as a finite float >= 0."""
+    if isinstance(point, (bool, np.bool_, str, bytes, complex, np.complexfloating)):
+        raise LRDSLError(f"the {name} must be a real number, got {describe(point)}")
+    if isinstance(point, np.ndarray) and (point.ndim > 0 or point.dtype.kind not in "iuf"):
+        raise LRDSLError(
+            f"the {name} must be a single real number, got {describe(point)}; evaluate arrays with sched.values(...)"
+        )
+    try:
+        value = float(point)
+    except OverflowError:
+        raise EvaluationError(f"the {name} {str(point)[:12]}... is too large for a float") from None
+    except Exception:  # no __float__, or one that raises: a counter must be a number
+        raise LRDSLError(f"the {name} must be a number, got {describe(point)}") from None
+    if not math.isfinite(value) or value < 0:
+        raise EvaluationError(f"the {name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def counters(points: Any, name: str) -> np.ndarray:
+    """``points`` (iterations or epochs, called ``name``) as a float64 array of finite numbers >= 0."""
+    if isinstance(points, (str, bytes)):
+        raise LRDSLError(f"values(): the {name}s must be numbers, got {describe(points)}")
+    try:
+        array = np.asarray(points)
+    except Exception:  # a ragged, recursive or otherwise unreadable sequence
+        raise LRDSLError(f"values(): the {name}s must be an array of numbers, got {describe(points)}") from None
+    if array.dtype.kind not in "iuf":
+        found = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "bytes", "O": "objects"}
+        raise LRDSLError(f"values(): the {name}s must be real numbers, got {found.get(array.dtype.kind, array.dtype)}")
+    t = array.astype(np.float64)
+    if t.size and not (np.isfinite(t).all() and t.min() >= 0):
+        bad = t.flat[np.flatnonzero(~(np.isfinite(t) & (t >= 0)))[0]]
+        raise EvaluationError(f"values(): the {name}s must be finite numbers >= 0, got {bad!r}")
+    return t

@@ -1,0 +1,183 @@
+"""Third-party code behind a fence: what a plugin's node runs cannot break the caller.
+
+Every function a plugin node provides -- its formula or pointwise function, its ``build`` and
+what that returns (the formula and the state objects), its update rule and its range checks --
+is wrapped when the node is registered. An exception from it (``SystemExit`` included), or a
+result of the wrong kind (a string, ``None``, a complex number, something other than a
+``Built``), becomes a :class:`~lrdsl.errors.PluginError` naming the plugin and the node.
+Arithmetic and value errors of a formula pass through: the evaluators report them with the
+phase and the time. ``KeyboardInterrupt`` always passes. Built-in nodes are not wrapped.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from typing import Any, Callable, Mapping, Optional
+
+import numpy as np
+
+from .built import Built
+from .errors import LRDSLError, PluginError
+from .scalarmath import SCALAR
+from .specs import Check, FunctionSpec, NodeSpec, OptimizerSpec, Param, ScheduleSpec
+from .text import describe
+
+FAILURES = (Exception, SystemExit)
+"""What third-party code may raise that lrdsl turns into a PluginError."""
+
+_ARITHMETIC = (ArithmeticError, ValueError)  # a formula's: the evaluators report them with the phase and time
+
+
+def failure(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def fenced(spec: NodeSpec) -> NodeSpec:
+    """``spec`` (registered from ``spec.source``) with every function it provides behind the fence."""
+    fence = _Fence(spec.name, spec.source)
+    params = tuple(fence.param(p) for p in spec.params)
+    if isinstance(spec, ScheduleSpec):
+        return replace(
+            spec,
+            params=params,
+            formula=spec.formula and fence.formula(spec.formula),
+            build=spec.build and fence.build(spec.build),
+        )
+    if isinstance(spec, FunctionSpec):
+        return replace(
+            spec,
+            params=params,
+            evaluate=fence.formula(spec.evaluate),
+            of_quotient=spec.of_quotient and fence.formula(spec.of_quotient),
+        )
+    if isinstance(spec, OptimizerSpec):
+        return replace(
+            spec,
+            params=params,
+            update=fence.update(spec.update),
+            requires=tuple(fence.check(c, "a constraint") for c in spec.requires),
+        )
+    return replace(spec, params=params)
+
+
+class _Fence:
+    """Wrappers that name ``node`` from ``source`` in every error."""
+
+    def __init__(self, node: str, source: str):
+        self.node, self.source = node, source
+
+    def error(self, what: str) -> PluginError:
+        return PluginError(f"node {self.node!r} from plugin {self.source!r} {what}")
+
+    def call(self, function: Callable, *args, what: str, passing: tuple = (LRDSLError,)):
+        """``function(*args)``; an exception other than ``passing`` becomes a PluginError saying ``what``."""
+        try:
+            return function(*args)
+        except passing:
+            raise
+        except FAILURES as error:
+            raise self.error(f"{what}: {failure(error)}") from error
+
+    def formula(self, function: Callable) -> Callable:
+        """A formula ``f(xp, ...)``: its result must be a real number (floats) or real numbers (NumPy)."""
+
+        @functools.wraps(function)
+        def fenced_formula(xp, *args):
+            return self.result(self.call(function, xp, *args, what="failed", passing=_ARITHMETIC), xp)
+
+        return fenced_formula
+
+    def result(self, value: Any, xp) -> Any:
+        if xp is SCALAR:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise self.error(f"returned {describe(value)}, not a number")
+        elif xp is np:
+            kind = np.asarray(value).dtype.kind if isinstance(value, (np.ndarray, int, float, np.generic)) else ""
+            if kind not in ("i", "u", "f"):
+                raise self.error(f"returned {describe(value)}, not an array of real numbers")
+        return value
+
+    def build(self, function: Callable) -> Callable:
+        """``build(ctx, ...)``: its errors of the language (LRDSLError) pass; it must return a Built."""
+
+        @functools.wraps(function)
+        def fenced_build(ctx, *args):
+            built = self.call(function, ctx, *args, what="failed while building")
+            if not isinstance(built, Built):
+                raise self.error(f"built {describe(built)}, not an lrdsl.authoring.Built")
+            return replace(
+                built,
+                formula=self.formula(built.formula),
+                scalar=built.scalar and self.scalar(built.scalar),
+                states=tuple(FencedState(state, self) for state in built.states),
+            )
+
+        return fenced_build
+
+    def scalar(self, function: Callable) -> Callable:
+        return lambda t: self.result(self.call(function, t, what="failed", passing=_ARITHMETIC), SCALAR)
+
+    def update(self, function: Callable) -> Callable:
+        """An optimizer's update rule: any exception becomes a PluginError (the step is then undone)."""
+
+        @functools.wraps(function)
+        def fenced_update(*args):
+            return self.call(function, *args, what="failed in its update rule", passing=())
+
+        return fenced_update
+
+    def param(self, param: Param) -> Param:
+        return (
+            replace(param, check=self.check(param.check, f"the range check of {param.name}")) if param.check else param
+        )
+
+    def check(self, check: Check, what: str) -> Check:
+        test = check.test
+
+        def fenced_test(value):  # a TypeError is a value of another type: the check says no (Check's rule)
+            return self.call(test, value, what=f"failed in {what}", passing=(TypeError,))
+
+        return Check(fenced_test, check.text)
+
+
+class FencedState:
+    """A plugin's :class:`~lrdsl.built.StatefulNode` whose failures are PluginErrors naming it."""
+
+    def __init__(self, state, fence: _Fence):
+        self._state, self._fence = state, fence
+
+    def report(self, metric: float) -> None:
+        self._fence.call(self._state.report, metric, what="failed in report()")
+
+    def state_dict(self) -> Mapping[str, Any]:
+        saved = self._fence.call(self._state.state_dict, what="failed in state_dict()")
+        if not isinstance(saved, Mapping):
+            raise self._fence.error(f"state_dict() returned {describe(saved)}, not a dict")
+        return saved
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._fence.call(self._state.load_state_dict, state, what="failed in load_state_dict()")
+
+    def __getattr__(self, name: str) -> Any:  # anything else the node's own code reads
+        return getattr(self._state, name)
+
+
+def malformed(entries: Mapping[str, Any], param: np.ndarray, declared: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """What is wrong with the state a plugin's update rule left (an entry that is neither a finite
+    number nor a finite array of the parameter's shape and dtype, or one it does not declare), or None."""
+    for name, value in entries.items():
+        if declared is not None and name not in declared:
+            return f"the state entry {name!r}, which the node does not declare"
+        if isinstance(value, np.ndarray):
+            if value.shape != param.shape or value.dtype != param.dtype:
+                return f"the state entry {name!r} as {describe(value)}, where the parameter is {describe(param)}"
+            if not np.isfinite(value).all():
+                return f"non-finite values in the state entry {name!r}"
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.integer, np.floating))
+            or not np.isfinite(value)
+        ):
+            return f"the state entry {name!r} as {describe(value)}, not a finite number or array"
+    return None
