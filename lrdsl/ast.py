@@ -68,9 +68,9 @@ class Duration(Expr):
 
     def __post_init__(self) -> None:
         _check_literal(self.value, "Duration")
-        if self.unit not in ("it", "ep", "%") or self.value < 0:
+        if self.unit not in ("it", "ep", "tok", "sp", "%") or self.value < 0:
             raise LRDSLError(
-                f"Duration({self.value!r}, {self.unit!r}): a duration is a number >= 0 in 'it', 'ep' or '%'"
+                f"Duration({self.value!r}, {self.unit!r}): a duration is a number >= 0 in it, ep, tok, sp or %"
             )
 
     def __repr__(self) -> str:

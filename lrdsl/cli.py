@@ -21,6 +21,7 @@ from .errors import LRDSLError
 from .plugins import default_registry
 from .schedule import compile_schedule
 from .textplot import render
+from .vocabulary import UNIT_WORDS
 
 MAX_PLOT_POINTS = 100_000  # iterations evaluated for a plot; a longer run is sampled
 
@@ -46,6 +47,8 @@ def _schedule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", help="an lrdsl schedule, e.g. 'warmup(5%%) then cosine()'")
     parser.add_argument("--base", type=float, default=1.0, help="the base learning rate b (default 1.0)")
     parser.add_argument("--steps-per-epoch", type=float, default=None, help="iterations per epoch")
+    parser.add_argument("--tokens-per-step", type=float, default=None, help="tokens per iteration (a fixed batch)")
+    parser.add_argument("--samples-per-step", type=float, default=None, help="samples per iteration (a fixed batch)")
     parser.add_argument("--total", type=_total, default=None, help="training length: 10000 or 90ep")
     parser.add_argument(
         "--var", type=_variable, action="append", default=[], metavar="NAME=VALUE", help="a $variable (repeatable)"
@@ -59,48 +62,67 @@ def _compile(args):
         steps_per_epoch=args.steps_per_epoch,
         total=args.total,
         variables=dict(args.var),
+        tokens_per_step=args.tokens_per_step,
+        samples_per_step=args.samples_per_step,
     )
 
 
-def _counter(args) -> str:
-    return "ep" if args.epochs is not None else "it"
+# the counters a schedule can be read by: unit -> (plot option, keyword of sched(...) and values(...), name)
+COUNTERS = {
+    "it": ("--iterations", "iterations", "iteration"),
+    "ep": ("--epochs", "epochs", "epoch"),
+    "tok": ("--tokens", "tokens", "tokens"),
+    "sp": ("--samples", "samples", "samples"),
+}
+
+
+def _plot_counter(args, sched) -> str:
+    """The counter to plot by: the one option given, else the schedule's clock."""
+    given = [unit for unit, (option, keyword, _) in COUNTERS.items() if getattr(args, keyword) is not None]
+    if len(given) > 1:
+        raise LRDSLError(f"give one of {', '.join(COUNTERS[u][0] for u in given)}, not several")
+    return given[0] if given else sched.clock.unit
+
+
+def _by(sched, unit: str, points):
+    """``sched`` read by the counter ``unit`` at ``points`` (an array)."""
+    return sched.values(points) if unit == "it" else sched.values(**{COUNTERS[unit][1]: points})
+
+
+def _at(sched, unit: str, point: float) -> float:
+    return sched(point) if unit == "it" else sched(**{COUNTERS[unit][1] if unit != "ep" else "epoch": point})
 
 
 def cmd_plot(args) -> None:
     sched = _compile(args)
-    counter = _counter(args)
-    if sched.clock.scale(counter) is None and sched.clock.unit != counter:
-        raise LRDSLError(
-            "this schedule counts epochs: plot it with --epochs N, or give --steps-per-epoch"
-            if counter == "it"
-            else "this schedule counts iterations: plot it with --iterations N, or give --steps-per-epoch"
-        )
-    length = args.epochs if counter == "ep" else args.iterations
-    if length is None:
-        length = 100
-    if length < 1:
-        raise LRDSLError(f"--{'epochs' if counter == 'ep' else 'iterations'} must be at least 1")
-    name = "epoch" if counter == "ep" else "iteration"
-    if counter == "ep":
+    unit = _plot_counter(args, sched)
+    option, keyword, name = COUNTERS[unit]
+    length = getattr(args, keyword)
+    if length is None:  # the whole run when total is known, else 100
+        total = sched.clock.convert(*sched.clock.total, "total") if sched.clock.total else None
+        ratio = sched.clock.ratio(unit)
+        length = total * ratio[1] / ratio[0] if total is not None and ratio is not None else 100
+    if not length >= 1:
+        raise LRDSLError(f"{option} must be at least 1")
+    if unit != "it":
         points = np.linspace(0, length, 401)
     elif length <= MAX_PLOT_POINTS:
         points = np.arange(int(length), dtype=float)
     else:  # a long run is drawn from a sample of its iterations
         points = np.unique(np.linspace(0, int(length) - 1, MAX_PLOT_POINTS).round())
-    values = sched.values(epochs=points) if counter == "ep" else sched.values(points)
+    values = _by(sched, unit, points)
     print(sched.expression)
-    print(render(points, values, x_name=name))
+    print(render(points, values, x_unit=UNIT_WORDS[unit]))
     print()
     keys = [(0.0, "start")]
     keys += [
         (start, f"phase {n} starts")
-        for n, start in enumerate(sched.phase_starts(counter), start=1)
+        for n, start in enumerate(sched.phase_starts(unit), start=1)
         if 0 < start < points[-1]
     ]
     keys.append((float(points[-1]), "end"))
     for where, what in keys:
-        value = sched(epoch=where) if counter == "ep" else sched(where)
-        print(f"  {name} {where:>8g}  {value:<14.6g} {what}")
+        print(f"  {name} {where:>8g}  {_at(sched, unit, where):<14.6g} {what}")
     if args.png:
         _save_png(args.png, points, values, sched.expression, name)
 
@@ -142,8 +164,9 @@ def _points(text: str):
 def cmd_eval(args) -> None:
     sched = _compile(args)
     points = _points(args.at)
-    name = "epoch" if args.by_epoch else "iteration"
-    values = [sched(epoch=p) if args.by_epoch else sched(p) for p in points]
+    unit = args.by
+    name = COUNTERS[unit][2]
+    values = [_at(sched, unit, p) for p in points]
     if args.json:
         print(
             json.dumps(
@@ -188,15 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser("plot", help="draw a schedule in the terminal and print its key values")
     _schedule_options(plot)
-    plot.add_argument("--iterations", type=int, default=None, help="iterations to draw (default 100)")
-    plot.add_argument("--epochs", type=float, default=None, help="draw by epoch instead, over this many")
+    plot.add_argument("--iterations", type=int, default=None, help="draw by iteration, over this many")
+    plot.add_argument("--epochs", type=float, default=None, help="draw by epoch, over this many")
+    plot.add_argument("--tokens", type=float, default=None, help="draw by tokens seen, up to this many")
+    plot.add_argument("--samples", type=float, default=None, help="draw by samples seen, up to this many")
     plot.add_argument("--png", default=None, help="also save a PNG there (needs matplotlib)")
     plot.set_defaults(run=cmd_plot)
 
     evaluate = commands.add_parser("eval", help="print the schedule's values at given points")
     _schedule_options(evaluate)
     evaluate.add_argument("--at", required=True, help="comma-separated points, e.g. 0,10,100")
-    evaluate.add_argument("--epoch", dest="by_epoch", action="store_true", help="the points are epochs")
+    evaluate.add_argument(
+        "--epoch", dest="by", action="store_const", const="ep", default="it", help="the points are epochs"
+    )
+    evaluate.add_argument("--tokens", dest="by", action="store_const", const="tok", help="the points are tokens seen")
+    evaluate.add_argument("--samples", dest="by", action="store_const", const="sp", help="the points are samples seen")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.set_defaults(run=cmd_eval)
 

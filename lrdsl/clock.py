@@ -1,60 +1,77 @@
 """Time units (docs/language.md §4): which counter a schedule runs on, and converting durations to it.
 
-A schedule has one clock unit. It counts epochs when it mentions only epochs (``5ep``, ``ep``)
-and the host gave no ``steps_per_epoch``; otherwise it counts iterations, and epoch durations
-are converted with ``steps_per_epoch``. Every duration is turned into the clock unit at
-compile time, so evaluation is plain arithmetic.
+A schedule counts time in one unit, its clock: iterations (optimizer updates, ``it``), epochs
+(``ep``), tokens (``tok``) or samples (``sp``). A schedule that mentions only one of epochs,
+tokens or samples -- in its durations, its identifiers or its ``total`` -- runs on that unit
+when the host gave no factor to convert it to iterations; otherwise it runs on iterations,
+and the other units are converted with the factors the host gave: ``steps_per_epoch``
+(iterations per epoch), ``tokens_per_step`` and ``samples_per_step`` (per iteration). Every
+duration is turned into clock units at compile time, so evaluation is plain arithmetic.
+
+A token or sample clock is read from the host's cumulative count (``sched(tokens=n)``), so
+the schedule stays continuous when the batch size changes during the run.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Iterable, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 from . import ast
 from .errors import LRDSLError, UnitError
 from .parser import parse
 from .vocabulary import UNIT_WORDS
 
+FACTORS = {"ep": "steps_per_epoch", "tok": "tokens_per_step", "sp": "samples_per_step"}
+"""The host's option that converts each unit to iterations."""
+
+Ratio = Tuple[float, float]  # (num, den): one unit is num / den of another
+
 
 @dataclass(frozen=True)
 class Clock:
-    unit: str  # "it" or "ep"
-    steps_per_epoch: Optional[float]
-    total: Optional[Tuple[float, str]]  # (value, unit) as the host gave it
+    """The clock of one schedule: its unit, how each unit converts to iterations, and ``total``."""
+
+    unit: str  # "it", "ep", "tok" or "sp"
+    rates: Mapping[str, Ratio] = field(default_factory=dict)  # unit -> (num, den): one unit is num/den iterations
+    total: Optional[Tuple[float, str]] = None  # (value, unit) as the host gave it
+
+    @property
+    def steps_per_epoch(self) -> Optional[float]:
+        return self.rates["ep"][0] if "ep" in self.rates else None
+
+    def ratio(self, unit: str) -> Optional[Ratio]:
+        """Clock units per one ``unit``, as (num, den); None if the host gave no factor for it."""
+        if unit == self.unit:
+            return (1.0, 1.0)
+        if unit not in self.rates or self.unit not in self.rates:
+            return None
+        (n_unit, d_unit), (n_clock, d_clock) = self.rates[unit], self.rates[self.unit]
+        return (n_unit * d_clock, d_unit * n_clock)
 
     def convert(self, value: float, unit: str, what: str) -> float:
-        """``value`` in ``unit`` ("it", "ep" or "%") expressed in clock units."""
+        """``value`` in ``unit`` ("it", "ep", "tok", "sp" or "%") expressed in clock units."""
         if unit == "%":
             if self.total is None:
                 raise UnitError(
                     f"{what}: {value:g}% needs the training length; pass total= "
-                    "(iterations, or a duration such as '90ep')"
+                    "(iterations, or a duration such as '90ep' or '3e11tok')"
                 )
             amount, unit = self.total
             value = amount * value / 100
-        if unit == self.unit:
-            return float(value)
-        if self.steps_per_epoch is None:
+        ratio = self.ratio(unit)
+        if ratio is None:
+            missing = FACTORS.get(unit if unit not in self.rates else self.unit, "steps_per_epoch")
             raise UnitError(
                 f"{what}: {value:g} {UNIT_WORDS[unit]} cannot be measured on this schedule's "
-                f"{UNIT_WORDS[self.unit]} clock; pass steps_per_epoch= (or write the duration "
-                f"in {UNIT_WORDS[self.unit]})"
+                f"{UNIT_WORDS[self.unit]} clock; pass {missing}= (or write the duration in {UNIT_WORDS[self.unit]})"
             )
-        return float(value * self.steps_per_epoch if unit == "ep" else value / self.steps_per_epoch)
-
-    def scale(self, counter: str) -> Optional[float]:
-        """Clock units per unit of ``counter`` ("it" or "ep"); None if it cannot be converted."""
-        if counter == self.unit:
-            return 1.0
-        if self.steps_per_epoch is None:
-            return None
-        return 1.0 / self.steps_per_epoch if counter == "it" else float(self.steps_per_epoch)
+        return float(value * ratio[0] / ratio[1])
 
 
 def _units(nodes: Iterable[ast.Expr], total_unit: Optional[str]) -> set:
-    """Units mentioned anywhere in the trees (durations and the identifiers it/ep)."""
+    """Units mentioned anywhere in the trees (durations and the identifiers it/ep/tok/sp)."""
     found = set()
     for node in (node for tree in nodes for node in ast.walk(tree)):
         if isinstance(node, ast.Duration):
@@ -66,17 +83,22 @@ def _units(nodes: Iterable[ast.Expr], total_unit: Optional[str]) -> set:
 
 
 def parse_total(total) -> Optional[Tuple[float, str]]:
-    """``total`` as (value, unit): an int/float of iterations, or a string such as '90ep' or '5000'."""
+    """``total`` as (value, unit): an int/float of iterations, or a string such as '90ep' or '3e11tok'."""
     if total is None:
         return None
     if isinstance(total, str):
-        node = parse(total)
+        try:
+            node = parse(total)
+        except LRDSLError as error:
+            raise LRDSLError(f"total={total[:40]!r}: {error}") from None
         if isinstance(node, ast.Number):
             value, unit = node.value, "it"
         elif isinstance(node, ast.Duration) and node.unit != "%":
             value, unit = node.value, node.unit
         else:
-            raise LRDSLError(f"total={total!r:.40}: expected a training length such as 10000, '10000it' or '90ep'")
+            raise LRDSLError(
+                f"total={total!r:.40}: expected a training length such as 10000, '10000it', '90ep' or '3e11tok'"
+            )
     elif isinstance(total, (int, float)) and not isinstance(total, bool):
         value, unit = total, "it"
     else:
@@ -86,23 +108,30 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
     except OverflowError:
         value = math.inf
     if not (0 < value < math.inf):
-        raise LRDSLError(f"total={total!r:.40}: the training length must be positive and finite")
+        raise LRDSLError(f"total={str(total)[:40]}: the training length must be positive and finite")
     return value, unit
 
 
-def make_clock(trees: Iterable[ast.Expr], steps_per_epoch=None, total=None) -> Clock:
-    """The clock for a schedule whose text (and variables) are ``trees``."""
-    if steps_per_epoch is not None:
-        if (
-            isinstance(steps_per_epoch, bool)
-            or not isinstance(steps_per_epoch, (int, float))
-            or not 0 < steps_per_epoch < math.inf
-        ):
-            raise LRDSLError(f"steps_per_epoch={steps_per_epoch!r}: expected a positive number")
-        steps_per_epoch = float(steps_per_epoch)
+def _factor(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise LRDSLError(f"{name}={value!r:.40}: expected a positive number")
+    return float(value)
+
+
+def make_clock(
+    trees: Iterable[ast.Expr], steps_per_epoch=None, total=None, tokens_per_step=None, samples_per_step=None
+) -> Clock:
+    """The clock for a schedule whose text (and variables) are ``trees``, with the host's factors."""
+    given = {"ep": steps_per_epoch, "tok": tokens_per_step, "sp": samples_per_step}
+    rates: Dict[str, Ratio] = {"it": (1.0, 1.0)}
+    for unit, value in given.items():
+        if value is not None:
+            factor = _factor(FACTORS[unit], value)
+            rates[unit] = (factor, 1.0) if unit == "ep" else (1.0, factor)  # an epoch is spe iterations
     parsed_total = parse_total(total)
     units = _units(trees, parsed_total[1] if parsed_total else None)
     if parsed_total is not None:
         units.add(parsed_total[1])  # total="90ep" makes a unitless schedule run on epochs
-    by_epochs = steps_per_epoch is None and units == {"ep"}
-    return Clock("ep" if by_epochs else "it", steps_per_epoch, parsed_total)
+    (only,) = units if len(units) == 1 else (None,)
+    unit = only if only is not None and only != "it" and only not in rates else "it"
+    return Clock(unit, rates, parsed_total)

@@ -16,6 +16,7 @@ from typing import Optional
 from . import ast, curves
 from .binding import Binder, label, variable_tree
 from .built import Built, SubSchedule
+from .clock import FACTORS
 from .context import Context, located
 from .errors import EvaluationError, ParameterError, PhaseError, UnitError, UnknownNameError, did_you_mean
 from .exact import fraction
@@ -116,15 +117,17 @@ def _identifier(node: ast.Name, ctx: Context) -> curves.Curve:
     if name == "lr0":
         return curves.constant(ctx.lr0, name)
     if name in UNIT_WORDS:
-        scale = ctx.clock.scale(name)
-        if scale is None:
+        ratio = ctx.clock.ratio(name)  # clock units per one of the identifier's unit
+        if ratio is None:
+            factor = FACTORS[name if name != "it" else ctx.clock.unit]
             raise UnitError(
                 f"identifier {name!r}{located(node)} counts {UNIT_WORDS[name]}, but this schedule "
-                f"runs on {UNIT_WORDS[ctx.clock.unit]}; pass steps_per_epoch="
+                f"runs on {UNIT_WORDS[ctx.clock.unit]}; pass {factor}="
             )
-        if scale == 1:
+        if ratio == (1.0, 1.0):
             return curves.of_time(lambda t: t, lambda t, xp: t, name)
-        return curves.of_time(lambda t: t / scale, lambda t, xp: t / scale, name)
+        num, den = ratio
+        return curves.of_time(lambda t: t * den / num, lambda t, xp: t * den / num, name)
     if name == "progress":
         length = ctx.phase_length
         if length is None or math.isinf(length):

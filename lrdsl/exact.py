@@ -158,13 +158,14 @@ def power(xp, base: float, exponent):
     return xp.exp(exponent * math.log(base))
 
 
-def to_iterations(xp, epochs, steps_per_epoch: float):
-    """``epochs · steps_per_epoch``, snapped to the nearest integer when within 4 ulps of it.
+def to_clock(xp, points, num: float, den: float):
+    """``points · num / den`` (a counter in clock units), snapped to the nearest integer when within
+    4 ulps of it.
 
     ``sched(epoch=i / spe)`` then lands on iteration ``i`` even though ``i / spe`` was rounded
-    (``0.57 · 100`` is 56.99999999999999 in float64).
+    (``0.57 · 100`` is 56.99999999999999 in float64); the same for tokens and samples.
     """
-    t = epochs * steps_per_epoch
+    t = points * num / den
     nearest = xp.floor(t + 0.5)
     return xp.where(xp.abs(t - nearest) <= 4 * _ulp(xp, t), nearest, t)
 

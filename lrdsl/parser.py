@@ -107,7 +107,7 @@ class ASTBuilder(Transformer):
 
     def duration(self, token):
         text = str(token)
-        unit = "%" if text.endswith("%") else text[-2:]
+        unit = "%" if text.endswith("%") else "tok" if text.endswith("tok") else text[-2:]
         return ast.Duration(_number(text[: -len(unit)]), unit)
 
     def string(self, token):

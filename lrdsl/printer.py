@@ -6,6 +6,8 @@ the binding strength of each construct, and adds parentheses exactly where they 
 
 from __future__ import annotations
 
+import math
+
 from . import ast
 
 # Binding strength, loosest first (docs/language.md §3.2).
@@ -21,8 +23,20 @@ _BINARY = {
 
 
 def number_text(value) -> str:
-    """Shortest text that reads back as the same number (ints stay ints)."""
-    return repr(value)
+    """Shortest text that reads back as the same number (ints stay ints): ``0.1``, ``3e-4``, ``2e8``."""
+    text = repr(value)
+    if isinstance(value, float) and math.isfinite(value) and value != 0:
+        mantissa, exponent = f"{value:.17e}".split("e")
+        for digits in range(17):  # the fewest significant digits that give the value back
+            candidate = f"{value:.{digits}e}"
+            if float(candidate) == value:
+                mantissa, exponent = candidate.split("e")
+                break
+        mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+        scientific = f"{mantissa}e{int(exponent)}"
+        if len(scientific) < len(text) - 2:  # "2e8", not "200000000.0"; but "100.0", "0.0003"
+            return scientific
+    return text
 
 
 def _wrap(text: str, strength: int, needed: int) -> str:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import functools
 import math
 from collections import OrderedDict
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 from . import ast
-from .clock import make_clock
+from .clock import FACTORS, make_clock
 from .compiler import compile_phases
 from .context import Context
 from .counters import counter, counters
 from .errors import EvaluationError, LRDSLError, UnitError
-from .exact import to_iterations
+from .exact import to_clock
 from .parser import parse
 from .plugins import default_registry
 from .registry import Registry
@@ -25,15 +25,18 @@ from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
 _EXACT = 2.0**53  # counters below this are whole numbers exactly in a float
+COUNTERS = {"it": "iteration", "ep": "epoch", "tok": "tokens", "sp": "samples"}  # a counter's name, by unit
 
 
 class Schedule:
     """A learning-rate schedule compiled from an lrdsl expression.
 
     ``sched(i)`` is the value for the update at global iteration ``i`` (the k-th update uses
-    ``sched(k)``); ``sched(epoch=e)`` evaluates by epoch; ``sched(i, epoch=e)`` gives both and
-    the schedule uses the counter it runs on. Values are never NaN, infinite or negative: such
-    a value raises :class:`EvaluationError` naming the phase and the time.
+    ``sched(k)``); ``sched(epoch=e)``, ``sched(tokens=n)`` and ``sched(samples=n)`` evaluate by
+    the epoch, or the cumulative count of tokens or samples seen; given several counters, the
+    schedule reads the one it runs on (and they must agree where the clock can convert them).
+    Values are never NaN, infinite or negative: such a value raises :class:`EvaluationError`
+    naming the phase and the time.
     """
 
     def __init__(self, tree: ast.Expr, curve, clock, base: float, notes=()):
@@ -43,11 +46,10 @@ class Schedule:
         self.base = base
         self._curve = curve
         self._at = curve.at
-        # clock units per iteration / per epoch; None where it cannot convert, except that a
-        # timeless schedule (a constant, a lone plateau) takes either counter as it is
-        scales = {counter: clock.scale(counter) or (1.0 if curve.timeless else None) for counter in UNIT_WORDS}
-        self._per_iteration, self._per_epoch = scales["it"], scales["ep"]
-        self._prefers_epoch = clock.unit == "ep"
+        # clock units per unit of each counter; None where it cannot convert, except that a
+        # timeless schedule (a constant, a lone plateau) takes any counter as it is
+        self._ratios = {unit: clock.ratio(unit) or ((1.0, 1.0) if curve.timeless else None) for unit in UNIT_WORDS}
+        self._by_iteration = self._ratios["it"] == (1.0, 1.0)
 
     @functools.cached_property
     def expression(self) -> str:
@@ -55,8 +57,18 @@ class Schedule:
         return str(self.tree)
 
     # -- evaluation ------------------------------------------------------------------------------
-    def __call__(self, iteration=None, epoch=None) -> float:
-        t = self._time(iteration, epoch)
+    def __call__(self, iteration=None, epoch=None, *, tokens=None, samples=None) -> float:
+        if (
+            epoch is None
+            and tokens is None
+            and samples is None
+            and self._by_iteration
+            and type(iteration) in (int, float)
+            and 0 <= iteration < _EXACT
+        ):
+            t = float(iteration)  # the training loop's case, without the checks' cost
+        else:
+            t = self._time({"it": iteration, "ep": epoch, "tok": tokens, "sp": samples})
         try:
             value = self._at(t)
         except LRDSLError:
@@ -67,35 +79,38 @@ class Schedule:
             return float(value)
         raise self._failure(t, f"gives {value!r}{' (too large for a float)' if value == _INF else ''}")
 
-    def _time(self, iteration, epoch) -> float:
-        """The clock time of ``sched(iteration, epoch)``: counters checked, converted and reconciled."""
-        if iteration is None and epoch is None:
-            raise LRDSLError("a schedule is evaluated at an iteration, sched(i), or an epoch, sched(epoch=e)")
-        if epoch is None and type(iteration) in (int, float) and self._per_iteration == 1.0 and 0 <= iteration < _EXACT:
-            return float(iteration)  # the training loop's case, without the checks' cost
-        times: Dict[str, float] = {}  # the clock time of each counter given that this clock can read
-        for name, point, scale in (("iteration", iteration, self._per_iteration), ("epoch", epoch, self._per_epoch)):
-            if point is not None:
-                value = counter(point, name)
-                if scale is not None:
-                    times[name] = self._clock_time(value, scale, name)
-        chosen = "epoch" if iteration is None or (epoch is not None and self._prefers_epoch) else "iteration"
-        if chosen not in times:
-            raise self._unit_error(chosen)
-        spe = self.clock.steps_per_epoch
-        if len(times) == 2 and spe is not None and not math.isclose(*times.values(), rel_tol=1e-9, abs_tol=1e-9):
+    def _time(self, points: Dict[str, Any]) -> float:
+        """The clock time of the counters given (by unit): each checked and converted; the one the
+        schedule runs on is read, and the others must agree with it where the clock converts them."""
+        given = {unit: counter(point, COUNTERS[unit]) for unit, point in points.items() if point is not None}
+        if not given:
             raise LRDSLError(
-                f"sched({iteration!r}, epoch={epoch!r}): the iteration and the epoch disagree (with steps_per_epoch="
-                f"{spe:g}, iteration {iteration!r} is epoch {times['iteration'] / spe:g}); give one of them"
+                "a schedule is evaluated at an iteration, sched(i), an epoch, sched(epoch=e), or a count of "
+                "tokens or samples, sched(tokens=n), sched(samples=n)"
             )
-        return times[chosen]
+        chosen = self.clock.unit if self.clock.unit in given else next(iter(given))
+        ratio = self._ratios[chosen]
+        if ratio is None:
+            raise self._unit_error(chosen)
+        t = self._clock_time(given[chosen], ratio, chosen)
+        clock = UNIT_WORDS[self.clock.unit]
+        for unit, point in given.items():
+            other = self.clock.ratio(unit)
+            seen = self._clock_time(point, other, unit) if unit != chosen and other is not None else t
+            if not math.isclose(seen, t, rel_tol=1e-9, abs_tol=1e-9):
+                raise LRDSLError(
+                    f"the counters disagree: {COUNTERS[chosen]} {given[chosen]:g} is {t:g} {clock}, but "
+                    f"{COUNTERS[unit]} {point:g} is {seen:g} {clock} with the factors this schedule was compiled "
+                    "with; give one of them"
+                )
+        return t
 
     @staticmethod
-    def _clock_time(point: float, scale: float, name: str) -> float:
+    def _clock_time(point: float, ratio: Tuple[float, float], unit: str) -> float:
         """``point`` of a counter in clock units."""
-        t = point if scale == 1.0 else to_iterations(SCALAR, point, scale)
+        t = point if ratio == (1.0, 1.0) else to_clock(SCALAR, point, *ratio)
         if not t < _INF:
-            raise EvaluationError(f"the {name} {point!r} is too large for this schedule's clock")
+            raise EvaluationError(f"the {COUNTERS[unit]} {point!r} is too large for this schedule's clock")
         return t
 
     def _ieee(self, t: float) -> float:
@@ -110,18 +125,24 @@ class Schedule:
             except (ArithmeticError, ValueError) as error:
                 raise self._failure(t, f"cannot be computed ({_reason(error)})") from None
 
-    def values(self, iterations=None, *, epochs=None) -> np.ndarray:
-        """The schedule at every point of ``iterations`` (or ``epochs``), as float64, vectorised."""
-        counter_name = "iteration" if epochs is None else "epoch"
-        points = iterations if epochs is None else epochs
-        scale = self._per_iteration if epochs is None else self._per_epoch
-        if points is None:
-            raise LRDSLError("values() needs iterations (an array of iteration numbers) or epochs=")
+    def values(self, iterations=None, *, epochs=None, tokens=None, samples=None) -> np.ndarray:
+        """The schedule at every point of ``iterations`` (or ``epochs``, ``tokens``, ``samples``), as
+        float64, vectorised."""
+        given = {
+            unit: p
+            for unit, p in (("it", iterations), ("ep", epochs), ("tok", tokens), ("sp", samples))
+            if p is not None
+        }
+        if len(given) != 1:
+            raise LRDSLError("values() takes one array: iterations, or epochs=, tokens= or samples=")
+        ((unit, points),) = given.items()
+        counter_name = COUNTERS[unit]
         t = counters(points, counter_name)
-        if scale is None:
-            raise self._unit_error(counter_name)
-        if scale != 1.0:
-            t = to_iterations(np, t, scale)
+        ratio = self._ratios[unit]
+        if ratio is None:
+            raise self._unit_error(unit)
+        if ratio != (1.0, 1.0):
+            t = to_clock(np, t, *ratio)
         with np.errstate(all="ignore"):
             try:
                 out = self._curve.over(t, np)
@@ -140,24 +161,26 @@ class Schedule:
         return out
 
     def phase_starts(self, counter: str = "it") -> list:
-        """Where each top-level phase starts, counted in ``counter`` ("it" or "ep"); [0.0] for one phase."""
-        scale = self._scale(counter)
-        return [start / scale for start, _ in self._curve.parts] or [0.0]
+        """Where each top-level phase starts, counted in ``counter`` ("it", "ep", "tok" or "sp");
+        [0.0] for one phase."""
+        num, den = self._ratio(counter)
+        return [start * den / num for start, _ in self._curve.parts] or [0.0]
 
     def array_function(self, xp, counter: str = "it"):
         """``f(points) -> values`` in the array namespace ``xp`` (numpy, jax.numpy), for jit and vmap.
 
-        ``points`` are iterations (``counter="it"``) or epochs (``"ep"``). Unlike :meth:`values`
-        it does no checks, so it can be traced; the values are those of :meth:`values`.
+        ``points`` are iterations (``counter="it"``), epochs (``"ep"``), or cumulative tokens or
+        samples (``"tok"``, ``"sp"``). Unlike :meth:`values` it does no checks, so it can be traced;
+        the values are those of :meth:`values`.
         """
-        scale = self._scale(counter)
+        ratio = self._ratio(counter)
         over = self._curve.over
         if self._curve.constant is not None:
             value = self._curve.constant
             return lambda points: xp.zeros_like(xp.asarray(points) * 1.0) + value
-        if scale == 1.0:
+        if ratio == (1.0, 1.0):
             return lambda points: over(xp.asarray(points) * 1.0, xp)
-        return lambda points: over(to_iterations(xp, xp.asarray(points), scale), xp)
+        return lambda points: over(to_clock(xp, xp.asarray(points), *ratio), xp)
 
     # -- metric-driven nodes -----------------------------------------------------------------------
     def report(self, metric: float) -> None:
@@ -205,19 +228,22 @@ class Schedule:
         return f"Schedule({self.expression!r}, base={self.base!r}, clock={UNIT_WORDS[self.clock.unit]!r})"
 
     # -- errors ----------------------------------------------------------------------------------
-    def _scale(self, counter: str) -> float:
-        """Clock units per unit of ``counter`` ("it" or "ep"), or the UnitError saying what to pass."""
-        scale = self._per_iteration if counter == "it" else self._per_epoch
-        if scale is None:
-            raise self._unit_error(UNIT_WORDS[counter][:-1])
-        return scale
+    def _ratio(self, counter: str) -> Tuple[float, float]:
+        """Clock units per unit of ``counter`` ("it", "ep", "tok", "sp"), or the UnitError saying what to pass."""
+        if counter not in UNIT_WORDS:
+            raise LRDSLError(f"counter={counter!r}: expected one of {', '.join(map(repr, UNIT_WORDS))}")
+        ratio = self._ratios[counter]
+        if ratio is None:
+            raise self._unit_error(counter)
+        return ratio
 
-    def _unit_error(self, counter: str) -> UnitError:
-        clock = UNIT_WORDS[self.clock.unit]
+    def _unit_error(self, unit: str) -> UnitError:
+        clock = self.clock.unit
+        factor = FACTORS.get(unit if unit != "it" else clock, "steps_per_epoch")
+        call = {"it": "sched(i)", "ep": "sched(epoch=e)", "tok": "sched(tokens=n)", "sp": "sched(samples=n)"}[clock]
         return UnitError(
-            f"this schedule counts {clock} (its durations are in {clock}); evaluating it by "
-            f"{counter} needs steps_per_epoch= when compiling, or call it by "
-            f"{'epoch: sched(epoch=e)' if clock == 'epochs' else 'iteration: sched(i)'}"
+            f"this schedule counts {UNIT_WORDS[clock]} (its durations are in {UNIT_WORDS[clock]}); evaluating it by "
+            f"{COUNTERS[unit]} needs {factor}= when compiling, or call it by {COUNTERS[clock]}: {call}"
         )
 
     def _failure(self, t: float, what: str) -> EvaluationError:
@@ -255,8 +281,15 @@ def compile_schedule(
     total=None,
     variables=None,
     registry: Optional[Registry] = None,
+    *,
+    tokens_per_step=None,
+    samples_per_step=None,
 ) -> Schedule:
     """Compile an lrdsl expression into a :class:`Schedule` (``lrdsl.compile``, docs/language.md §13).
+
+    ``steps_per_epoch``, ``tokens_per_step`` and ``samples_per_step`` convert epochs, tokens and
+    samples to iterations, where a schedule mixes them (docs/language.md §4); ``total`` is the
+    training length (iterations, or a duration such as ``"90ep"`` or ``"3e11tok"``).
 
     A repeated compile (same text, options, variables and registry) is served from a cache
     without parsing; a schedule with metric-driven state (``plateau``) is compiled every time,
@@ -270,26 +303,32 @@ def compile_schedule(
         raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
     variables = _variables(variables)
     registry = registry or default_registry()
-    key = _cache_key(text_or_node, float(base), steps_per_epoch, total, variables, registry)
+    clock = {
+        "steps_per_epoch": steps_per_epoch,
+        "total": total,
+        "tokens_per_step": tokens_per_step,
+        "samples_per_step": samples_per_step,
+    }
+    key = _cache_key(text_or_node, float(base), clock, variables, registry)
     compiled = _CACHE.get(key) if key is not None else None
     if compiled is None:
         tree = parse(text_or_node) if isinstance(text_or_node, str) else text_or_node
-        compiled = _compile(tree, float(base), steps_per_epoch, total, variables, registry)
+        compiled = _compile(tree, float(base), clock, variables, registry)
         if key is not None and not compiled[1].stateful:
             _CACHE.put(key, compiled)
     tree, curve, clock, notes = compiled
     return Schedule(tree, curve, clock, float(base), notes)
 
 
-def _compile(tree, base, steps_per_epoch, total, variables, registry):
+def _compile(tree, base, clock_options, variables, registry):
     """``(tree, curve, clock, notes)``."""
-    clock = make_clock(_trees(tree, variables), steps_per_epoch, total)
+    clock = make_clock(_trees(tree, variables), **clock_options)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry=registry, clock=clock, variables=variables, lr0=base, base=base, phase_length=total_length)
     return tree, compile_phases(ast.phases_of(tree), ctx, tree), clock, tuple(ctx.notes)
 
 
-def _cache_key(text_or_node, base, steps_per_epoch, total, variables, registry):
+def _cache_key(text_or_node, base, clock_options, variables, registry):
     """What a compile depends on, hashable; None when a variable's value cannot be hashed.
 
     Types are part of it (``True`` and ``1`` are equal but compile differently), and so is the
@@ -298,10 +337,7 @@ def _cache_key(text_or_node, base, steps_per_epoch, total, variables, registry):
     key = (
         text_or_node,
         base,
-        type(steps_per_epoch),
-        steps_per_epoch,
-        type(total),
-        total,
+        tuple((name, type(value), value) for name, value in clock_options.items()),
         tuple(sorted((name, type(value), value) for name, value in variables.items())),
         registry,
         registry.version,

@@ -9,7 +9,7 @@ def _axis_label(value: float) -> str:
     return f"{value:.3g}"
 
 
-def render(xs: np.ndarray, ys: np.ndarray, width: int = 64, height: int = 14, x_name: str = "iteration") -> str:
+def render(xs: np.ndarray, ys: np.ndarray, width: int = 64, height: int = 14, x_unit: str = "iterations") -> str:
     """An ASCII line chart of ``ys`` over ``xs`` (one column per bucket of points)."""
     columns = min(width, len(xs))
     buckets = np.array_split(np.arange(len(xs)), columns)
@@ -30,6 +30,6 @@ def render(xs: np.ndarray, ys: np.ndarray, width: int = 64, height: int = 14, x_
     pad = max(len(text) for text in labels.values())
     lines = [f"{labels.get(row, ''):>{pad}} |{''.join(cells)}" for row, cells in enumerate(grid)]
     lines.append(" " * pad + " +" + "-" * columns)
-    first, last = f"{xs[0]:g}", f"{xs[-1]:g} {x_name}s"
+    first, last = f"{xs[0]:g}", f"{xs[-1]:g} {x_unit}"
     lines.append(" " * (pad + 2) + first + " " * max(1, columns - len(first) - len(last)) + last)
     return "\n".join(lines)

@@ -7,10 +7,11 @@ Every module that needs to know whether a name is taken by the language reads it
 KEYWORDS = ("then", "for", "true", "false")
 """Words of the grammar; they cannot name anything (docs/language.md §2)."""
 
-IDENTIFIERS = ("it", "ep", "progress", "base", "lr0", "pi", "e", "inf")
+IDENTIFIERS = ("it", "ep", "tok", "sp", "progress", "base", "lr0", "pi", "e", "inf")
 """Names with a meaning in every expression (docs/language.md §8); nodes cannot take them."""
 
 RESERVED = KEYWORDS + IDENTIFIERS
 
-UNIT_WORDS = {"it": "iterations", "ep": "epochs"}
-"""The counters a schedule can run on, by unit suffix (``500it``, ``5ep``); ``%`` is a share of ``total``."""
+UNIT_WORDS = {"it": "iterations", "ep": "epochs", "tok": "tokens", "sp": "samples"}
+"""The counters a schedule can run on, by unit suffix (``500it``, ``5ep``, ``2e8tok``, ``1e6sp``);
+``%`` is a share of ``total``."""

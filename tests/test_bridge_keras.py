@@ -97,6 +97,9 @@ def test_trains_saves_and_reloads(tmp_path):
         "total": None,
         "variables": {},
         "name": "LRDSLSchedule",
+        "counter": "it",
+        "tokens_per_step": None,
+        "samples_per_step": None,
     }
     assert int(loaded.optimizer.iterations) == 16
     # Both continue identically: the reloaded optimizer resumes the schedule at iteration 16.

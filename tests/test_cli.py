@@ -84,7 +84,8 @@ def test_check_prints_the_canonical_form():
         (["plot", "cosine(T=10)", "--iterations", "0"], "at least 1"),
         (["eval", "cosine(T=10)", "--at", "inf", "--json"], "finite numbers"),
         (["eval", "cosine(T=10)", "--at", ",,,"], "finite numbers"),
-        (["plot", "cosine(T=5ep)"], "plot it with --epochs N"),
+        (["plot", "cosine(T=5ep)", "--iterations", "10"], "counts epochs"),
+        (["plot", "cosine(T=5ep)", "--iterations", "10", "--epochs", "3"], "give one of --iterations, --epochs"),
         pytest.param(
             ["plot", "cosine(T=10)", "--png", "/nonexistent/dir/x.png"],
             "cannot write the image",

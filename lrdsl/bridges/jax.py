@@ -45,12 +45,16 @@ def schedule(
     counter: str = "it",
     dtype=None,
     registry=None,
+    tokens_per_step=None,
+    samples_per_step=None,
 ) -> Callable:
     """A jittable ``count -> value`` for an lrdsl expression (or a compiled :class:`lrdsl.Schedule`).
 
-    ``base``, ``steps_per_epoch``, ``total`` and ``variables`` are those of :func:`lrdsl.compile`
-    (ignored when a Schedule is given); ``counter`` is ``"it"`` (count = update number) or
-    ``"ep"``; ``dtype`` defaults to :func:`default_dtype`.
+    ``base``, ``steps_per_epoch``, ``total``, ``variables``, ``tokens_per_step`` and
+    ``samples_per_step`` are those of :func:`lrdsl.compile` (ignored when a Schedule is given);
+    ``counter`` says what ``count`` is: ``"it"`` (the update number), ``"ep"`` (an epoch), or
+    ``"tok"``/``"sp"`` (the cumulative tokens or samples seen); ``dtype`` defaults to
+    :func:`default_dtype`.
     """
     if isinstance(text_or_schedule, Schedule):
         sched = text_or_schedule
@@ -62,6 +66,8 @@ def schedule(
             total=total,
             variables=variables,
             registry=registry,
+            tokens_per_step=tokens_per_step,
+            samples_per_step=samples_per_step,
         )
     refuse_stateful(
         sched,

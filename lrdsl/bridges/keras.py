@@ -60,6 +60,8 @@ class LRDSLSchedule(_LearningRateSchedule):
 
     The arguments are those of :func:`lrdsl.compile` (``base`` is the incoming base, 1.0 by
     default, so ``"warmup(T=100, base=1e-3) then ..."`` or ``base=1e-3`` give absolute rates).
+    ``counter`` says what the schedule is called with: ``"it"``, the optimizer's iteration (as
+    Keras does), or -- in a custom training loop -- ``"ep"``, ``"tok"`` or ``"sp"``.
     ``registry`` (plugin nodes registered in-process) is not part of ``get_config()``: a reloaded
     model finds its nodes in the default registry.
     """
@@ -73,6 +75,9 @@ class LRDSLSchedule(_LearningRateSchedule):
         variables: Optional[Mapping[str, Any]] = None,
         name: str = "LRDSLSchedule",
         registry=None,
+        counter: str = "it",
+        tokens_per_step=None,
+        samples_per_step=None,
     ):
         super().__init__()
         self.schedule = schedule
@@ -81,6 +86,7 @@ class LRDSLSchedule(_LearningRateSchedule):
         self.total = total
         self.variables = dict(variables or {})
         self.name = name
+        self.counter, self.tokens_per_step, self.samples_per_step = counter, tokens_per_step, samples_per_step
         self.compiled = compile_schedule(
             schedule,
             base=base,
@@ -88,9 +94,11 @@ class LRDSLSchedule(_LearningRateSchedule):
             total=total,
             variables=self.variables,
             registry=registry,
+            tokens_per_step=tokens_per_step,
+            samples_per_step=samples_per_step,
         )
         refuse_stateful(self.compiled, "Keras", "use keras.callbacks.ReduceLROnPlateau instead")
-        self._over = self.compiled.array_function(KerasNamespace(), "it")
+        self._over = self.compiled.array_function(KerasNamespace(), counter)
 
     def __call__(self, step):
         dtype = keras.backend.floatx()
@@ -104,6 +112,9 @@ class LRDSLSchedule(_LearningRateSchedule):
             "total": self.total,
             "variables": dict(self.variables),
             "name": self.name,
+            "counter": self.counter,
+            "tokens_per_step": self.tokens_per_step,
+            "samples_per_step": self.samples_per_step,
         }
 
     def __repr__(self) -> str:

@@ -120,11 +120,16 @@ def parse_optimizer(
     variables=None,
     overrides: Optional[Mapping[str, Any]] = None,
     registry: Optional[Registry] = None,
+    *,
+    tokens_per_step=None,
+    samples_per_step=None,
 ) -> OptimizerConfig:
     """Parse and validate an optimizer expression such as ``"adamw(lr=warmup(5%) then cosine(), weight_decay=0.05)"``.
 
-    ``text`` is a string or a parsed :class:`~lrdsl.ast.Call`. ``steps_per_epoch``, ``total`` and
-    ``variables`` are those of :func:`lrdsl.compile`; every scheduled hyperparameter is compiled
+    ``text`` is a string or a parsed :class:`~lrdsl.ast.Call`. ``steps_per_epoch``, ``total``,
+    ``variables``, ``tokens_per_step`` and ``samples_per_step`` are those of :func:`lrdsl.compile`
+    (the optimizer counts iterations: a schedule in tokens needs ``tokens_per_step``); every
+    scheduled hyperparameter is compiled
     with them and with incoming base 1.0 (docs/language.md §11). ``overrides`` replace or add
     hyperparameters (a parameter group's ``{"weight_decay": 0}``): values are numbers, booleans,
     tuples, or lrdsl strings such as ``"warmup(T=100, base=0.01) then cosine()"``. Tuple items
@@ -147,10 +152,13 @@ def parse_optimizer(
     spec = registry.get(tree.name, kinds=("optimizer",))
     assert isinstance(spec, OptimizerSpec)  # get() was asked for an optimizer node
     variables = dict(variables or {})
-    clock = make_clock([tree], steps_per_epoch, total)
+    factors = dict(
+        steps_per_epoch=steps_per_epoch, total=total, tokens_per_step=tokens_per_step, samples_per_step=samples_per_step
+    )
+    clock = make_clock([tree], **factors)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry=registry, clock=clock, variables=variables, lr0=1.0, base=1.0, phase_length=total_length)
-    options = dict(steps_per_epoch=steps_per_epoch, total=total, variables=variables, registry=registry)
+    options = dict(factors, variables=variables, registry=registry)
 
     def schedule(node: ast.Expr, label: str) -> Schedule:
         if label.split("[")[0] in spec.fixed:

@@ -36,14 +36,21 @@ class Optimizer:
     """
 
     def __init__(
-        self, text, params, steps_per_epoch=None, total=None, variables=None, registry: Optional[Registry] = None
+        self,
+        text,
+        params,
+        steps_per_epoch=None,
+        total=None,
+        variables=None,
+        registry: Optional[Registry] = None,
+        **factors,
     ):
         groups = collect(params)
         self.groups: List[ParamGroup] = []
         slots: List[Slot] = []
         for number, (group_slots, overrides) in enumerate(groups):
             try:
-                config = parse_optimizer(text, steps_per_epoch, total, variables, overrides, registry)
+                config = parse_optimizer(text, steps_per_epoch, total, variables, overrides, registry, **factors)
             except LRDSLError as error:
                 if len(groups) == 1 and not overrides:
                     raise
@@ -223,14 +230,32 @@ class Optimizer:
 
 
 def optimizer(
-    text, params, steps_per_epoch=None, total=None, variables=None, registry: Optional[Registry] = None
+    text,
+    params,
+    steps_per_epoch=None,
+    total=None,
+    variables=None,
+    registry: Optional[Registry] = None,
+    *,
+    tokens_per_step=None,
+    samples_per_step=None,
 ) -> Optimizer:
     """An optimizer over NumPy arrays from an lrdsl string (docs/language.md §11, §13).
 
     ``text``: ``"adamw(lr=warmup(5%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)"``.
     ``params``: an array, a list of arrays, a dict ``{name: array}``, or a list of groups
     ``[{"params": [...], "weight_decay": 0}, ...]`` whose other keys override hyperparameters
-    (numbers, booleans, tuples or lrdsl strings). ``steps_per_epoch``, ``total`` and ``variables``
-    are those of :func:`lrdsl.compile`, used for every scheduled hyperparameter.
+    (numbers, booleans, tuples or lrdsl strings). ``steps_per_epoch``, ``total``, ``variables``,
+    ``tokens_per_step`` and ``samples_per_step`` are those of :func:`lrdsl.compile`, used for every
+    scheduled hyperparameter.
     """
-    return Optimizer(text, params, steps_per_epoch, total, variables, registry)
+    return Optimizer(
+        text,
+        params,
+        steps_per_epoch,
+        total,
+        variables,
+        registry,
+        tokens_per_step=tokens_per_step,
+        samples_per_step=samples_per_step,
+    )
