@@ -11,6 +11,7 @@ docs/language.md is the language reference; the pinned surface is ``parse``, ``c
 
 from .errors import LRDSLError
 from .hookspecs import hookimpl
+from .lint import lint
 from .optim import optimizer
 from .parser import parse
 from .schedule import Schedule
@@ -18,4 +19,4 @@ from .schedule import compile_schedule as compile
 
 __version__ = "0.1.0"
 
-__all__ = ["LRDSLError", "Schedule", "__version__", "compile", "hookimpl", "optimizer", "parse"]
+__all__ = ["LRDSLError", "Schedule", "__version__", "compile", "hookimpl", "lint", "optimizer", "parse"]

@@ -8,8 +8,8 @@ Source positions ride along for error messages but never take part in equality.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Iterator, Optional, Tuple, Union
+from dataclasses import dataclass, field, fields, replace
+from typing import Callable, Iterator, Optional, Tuple, Union
 
 from .errors import LRDSLError
 from .text import shorten
@@ -209,3 +209,22 @@ def walk(node: Expr) -> Iterator[Expr]:
 def depth(node: Expr) -> int:
     """Nesting depth of ``node`` (1 for a leaf), computed without recursion."""
     return max(level for _, level in _with_levels(node))
+
+
+def transform(node: Expr, change: Callable[[Expr], Optional[Expr]]) -> Expr:
+    """``node`` with sub-expressions replaced: where ``change(sub)`` returns a node it takes the place
+    of ``sub`` (and is not visited further); where it returns None, ``sub``'s children are visited.
+    Source positions are kept."""
+    replaced = change(node)
+    if replaced is not None:
+        return replaced
+
+    def rebuilt(value):
+        if isinstance(value, Expr):
+            return transform(value, change)
+        if isinstance(value, tuple):
+            return tuple(rebuilt(item) for item in value)
+        return value  # names, operators, positions, literal values
+
+    updates = {f.name: rebuilt(getattr(node, f.name)) for f in fields(node) if f.name != "pos"}  # type: ignore[arg-type]
+    return replace(node, **updates)  # type: ignore[type-var]

@@ -2,7 +2,7 @@
 
 lrdsl plot 'step(base=0.1, s=10) then exp(s=5)' --iterations 60
 lrdsl eval 'cosine(T=100)' --at 0,50,100 --json
-lrdsl check 'warmup(5%) then cosine()' --total 90ep
+lrdsl check 'warmup(5%) then cosine()' --total 90ep [--strict] [--json]
 lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from . import listing
 from .errors import LRDSLError
+from .lint import lint
 from .plugins import default_registry
 from .schedule import compile_schedule
 from .textplot import render
@@ -182,14 +183,33 @@ def cmd_eval(args) -> None:
         print(f"{name} {point:g}: {value!r}")
 
 
-def cmd_check(args) -> None:
+def cmd_check(args) -> int:
+    """Compile, print the canonical form, and lint against the run: exit 0 when clean (or only
+    warnings without --strict), 1 on warnings with --strict, 2 on errors."""
     sched = _compile(args)
-    print(sched.expression)
+    findings = lint(sched)
+    errors = any(f.level == "error" for f in findings)
+    status = 2 if errors else 1 if findings and args.strict else 0
     starts = sched.phase_starts(sched.clock.unit)
-    unit = "epochs" if sched.clock.unit == "ep" else "iterations"
-    print(f"ok: {len(starts)} phase(s), counted in {unit}; phases start at {', '.join(f'{s:g}' for s in starts)}")
-    for note in sched.notes:
-        print(f"warning: {note}")
+    unit = UNIT_WORDS[sched.clock.unit]
+    if args.json:
+        report = {
+            "expression": sched.expression,
+            "clock": unit,
+            "phase_starts": starts,
+            "total": sched.options.total,
+            "steps_per_epoch": sched.options.steps_per_epoch,
+            "status": "errors" if errors else "warnings" if findings else "ok",
+            "findings": [finding.as_dict() for finding in findings],
+        }
+        print(json.dumps(report))
+        return status
+    print(sched.expression)
+    if not errors:
+        print(f"ok: {len(starts)} phase(s), counted in {unit}; phases start at {', '.join(f'{s:g}' for s in starts)}")
+    for finding in findings:
+        print(finding)
+    return status
 
 
 def cmd_nodes(args) -> None:
@@ -229,8 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.set_defaults(run=cmd_eval)
 
-    check = commands.add_parser("check", help="validate and print the canonical form")
+    check = commands.add_parser(
+        "check", help="validate, print the canonical form and lint the schedule against the run"
+    )
     _schedule_options(check)
+    check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    check.add_argument("--json", action="store_true", help="machine-readable findings")
     check.set_defaults(run=cmd_check)
 
     nodes = commands.add_parser("nodes", help="list every node, or show one node's documentation")
@@ -248,11 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        return args.run(args) or 0
     except LRDSLError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

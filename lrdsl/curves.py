@@ -26,7 +26,7 @@ from .text import shorten
 class Curve:
     """A compiled expression of local time ``t`` (in clock units)."""
 
-    __slots__ = ("at", "over", "constant", "label", "parts", "stateful", "timeless")
+    __slots__ = ("at", "over", "constant", "label", "parts", "end", "stateful", "timeless")
 
     def __init__(
         self,
@@ -37,12 +37,14 @@ class Curve:
         parts: Tuple = (),
         stateful: Tuple = (),
         timeless: Optional[bool] = None,
+        end: float = math.inf,
     ):
         self.at = at
         self.over = over
         self.label = label  # what it was compiled from: an AST node or a string, printed only for errors
         self.constant = constant  # the value, when it does not depend on time
         self.parts = parts  # (start, curve) per phase, for sequences
+        self.end = end  # where a sequence's last phase ends (its start plus its length)
         self.stateful = stateful  # objects with report(), state_dict(), load_state_dict()
         # whether the value never depends on time (a constant, or only on reported metrics)
         self.timeless = constant is not None if timeless is None else timeless
@@ -175,6 +177,7 @@ def held(curve: Curve, length: float) -> Curve:
         parts=curve.parts,
         stateful=curve.stateful,
         timeless=curve.timeless,
+        end=curve.end,
     )
 
 
@@ -188,8 +191,9 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
     last = held(last, last_length)
     parts = tuple((start, curve) for start, _, curve in phases[:-1]) + ((last_start, last),)
     stateful = tuple(s for _, curve in parts for s in curve.stateful)
+    end = last_start + last_length
     if len(phases) == 1:
-        return Curve(last.at, last.over, label, last.constant, parts, stateful, last.timeless)
+        return Curve(last.at, last.over, label, last.constant, parts, stateful, last.timeless, end)
     starts = [start for start, _ in parts]
     scalars = [curve.at for _, curve in parts]
     if len(parts) == 2:
@@ -210,7 +214,7 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
             out = xp.where(t < start + length, curve.over(local, xp), out)
         return out
 
-    return Curve(at, over, label, parts=parts, stateful=stateful)
+    return Curve(at, over, label, parts=parts, stateful=stateful, end=end)
 
 
 def _over_sorted(t: np.ndarray, parts) -> np.ndarray:

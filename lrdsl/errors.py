@@ -51,6 +51,11 @@ class PluginError(LRDSLError):
     """A plugin declared something invalid, or two sources provide the same name."""
 
 
+class ScheduleChangeWarning(UserWarning):
+    """A resumed schedule differs from the checkpoint's and the ``on_change`` policy went ahead:
+    the warning says what changed and what it does to the learning rate."""
+
+
 def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """The candidates closest in spelling to ``name``, best first."""
     strings = sorted({c for c in candidates if isinstance(c, str)})

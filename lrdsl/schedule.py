@@ -9,18 +9,18 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from . import ast
+from . import amend, ast, resume
 from .clock import FACTORS, make_clock
 from .compiler import compile_phases
 from .context import Context
 from .counters import counter, counters
 from .errors import EvaluationError, LRDSLError, UnitError
 from .exact import to_clock
+from .options import CompileOptions
 from .parser import parse
 from .plugins import default_registry
 from .registry import Registry
 from .scalarmath import SCALAR
-from .schema import Anything, ListOf, Number, Record, Text, Where, restoring, validate
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
@@ -39,11 +39,18 @@ class Schedule:
     naming the phase and the time.
     """
 
-    def __init__(self, tree: ast.Expr, curve, clock, base: float, notes=()):
+    def __init__(
+        self, tree: ast.Expr, curve, clock, options: CompileOptions, registry: Registry, on_change: str, notes=()
+    ):
         self.tree = tree
         self.notes = tuple(notes)  # warnings found while compiling, e.g. a nested phase never reached
         self.clock = clock
-        self.base = base
+        self.options = options  # what it was compiled with besides its text, saved with its state
+        self.base = options.base
+        self.registry = registry
+        self.on_change = on_change  # what load_state_dict does with a checkpoint of another schedule
+        self.history: Tuple[Mapping[str, Any], ...] = ()  # amendments: text, at, total, time
+        self.position: Optional[float] = None  # clock time of the last sched(...) call
         self._curve = curve
         self._at = curve.at
         # clock units per unit of each counter; None where it cannot convert, except that a
@@ -76,6 +83,7 @@ class Schedule:
         except (ArithmeticError, ValueError):  # the float path stops where IEEE arithmetic goes on
             value = self._ieee(t)
         if value >= 0.0 and value < _INF:
+            self.position = t
             return float(value)
         raise self._failure(t, f"gives {value!r}{' (too large for a float)' if value == _INF else ''}")
 
@@ -166,6 +174,14 @@ class Schedule:
         num, den = self._ratio(counter)
         return [start * den / num for start, _ in self._curve.parts] or [0.0]
 
+    def phase_spans(self, counter: str = "it") -> list:
+        """``(start, end)`` of each top-level phase, counted in ``counter``; the last ends at
+        ``total`` (inf without one, or where its ``for`` ends)."""
+        num, den = self._ratio(counter)
+        starts = [start for start, _ in self._curve.parts] or [0.0]
+        ends = [*starts[1:], self._curve.end]
+        return [(start * den / num, end * den / num) for start, end in zip(starts, ends)]
+
     def array_function(self, xp, counter: str = "it"):
         """``f(points) -> values`` in the array namespace ``xp`` (numpy, jax.numpy), for jit and vmap.
 
@@ -197,32 +213,42 @@ class Schedule:
         for node in self._curve.stateful:
             node.report(metric)
 
+    @property
+    def stateful(self) -> tuple:
+        """The metric-driven nodes (``plateau``), in the order of the text."""
+        return self._curve.stateful
+
+    # -- checkpoints and changes -------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """Everything needed to resume: the expression and the state of stateful nodes."""
-        return {
-            "expression": self.expression,
-            "base": self.base,
-            "nodes": [node.state_dict() for node in self._curve.stateful],
-        }
+        """Everything needed to resume, as plain data: the canonical expression, the compile options,
+        the position, the state of metric-driven nodes and the history of amendments."""
+        return resume.state_of(self)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the state must be for the same expression and base.
+        """Restore :meth:`state_dict`. A state saved from another expression or other options is
+        handled by this schedule's ``on_change`` policy (:mod:`lrdsl.resume`); a failed load changes
+        nothing."""
+        resume.load(self, state)
 
-        Everything is checked first, and a metric-driven node that refuses its part puts every
-        node back as it was: a failed load changes nothing.
-        """
-        expression, base, stateful = self.expression, self.base, self._curve.stateful
-        schema = Record(
-            {
-                "expression": Where(Text(), lambda text: text == expression, f"{expression!r}"),
-                "nodes": ListOf(Anything(), len(stateful)),
-            },
-            optional={"base": Where(Number(), lambda value: value == base, f"{base!r}")},
+    def amend(self, text, at=None, total=None) -> Schedule:
+        """The schedule that follows this one up to ``at`` (default: its position) and ``text`` after
+        it, from the value there: ``(this) for <at> then text`` (:mod:`lrdsl.amend`); ``total``
+        replaces the training length."""
+        return amend.amend(self, text, at=at, total=total)
+
+    def variant(self, text_or_node, options: Optional[CompileOptions] = None) -> Schedule:
+        """Another schedule compiled like this one: its registry and ``on_change`` policy, and its
+        options unless others are given."""
+        return compile_schedule(
+            text_or_node, registry=self.registry, on_change=self.on_change, **(options or self.options).as_dict()
         )
-        checked = validate(schema, state, LRDSLError, "load_state_dict()")
-        with restoring(stateful):
-            for node, node_state in zip(stateful, checked["nodes"]):
-                node.load_state_dict(node_state)
+
+    def _install(self, other: Schedule) -> None:
+        """Become ``other`` (a resume that keeps this object), keeping the ``on_change`` policy."""
+        on_change = self.on_change
+        self.__dict__.clear()
+        self.__dict__.update(other.__dict__)
+        self.on_change = on_change
 
     def __repr__(self) -> str:
         return f"Schedule({self.expression!r}, base={self.base!r}, clock={UNIT_WORDS[self.clock.unit]!r})"
@@ -284,12 +310,16 @@ def compile_schedule(
     *,
     tokens_per_step=None,
     samples_per_step=None,
+    on_change: str = "error",
 ) -> Schedule:
     """Compile an lrdsl expression into a :class:`Schedule` (``lrdsl.compile``, docs/language.md §13).
 
     ``steps_per_epoch``, ``tokens_per_step`` and ``samples_per_step`` convert epochs, tokens and
     samples to iterations, where a schedule mixes them (docs/language.md §4); ``total`` is the
     training length (iterations, or a duration such as ``"90ep"`` or ``"3e11tok"``).
+
+    ``on_change`` says what ``load_state_dict`` does with a checkpoint of another schedule:
+    "error", "continue", "smooth" or "checkpoint" (:mod:`lrdsl.resume`).
 
     A repeated compile (same text, options, variables and registry) is served from a cache
     without parsing; a schedule with metric-driven state (``plateau``) is compiled every time,
@@ -302,6 +332,7 @@ def compile_schedule(
     if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
         raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
     variables = _variables(variables)
+    on_change = resume.policy(on_change)
     registry = registry or default_registry()
     clock = {
         "steps_per_epoch": steps_per_epoch,
@@ -317,7 +348,7 @@ def compile_schedule(
         if key is not None and not compiled[1].stateful:
             _CACHE.put(key, compiled)
     tree, curve, clock, notes = compiled
-    return Schedule(tree, curve, clock, float(base), notes)
+    return Schedule(tree, curve, clock, CompileOptions.of(base, clock, variables), registry, on_change, notes)
 
 
 def _compile(tree, base, clock_options, variables, registry):

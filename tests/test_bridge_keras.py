@@ -100,6 +100,7 @@ def test_trains_saves_and_reloads(tmp_path):
         "counter": "it",
         "tokens_per_step": None,
         "samples_per_step": None,
+        "on_change": "error",
     }
     assert int(loaded.optimizer.iterations) == 16
     # Both continue identically: the reloaded optimizer resumes the schedule at iteration 16.

@@ -198,9 +198,12 @@ def test_state_dict_is_a_snapshot_and_load_checks_it():
     np.testing.assert_array_equal(state["params"][0]["entries"]["exp_avg"], saved)
     other = lrdsl.optimizer("adam(lr=0.2)", [np.ones(3)])
     with pytest.raises(
-        ArrayError, match=r"load_state_dict\(\): .groups. is \[.adam\(lr=0.1\).\]; expected the optimizer texts"
+        lrdsl.LRDSLError, match=r"parameter group 0: saved 'adam\(lr=0.1\)', now 'adam\(lr=0.2\)'. Build the optimizer"
     ):
         other.load_state_dict(state)
+    other_node = lrdsl.optimizer("sgd(lr=0.1)", [np.ones(3)], on_change="checkpoint")
+    with pytest.raises(ArrayError, match=r"saved from adam\(\), this optimizer is sgd\(\)"):
+        other_node.load_state_dict(state)
     wrong_shape = lrdsl.optimizer("adam(lr=0.1)", [np.ones(4)])
     with pytest.raises(ArrayError, match="exp_avg"):
         wrong_shape.load_state_dict(state)

@@ -242,7 +242,7 @@ def test_state_dict_round_trip_of_a_stateless_schedule():
     fresh = lrdsl.compile("warmup(T=5)  then  cosine(T=10)")
     fresh.load_state_dict(state)
     with pytest.raises(
-        lrdsl.LRDSLError, match=r"'expression' is 'warmup\(T=5\) then cosine\(T=10\)'; expected 'cosine\(T=10\)'"
+        lrdsl.LRDSLError, match=r"expression  saved: 'warmup\(T=5\) then cosine\(T=10\)'   now: 'cosine\(T=10\)'"
     ):
         lrdsl.compile("cosine(T=10)").load_state_dict(state)
 

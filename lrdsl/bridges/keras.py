@@ -64,6 +64,12 @@ class LRDSLSchedule(_LearningRateSchedule):
     Keras does), or -- in a custom training loop -- ``"ep"``, ``"tok"`` or ``"sp"``.
     ``registry`` (plugin nodes registered in-process) is not part of ``get_config()``: a reloaded
     model finds its nodes in the default registry.
+
+    A Keras checkpoint (``model.save``) holds ``get_config()``, and ``load_model`` rebuilds the saved
+    schedule. To resume into a *new* schedule instead, save ``state_dict(optimizer.iterations)``
+    with the checkpoint and call ``load_state_dict`` on the new one before training: ``on_change``
+    then decides as for :meth:`lrdsl.Schedule.load_state_dict` (docs in :mod:`lrdsl.resume`), and
+    ``get_config()`` describes the schedule that runs.
     """
 
     def __init__(
@@ -78,6 +84,7 @@ class LRDSLSchedule(_LearningRateSchedule):
         counter: str = "it",
         tokens_per_step=None,
         samples_per_step=None,
+        on_change: str = "error",
     ):
         super().__init__()
         self.schedule = schedule
@@ -96,9 +103,29 @@ class LRDSLSchedule(_LearningRateSchedule):
             registry=registry,
             tokens_per_step=tokens_per_step,
             samples_per_step=samples_per_step,
+            on_change=on_change,
         )
         refuse_stateful(self.compiled, "Keras", "use keras.callbacks.ReduceLROnPlateau instead")
         self._over = self.compiled.array_function(KerasNamespace(), counter)
+
+    def state_dict(self, iterations=None) -> Dict[str, Any]:
+        """The schedule's state (:meth:`lrdsl.Schedule.state_dict`) at ``iterations``, the optimizer's
+        count (``optimizer.iterations``, in the unit of ``counter``), as plain data."""
+        state = self.compiled.state_dict()
+        if iterations is not None:
+            point = float(keras.ops.convert_to_numpy(iterations))
+            state["position"] = {"unit": self.counter, "time": point}
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume from :meth:`state_dict`, under ``on_change`` when the state is of another schedule;
+        call it before the first training step (a compiled train step keeps the schedule it traced)."""
+        self.compiled.load_state_dict(state)
+        options = self.compiled.options
+        self.schedule, self.base, self.total = self.compiled.expression, options.base, options.total
+        self.steps_per_epoch, self.variables = options.steps_per_epoch, dict(options.variables)
+        self.tokens_per_step, self.samples_per_step = options.tokens_per_step, options.samples_per_step
+        self._over = self.compiled.array_function(KerasNamespace(), self.counter)
 
     def __call__(self, step):
         dtype = keras.backend.floatx()
@@ -115,6 +142,7 @@ class LRDSLSchedule(_LearningRateSchedule):
             "counter": self.counter,
             "tokens_per_step": self.tokens_per_step,
             "samples_per_step": self.samples_per_step,
+            "on_change": self.compiled.on_change,
         }
 
     def __repr__(self) -> str:

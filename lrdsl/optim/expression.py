@@ -123,11 +123,12 @@ def parse_optimizer(
     *,
     tokens_per_step=None,
     samples_per_step=None,
+    on_change: str = "error",
 ) -> OptimizerConfig:
     """Parse and validate an optimizer expression such as ``"adamw(lr=warmup(5%) then cosine(), weight_decay=0.05)"``.
 
     ``text`` is a string or a parsed :class:`~lrdsl.ast.Call`. ``steps_per_epoch``, ``total``,
-    ``variables``, ``tokens_per_step`` and ``samples_per_step`` are those of :func:`lrdsl.compile`
+    ``variables``, ``tokens_per_step``, ``samples_per_step`` and ``on_change`` are those of :func:`lrdsl.compile`
     (the optimizer counts iterations: a schedule in tokens needs ``tokens_per_step``); every
     scheduled hyperparameter is compiled
     with them and with incoming base 1.0 (docs/language.md §11). ``overrides`` replace or add
@@ -158,7 +159,7 @@ def parse_optimizer(
     clock = make_clock([tree], **factors)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry=registry, clock=clock, variables=variables, lr0=1.0, base=1.0, phase_length=total_length)
-    options = dict(factors, variables=variables, registry=registry)
+    options = dict(factors, variables=variables, registry=registry, on_change=on_change)
 
     def schedule(node: ast.Expr, label: str) -> Schedule:
         if label.split("[")[0] in spec.fixed:

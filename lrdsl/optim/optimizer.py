@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ArrayError, EvaluationError, LRDSLError, PluginError
+from .. import resume
+from ..errors import ArrayError, EvaluationError, LRDSLError, PluginError, ScheduleChangeWarning
 from ..guard import malformed
 from ..registry import Registry
-from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, Where, restoring, validate
+from ..resume import POLICIES, policy
+from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, validate
 from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, Slot, collect
 from .state import ParamState, SavedState, ScratchPool, finite
@@ -43,14 +46,20 @@ class Optimizer:
         total=None,
         variables=None,
         registry: Optional[Registry] = None,
+        on_change: str = "error",
         **factors,
     ):
         groups = collect(params)
+        self.on_change = policy(on_change)
+        self._options = dict(
+            steps_per_epoch=steps_per_epoch, total=total, variables=variables, registry=registry, on_change=on_change
+        )
+        self._options.update(factors)
         self.groups: List[ParamGroup] = []
         slots: List[Slot] = []
         for number, (group_slots, overrides) in enumerate(groups):
             try:
-                config = parse_optimizer(text, steps_per_epoch, total, variables, overrides, registry, **factors)
+                config = parse_optimizer(text, overrides=overrides, **self._options)
             except LRDSLError as error:
                 if len(groups) == 1 and not overrides:
                     raise
@@ -61,17 +70,21 @@ class Optimizer:
         self._grads = GradientMatcher(slots)
         pool = ScratchPool(slot.array for slot in slots)
         self._states = [ParamState(slot.array, pool) for slot in slots]
-        self._plan = [
+        self._plan = self._planned()
+        self._fp_errors: List[str] = []  # floating-point errors flagged by the update being run
+        self.iteration = 0  # the number of steps taken; the next step uses the values at this iteration
+
+    def _planned(self) -> list:
+        """What a step runs per group: the update rule, its hyperparameters and the arrays."""
+        return [
             (
                 group.config.spec.update,
                 group.config.positional,
                 group.config.spec,
-                [(slots[i].array, self._states[i], i) for i in group.indices],
+                [(self._slots[i].array, self._states[i], i) for i in group.indices],
             )
             for group in self.groups
         ]
-        self._fp_errors: List[str] = []  # floating-point errors flagged by the update being run
-        self.iteration = 0  # the number of steps taken; the next step uses the values at this iteration
 
     # -- stepping --------------------------------------------------------------------------------
     def step(self, grads) -> None:
@@ -174,53 +187,120 @@ class Optimizer:
             "groups": [group.config.text for group in self.groups],
             "iteration": self.iteration,
             "params": [state.state_dict() for state in self._states],
-            "schedules": [[schedule.state_dict() for _, schedule in group.config.schedules()] for group in self.groups],
+            "schedules": [
+                [self._schedule_state(schedule) for _, schedule in group.config.schedules()] for group in self.groups
+            ],
         }
+
+    def _schedule_state(self, schedule) -> dict:
+        """A schedule's state at the optimizer's position: the iteration of the next step."""
+        return {**schedule.state_dict(), "position": {"unit": "it", "time": float(self.iteration)}}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`; everything is checked before anything is replaced.
 
-        Raises :class:`~lrdsl.errors.ArrayError` when ``state`` is not such a dict for this
-        optimizer (other format, other optimizer, other parameters, a malformed part); the
-        optimizer is then unchanged.
+        A state saved with other optimizer texts (another schedule, another hyperparameter) or
+        other compile options is handled by ``on_change`` (:mod:`lrdsl.resume`), schedule by
+        schedule at the saved iteration; another optimizer node is always refused. Raises
+        :class:`~lrdsl.errors.ArrayError` when ``state`` is not such a dict for this optimizer
+        (other format, other parameters, a malformed part); the optimizer is then unchanged.
         """
-        texts = [group.config.text for group in self.groups]
-        owned = [list(group.config.schedules()) for group in self.groups]
+        header = validate(
+            Record(
+                {
+                    "format": OneOf(FORMAT),
+                    "groups": ListOf(Text(), len(self.groups)),
+                    "iteration": Int(),
+                    "params": Anything(),
+                    "schedules": Anything(),
+                }
+            ),
+            state,
+            ArrayError,
+            "load_state_dict()",
+        )
+        configs = self._configs_for(header["groups"])
+        owned = [[label for label, _ in saved.schedules()] for _, saved in configs]
         schema = Record(
             {
                 "format": OneOf(FORMAT),
-                "groups": Where(ListOf(Text()), lambda groups: groups == texts, f"the optimizer texts {texts}"),
+                "groups": Anything(),
                 "iteration": Int(),
-                "params": Items(self._saved_states(), f"one state per parameter ({len(self._states)})"),
+                "params": Items(self._saved_states(configs), f"one state per parameter ({len(self._states)})"),
                 "schedules": Items(
-                    [ListOf(Anything(), len(group)) for group in owned],
+                    [ListOf(resume.STATE_SCHEMA, len(labels)) for labels in owned],
                     "one list per parameter group, each with one state per scheduled hyperparameter "
-                    f"({[len(group) for group in owned]})",
+                    f"({[len(labels) for labels in owned]})",
                 ),
             }
         )
         checked = validate(schema, state, ArrayError, "load_state_dict()")
-        where = ""
+        position = {"unit": "it", "time": float(checked["iteration"])}
+        plans = []
+        for number, ((config, _), labels, saved) in enumerate(zip(configs, owned, checked["schedules"])):
+            by_label = dict(zip(labels, saved))
+            for label, schedule in config.schedules():
+                where = f"the schedule of {label}" + (f" in parameter group {number}" if len(configs) > 1 else "")
+                if label not in by_label:
+                    _warn(f"load_state_dict(): {where} has no saved state; it runs as written from the saved iteration")
+                    continue
+                saved_state = {**by_label[label], "position": position}
+                plans.append((where, resume.plan(schedule, saved_state, f"load_state_dict(): {where}")))
         try:
-            with restoring([schedule for group in owned for _, schedule in group]):
-                for number, (group, saved) in enumerate(zip(owned, checked["schedules"])):
-                    for (label, schedule), node_state in zip(group, saved):
-                        where = f"the schedule of {label}" + (f" in parameter group {number}" if len(owned) > 1 else "")
-                        schedule.load_state_dict(node_state)
-        except LRDSLError as error:
+            with resume.rolled_back([plan.schedule for _, plan in plans]):
+                for where, plan in plans:  # noqa: B007 -- ``where`` names the failing one below
+                    plan.apply()
+        except LRDSLError as error:  # a metric-driven node refused its part
             raise ArrayError(
                 f"load_state_dict(): the saved state of {where} does not fit "
                 f"({str(error).replace('load_state_dict(): ', '')})"
             ) from None
+        self.groups = [ParamGroup(config, group.indices) for (config, _), group in zip(configs, self.groups)]
+        self._plan = self._planned()
         for param_state, saved in zip(self._states, checked["params"]):
             param_state.load(saved["step"], saved["entries"])
         self.iteration = checked["iteration"]
 
-    def _saved_states(self) -> List[SavedState]:
-        """What the saved state of each parameter must be, in parameter order."""
+    def _configs_for(self, saved_texts: List[str]) -> List[Tuple[OptimizerConfig, OptimizerConfig]]:
+        """Per group, ``(the configuration to run, the one the state was saved with)``: this
+        optimizer's own unless its text changed and ``on_change`` says otherwise."""
+        configs, changed = [], []
+        for number, (group, text) in enumerate(zip(self.groups, saved_texts)):
+            if text == group.config.text:
+                configs.append((group.config, group.config))
+                continue
+            try:
+                saved = parse_optimizer(text, **self._options)
+            except LRDSLError as error:
+                raise ArrayError(
+                    f"load_state_dict(): parameter group {number} was saved as {text!r:.200}, which does not "
+                    f"compile here: {error}"
+                ) from None
+            if saved.name != group.config.name:
+                raise ArrayError(
+                    f"load_state_dict(): parameter group {number} was saved from {saved.name}(), this optimizer is "
+                    f"{group.config.name}(); their states differ, so a checkpoint resumes the same optimizer node"
+                )
+            changed.append(f"parameter group {number}: saved {text!r}, now {group.config.text!r}")
+            configs.append((saved if self.on_change == "checkpoint" else group.config, saved))
+        if changed and self.on_change == "error":
+            choices = "; ".join(f"{name!r}: {meaning}" for name, meaning in POLICIES.items() if name != "error")
+            raise LRDSLError(
+                "load_state_dict(): the checkpoint was saved with another optimizer text: "
+                + "; ".join(changed)
+                + f". Build the optimizer with on_change= to choose: {choices}"
+            )
+        if changed:
+            kept = "the checkpoint's" if self.on_change == "checkpoint" else "this optimizer's"
+            _warn(f"load_state_dict(): {'; '.join(changed)}; on_change={self.on_change!r} runs {kept}")
+        return configs
+
+    def _saved_states(self, configs) -> List[SavedState]:
+        """What the saved state of each parameter must be, in parameter order, for the state saved
+        with each group's configuration (``configs``: ``(running, saved)`` per group)."""
         return [
-            SavedState(self._slots[i].array, group.config.name, group.config.spec.state, group.config.hyperparameters)
-            for group in self.groups
+            SavedState(self._slots[i].array, saved.name, saved.spec.state, saved.hyperparameters)
+            for group, (_, saved) in zip(self.groups, configs)
             for i in group.indices
         ]
 
@@ -239,6 +319,7 @@ def optimizer(
     *,
     tokens_per_step=None,
     samples_per_step=None,
+    on_change: str = "error",
 ) -> Optimizer:
     """An optimizer over NumPy arrays from an lrdsl string (docs/language.md §11, §13).
 
@@ -247,7 +328,8 @@ def optimizer(
     ``[{"params": [...], "weight_decay": 0}, ...]`` whose other keys override hyperparameters
     (numbers, booleans, tuples or lrdsl strings). ``steps_per_epoch``, ``total``, ``variables``,
     ``tokens_per_step`` and ``samples_per_step`` are those of :func:`lrdsl.compile`, used for every
-    scheduled hyperparameter.
+    scheduled hyperparameter; ``on_change`` says what ``load_state_dict`` does with a checkpoint
+    saved with another text or other options (:mod:`lrdsl.resume`).
     """
     return Optimizer(
         text,
@@ -258,4 +340,9 @@ def optimizer(
         registry,
         tokens_per_step=tokens_per_step,
         samples_per_step=samples_per_step,
+        on_change=on_change,
     )
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, ScheduleChangeWarning, stacklevel=3)
