@@ -5,6 +5,7 @@ import math
 import re
 from pathlib import Path
 
+import pytest
 import tomllib
 
 import lrdsl
@@ -47,3 +48,25 @@ def test_the_readme_names_every_built_in_schedule_and_optimizer():
         for spec in registry:
             if spec.kind == kind:
                 assert f"`{spec.name}" in README, f"README does not mention the {kind} node {spec.name}"
+
+
+@pytest.mark.filterwarnings("ignore::lrdsl.errors.ScheduleChangeWarning")  # the smooth resume says what it did
+def test_the_resume_and_amend_examples_give_the_expressions_they_show():
+    """Each block is run as written; every ``name.expression  # '...'`` line must show what it gives."""
+    saved = lrdsl.compile("warmup(5%) then cosine(end=1e-5)", base=0.1, total=10_000)
+    for i in range(5000):
+        saved(i)
+    namespace = {"lrdsl": lrdsl, "checkpoint": {"schedule": saved.state_dict()}}
+    shown = 0
+    for block in _blocks("## Resuming and changing a schedule", "python"):
+        exec_lines = []
+        for line in block.splitlines():
+            code, _, comment = line.partition("  # ")
+            if code.endswith(".expression") and comment.startswith("'"):
+                exec("\n".join(exec_lines), namespace)
+                exec_lines = []
+                assert eval(code, namespace) == comment.strip("'")
+                shown += 1
+            else:
+                exec_lines.append(code)
+    assert shown == 2
