@@ -85,7 +85,7 @@ def test_a_token_count_is_the_counter_of_the_jax_and_keras_bridges():
     with jax.enable_x64(True):
         f = jax.jit(schedule(TEXT, base=3e-4, total="3e11tok", counter="tok", dtype=jax.numpy.float64))
         np.testing.assert_allclose(np.asarray(f(counts)), expected, rtol=1e-9)
-    keras = pytest.importorskip("keras")
+    pytest.importorskip("keras")
     from lrdsl.bridges.keras import LRDSLSchedule
 
     lr = LRDSLSchedule(TEXT, base=3e-4, total="3e11tok", counter="tok")
