@@ -76,6 +76,20 @@ def test_total_auto_is_the_trainers_number_of_updates(tmp_path, follow):
 
 
 @pytest.mark.slow
+def test_an_epoch_interval_takes_max_epochs(tmp_path):
+    class ByEpoch(Module):
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            scheduler = ScheduleLR(optimizer, "warmup(50%) then exp(s=1ep, rate=0.5)", total="auto", interval="epoch")
+            return {"optimizer": optimizer, "lr_scheduler": scheduler.lightning_config()}
+
+    module = ByEpoch(follow=False)
+    fit(tmp_path, module, [LRDSLCallback()])  # 2 epochs of 50 updates
+    expected = lrdsl.compile("warmup(50%) then exp(s=1ep, rate=0.5)", base=0.1, total=f"{EPOCHS}ep")
+    assert module.lrs == [expected(epoch=epoch) for epoch in (0, 1) for _ in range(50)] == [0.0] * 50 + [0.1] * 50
+
+
+@pytest.mark.slow
 def test_without_the_callback_the_first_update_names_the_routes(tmp_path):
     with pytest.raises(lrdsl.LRDSLError, match=r"before the training length was known.*lightning\.LRDSLCallback"):
         fit(tmp_path, Module(follow=True), [])

@@ -6,9 +6,6 @@ learning rate is checked against ``lrdsl.compile(...)`` evaluated independently.
 import io
 import itertools
 import math
-import os
-import socket
-import traceback
 
 import numpy as np
 import pytest
@@ -19,23 +16,21 @@ import lrdsl
 from lrdsl.bridges import BridgeError
 from lrdsl.bridges.torch import ScheduleLR
 from lrdsl.errors import UnitError
+from test_bridge_torch import batches, make_model, on_two_ranks
 
 ROUTES = r"lightning\.LRDSLCallback.*transformers\.LRDSLTrainer.*lrdsl\.steps\("
 
 
-def make_model(seed=0):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
-
-
-def batches(count, seed=1):
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(count, 8, 4, generator=generator)
-    return x, 0.5 * x.sum(-1, keepdim=True)
-
-
 def lr_of(optimizer):
     return float(optimizer.param_groups[0]["lr"])
+
+
+def record(optimizer, read=lr_of):
+    """``read(optimizer)`` at every update that really runs, as it runs: a pre-step hook registered after
+    the scheduler's, so nothing changes the optimizer between it and the update."""
+    seen = []
+    optimizer.register_step_pre_hook(lambda optimizer, args, kwargs: seen.append(read(optimizer)))
+    return seen
 
 
 # -- updates counted where they happen ------------------------------------------------------------
@@ -50,12 +45,11 @@ def test_follow_optimizer_counts_updates_under_gradient_accumulation():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     scheduler = ScheduleLR(optimizer, text, total=total, follow_optimizer=True)
     x, y = batches(micro)
-    used = []  # the lr of every update, read as it runs
+    used = record(optimizer)
     with pytest.warns(UserWarning, match="ignored") as caught:
         for i in range(micro):
             (torch.nn.functional.mse_loss(model(x[i]), y[i]) / window).backward()
             if (i + 1) % window == 0 or i + 1 == micro:
-                used.append(lr_of(optimizer))
                 optimizer.step()
                 optimizer.zero_grad()
                 scheduler.step()  # a stray call, out of habit: ignored, not a second step
@@ -74,13 +68,13 @@ def test_a_step_the_grad_scaler_skipped_does_not_advance_the_schedule():
     scaler = torch.amp.GradScaler("cpu")
     x, y = batches(12)
     poisoned = {2, 5, 6}
-    used, skipped = [], []
+    used, skipped = record(optimizer), []
     for i in range(12):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss = torch.nn.functional.mse_loss(model(x[i]), y[i])
         if i in poisoned:
             loss = loss * math.inf  # inf gradients: the scaler must skip optimizer.step()
-        scale, lr = scaler.get_scale(), lr_of(optimizer)
+        scale = scaler.get_scale()
         weights = [p.detach().clone() for p in model.parameters()]
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -89,8 +83,6 @@ def test_a_step_the_grad_scaler_skipped_does_not_advance_the_schedule():
         if scaler.get_scale() < scale:  # the scaler found inf gradients and backed off
             skipped.append(i)
             assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))  # really skipped
-        else:
-            used.append(lr)
     assert skipped == sorted(poisoned)
     expected = lrdsl.compile(text, base=0.1)
     assert used == [expected(k) for k in range(9)] and scheduler.last_epoch == 9
@@ -102,9 +94,10 @@ def test_the_optimizer_keeps_a_following_scheduler_running():
     optimizer = torch.optim.SGD(make_model().parameters(), lr=0.1)
     ScheduleLR(optimizer, "warmup(T=4)", follow_optimizer=True)  # not kept: nothing else steps it
     gc.collect()
-    for _ in range(2):
+    used = record(optimizer)
+    for _ in range(3):
         optimizer.step()
-    assert lr_of(optimizer) == pytest.approx(0.05)
+    assert used == pytest.approx([0.0, 0.025, 0.05])
 
 
 def test_the_optimizer_factory_follows_the_optimizer_too():
@@ -113,9 +106,8 @@ def test_the_optimizer_factory_follows_the_optimizer_too():
     text = "sgd(lr=warmup(T=3, base=0.1) then cosine(T=6), momentum=linear(T=8, start=0.8, end=0.95))"
     opt, _ = optimizer(text, make_model().parameters(), follow_optimizer=True)
     reference = lrdsl.optim.parse_optimizer(text)
-    seen = []
+    seen = record(opt, lambda opt: (lr_of(opt), opt.param_groups[0]["momentum"]))
     for _ in range(9):
-        seen.append((lr_of(opt), opt.param_groups[0]["momentum"]))
         opt.step()
     assert seen == [(reference.values(k)["lr"], reference.values(k)["momentum"]) for k in range(9)]
 
@@ -158,11 +150,12 @@ def test_follow_optimizer_with_advance_per_micro_batch_and_resume():
     expected = lrdsl.compile(TOKENS, base=0.1, total="20000tok")
 
     def run(optimizer, scheduler, start, stop, used):
+        seen = record(optimizer)
         for k in range(start, stop):
             for n in sizes[3 * k : 3 * k + 3]:
                 scheduler.advance(tokens=torch.tensor(n))  # a count may be a 0-d tensor
-            used.append(lr_of(optimizer))
             optimizer.step()
+        used += seen
 
     def fresh():
         optimizer = torch.optim.SGD(make_model().parameters(), lr=0.1)
@@ -220,6 +213,13 @@ def test_samples_and_the_errors_of_counting():
         scheduler.step()  # an update without its samples
     with pytest.raises(lrdsl.LRDSLError, match="the tokens must be a finite number >= 0"):
         scheduler.advance(tokens=-1)
+    with pytest.raises(BridgeError, match="follow_optimizer=True counts optimizer updates.*interval='step'"):
+        ScheduleLR(optimizer, "step(s=2ep)", interval="epoch", follow_optimizer=True)
+    with pytest.raises(BridgeError, match="check_ranks_every=0"):
+        ScheduleLR(optimizer, "cosine(T=3)", check_ranks_every=0)
+    with pytest.raises(BridgeError, match="reduce='sum'"):
+        scheduler.report(1.0, reduce="sum")
+    scheduler.check_ranks()  # without a process group: nothing to compare
     following = ScheduleLR(optimizer, TOKENS, total="5000tok", follow_optimizer=True)
     with pytest.raises(BridgeError, match="follow_optimizer=True.*advance"):
         following.step(tokens=10)
@@ -358,12 +358,6 @@ PLATEAU = "warmup(T=2) then plateau(factor=0.5, patience=0)"
 LOCAL_LOSSES = [[1.0, 0.9, 0.85, 0.97], [1.0, 1.1, 1.2, 0.93]]
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _epochs(rank, reduce):
     """4 epochs of 3 updates on this rank's data, reporting its local loss; the lr of every update and
     the check_ranks() message (None when the ranks agree)."""
@@ -371,10 +365,9 @@ def _epochs(rank, reduce):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = ScheduleLR(optimizer, PLATEAU, follow_optimizer=True)
     x, y = batches(12, seed=20 + rank)
-    lrs = []
+    lrs = record(optimizer)
     for epoch in range(4):
         for k in range(3 * epoch, 3 * epoch + 3):
-            lrs.append(lr_of(optimizer))
             torch.nn.functional.mse_loss(model(x[k]), y[k]).backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -387,39 +380,25 @@ def _epochs(rank, reduce):
         return lrs, str(error)
 
 
-def _ranks_worker(rank, world, port, out):
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        results = {reduce: _epochs(rank, reduce) for reduce in ("mean", "none")}
-        optimizer = torch.optim.SGD(make_model().parameters(), lr=0.1)
-        text = "cosine(T=10)" if rank == 0 else "cosine(T=12)"  # one rank given another string
-        scheduler = ScheduleLR(optimizer, text, follow_optimizer=True, check_ranks_every=2)
-        caught = []
-        for k in range(4):
-            try:
-                optimizer.step()
-            except lrdsl.LRDSLError as error:
-                caught.append((k, str(error)))
-                break
-        results["string"] = caught, scheduler.last_epoch
-        gathered = [None] * world
-        dist.all_gather_object(gathered, results)
-        if rank == 0:
-            torch.save(gathered, out)
-        dist.barrier()  # neither rank leaves while the other still uses the group
-    except BaseException:
-        traceback.print_exc()
-        os._exit(1)
-    os._exit(0)  # gloo's threads can abort the interpreter's teardown: leave at once
+def _ranks(rank, world):
+    results = {reduce: _epochs(rank, reduce) for reduce in ("mean", "none")}
+    optimizer = torch.optim.SGD(make_model().parameters(), lr=0.1)
+    text = "cosine(T=10)" if rank == 0 else "cosine(T=12)"  # one rank given another string
+    scheduler = ScheduleLR(optimizer, text, follow_optimizer=True, check_ranks_every=2)
+    caught = []
+    for k in range(4):
+        try:
+            optimizer.step()
+        except lrdsl.LRDSLError as error:
+            caught.append((k, str(error)))
+            break
+    results["string"] = caught, scheduler.last_epoch
+    return results
 
 
 @pytest.mark.slow
 def test_ranks_that_see_different_losses_cut_together_and_disagreements_are_named(tmp_path):
-    out = os.fspath(tmp_path / "ranks.pt")
-    torch.multiprocessing.spawn(_ranks_worker, args=(2, _free_port(), out), nprocs=2, join=True)
-    rank0, rank1 = torch.load(out)
+    rank0, rank1 = on_two_ranks(_ranks, tmp_path)
 
     reference = lrdsl.compile(PLATEAU, base=0.1)  # the mean loss reported by hand
     expected = []

@@ -325,6 +325,11 @@ class ScheduleLR(LRScheduler):
             raise BridgeError(f"ScheduleLR needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if not isinstance(follow_optimizer, bool):
             raise BridgeError(f"follow_optimizer={follow_optimizer!r:.40}: expected True or False")
+        if follow_optimizer and interval != "step":
+            raise BridgeError(
+                "follow_optimizer=True counts optimizer updates, so it needs interval='step' (a schedule in "
+                "epochs then takes steps_per_epoch=)"
+            )
         if check_ranks_every is not None and (
             isinstance(check_ranks_every, bool) or not isinstance(check_ranks_every, int) or check_ranks_every < 1
         ):
@@ -335,7 +340,7 @@ class ScheduleLR(LRScheduler):
         self._registry = registry
         self._counts: Counts = dict.fromkeys(COUNTS)
         self._fed: set = set()  # the counts fed since the last counted update
-        self._started = self._warned = False
+        self._started = self._warned = self._stepping = False
         self._waiting: Any = None  # while total is "auto": the pre-step hook that refuses an update
         groups = optimizer.param_groups
         texts = {"lr": _per_group(schedule, len(groups), "lr")}
@@ -356,7 +361,7 @@ class ScheduleLR(LRScheduler):
         )
         super().__init__(optimizer, last_epoch)  # torch's first step() sets the values for update 0
         self._started = True
-        self._sync_waiting()
+        self._sync_pending()
         if follow_optimizer:  # the optimizer holds the scheduler: it counts updates while the optimizer lives
             optimizer.register_step_post_hook(lambda optimizer, args, kwargs: self._update())
 
@@ -450,15 +455,17 @@ class ScheduleLR(LRScheduler):
         self._schedules, self._config = schedules, config
         self._plan()
         self._apply_all()
-        self._sync_waiting()
+        self._sync_pending()
 
-    def _sync_waiting(self) -> None:
-        """Hold the pre-step hook that refuses an update exactly while the total is pending."""
+    def _sync_pending(self) -> None:
+        """Hold the pre-step hook that refuses an update exactly while the total is pending, and say
+        whether ``step()`` counts an update (not while pending, not when following the optimizer)."""
         if self.pending and self._waiting is None:
             self._waiting = _hook(self, self.optimizer.register_step_pre_hook, ScheduleLR._refuse_pending)
         elif not self.pending and self._waiting is not None:
             self._waiting.remove()
             self._waiting = None
+        self._stepping = not (self.pending or self.follow_optimizer)  # step() counts an update
 
     def _refuse_pending(self) -> None:
         raise LRDSLError(f"ScheduleLR: an optimizer update came before the training length was known; {AUTO_ROUTES}")
@@ -483,6 +490,11 @@ class ScheduleLR(LRScheduler):
         nothing but warn once (a trainer that steps its schedulers may keep doing so); counts are
         then fed with :meth:`advance` before ``optimizer.step()``.
         """
+        if self._stepping:  # the training loop's case: started, stepped by hand, total known
+            if tokens is not None or samples is not None:
+                self.advance(tokens=tokens, samples=samples)
+            self._update(epoch)
+            return
         if not self._started:  # torch's first step() in __init__: the values for update 0
             super().step()
             self._apply_others()
@@ -502,10 +514,7 @@ class ScheduleLR(LRScheduler):
                     stacklevel=2,
                 )
             return
-        if self.pending:
-            self._refuse_pending()
-        self.advance(tokens=tokens, samples=samples)
-        self._update(epoch)
+        self._refuse_pending()
 
     def advance(self, *, tokens=None, samples=None) -> None:
         """Add ``tokens`` and ``samples`` (numbers >= 0; a 0-d tensor will do) to the cumulative counts,
@@ -534,16 +543,18 @@ class ScheduleLR(LRScheduler):
 
     def _update(self, epoch: Optional[int] = None) -> None:
         """Count one update: the counter moves by one and the values for the next update are set."""
-        unfed = [name for name in self._counted if name not in self._fed]
-        if unfed:
-            raise BridgeError(
-                f"update {self.last_epoch}: the schedules are read by the cumulative {unfed[0]} count, but no "
-                f"{unfed[0]} were counted for this update; call sched.step({unfed[0]}=n) after it, or "
-                f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
-            )
-        self._fed.clear()
+        if self._counted:
+            unfed = [name for name in self._counted if name not in self._fed]
+            if unfed:
+                raise BridgeError(
+                    f"update {self.last_epoch}: the schedules are read by the cumulative {unfed[0]} count, but no "
+                    f"{unfed[0]} were counted for this update; call sched.step({unfed[0]}=n) after it, or "
+                    f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
+                )
+            self._fed.clear()
         super().step(epoch)
-        self._apply_others()
+        if self._others:
+            self._apply_others()
         if self.check_ranks_every and self.last_epoch % self.check_ranks_every == 0:
             self.check_ranks()
 
@@ -714,7 +725,7 @@ class ScheduleLR(LRScheduler):
         self._plan()
         self.last_epoch, self._step_count = checked["last_epoch"], checked["_step_count"]
         self._last_lr, self.base_lrs = checked["_last_lr"], checked["base_lrs"]
-        self._sync_waiting()
+        self._sync_pending()
 
     # -- Lightning ---------------------------------------------------------------------------------
     def lightning_config(self, frequency: int = 1) -> Dict[str, Any]:
