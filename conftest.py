@@ -17,7 +17,13 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 REQUIRE_ALL = os.environ.get("LRDSL_REQUIRE_ALL") == "1"
 
 # The doctests import every module of lrdsl/, and a bridge cannot be imported without its framework.
-BRIDGES = {"jax": ("jax", "optax"), "keras": ("keras", os.environ["KERAS_BACKEND"]), "torch": ("torch",)}
+BRIDGES = {
+    "jax": ("jax", "optax"),
+    "keras": ("keras", os.environ["KERAS_BACKEND"]),
+    "torch": ("torch",),
+    "lightning": ("torch", "lightning"),
+    "transformers": ("torch", "transformers", "accelerate"),
+}
 collect_ignore = [
     f"lrdsl/bridges/{bridge}.py"
     for bridge, modules in BRIDGES.items()

@@ -6,7 +6,7 @@
     (0.1, 0.01, 0.001)
 
 docs/language.md is the language reference; the pinned surface is ``parse``, ``compile``, ``Schedule``,
-``optimizer`` and ``LRDSLError``.
+``optimizer`` and ``LRDSLError``; ``steps`` counts the optimizer updates of a run (``total=``).
 """
 
 from .errors import LRDSLError
@@ -16,7 +16,8 @@ from .optim import optimizer
 from .parser import parse
 from .schedule import Schedule
 from .schedule import compile_schedule as compile
+from .updates import steps
 
 __version__ = "0.1.0"
 
-__all__ = ["LRDSLError", "Schedule", "__version__", "compile", "hookimpl", "lint", "optimizer", "parse"]
+__all__ = ["LRDSLError", "Schedule", "__version__", "compile", "hookimpl", "lint", "optimizer", "parse", "steps"]

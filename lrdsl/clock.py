@@ -21,6 +21,7 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 from . import ast
 from .errors import LRDSLError, UnitError
 from .parser import parse
+from .updates import AUTO, AUTO_ROUTES
 from .vocabulary import UNIT_WORDS
 
 FACTORS = {"ep": "steps_per_epoch", "tok": "tokens_per_step", "sp": "samples_per_step"}
@@ -86,6 +87,8 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
     """``total`` as (value, unit): an int/float of iterations, or a string such as '90ep' or '3e11tok'."""
     if total is None:
         return None
+    if total == AUTO:
+        raise LRDSLError(AUTO_ROUTES)
     if isinstance(total, str):
         try:
             node = parse(total)

@@ -25,6 +25,8 @@ def test_import_lrdsl_loads_no_framework():
         ("lrdsl.bridges.torch", "torch", "torch"),
         ("lrdsl.bridges.jax", "jax", "jax"),
         ("lrdsl.bridges.keras", "keras", "keras"),
+        ("lrdsl.bridges.lightning", "lightning.pytorch", "lightning"),
+        ("lrdsl.bridges.transformers", "transformers", "transformers"),
     ],
 )
 def test_missing_framework_names_the_extra(monkeypatch, bridge, module, extra):

@@ -391,23 +391,13 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _distributed_worker(rank, world, port, out):
+def _gloo_worker(rank, world, port, out, work):
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
-        model = torch.nn.parallel.DistributedDataParallel(make_model())
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        scheduler = ScheduleLR(optimizer, "warmup(T=3) then plateau(factor=0.5, patience=1)")
-        x, y = batches(12, seed=10 + rank)  # each rank sees its own data
-        lrs = []
-        for start in range(0, 12, 3):
-            loss = train(model, optimizer, scheduler, x, y, start, start + 3, lrs)
-            metric = torch.tensor(loss)  # report the all-reduced loss, so every rank sees the same metric
-            dist.all_reduce(metric)
-            scheduler.report(1.0 if start < 9 else metric / world)
         gathered = [None] * world
-        dist.all_gather_object(gathered, lrs)
+        dist.all_gather_object(gathered, work(rank, world))
         if rank == 0:
             torch.save(gathered, out)
         dist.barrier()  # neither rank leaves while the other still uses the group
@@ -419,11 +409,33 @@ def _distributed_worker(rank, world, port, out):
     os._exit(0)
 
 
+def on_two_ranks(work, tmp_path):
+    """``work(rank, world)`` (a module-level function) on 2 processes of a gloo process group on
+    localhost: the result of every rank (plain data)."""
+    out = os.fspath(tmp_path / "ranks.pt")
+    torch.multiprocessing.spawn(_gloo_worker, args=(2, _free_port(), out, work), nprocs=2, join=True)
+    return torch.load(out)
+
+
+def _plateau_on_a_rank(rank, world):
+    import torch.distributed as dist
+
+    model = torch.nn.parallel.DistributedDataParallel(make_model())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler = ScheduleLR(optimizer, "warmup(T=3) then plateau(factor=0.5, patience=1)")
+    x, y = batches(12, seed=10 + rank)  # each rank sees its own data
+    lrs = []
+    for start in range(0, 12, 3):
+        loss = train(model, optimizer, scheduler, x, y, start, start + 3, lrs)
+        metric = torch.tensor(loss)  # report the all-reduced loss, so every rank sees the same metric
+        dist.all_reduce(metric)
+        scheduler.report(1.0 if start < 9 else metric / world)
+    return lrs
+
+
 @pytest.mark.slow
 def test_distributed_gloo_every_rank_computes_the_same_rates(tmp_path):
-    out = os.fspath(tmp_path / "lrs.pt")
-    torch.multiprocessing.spawn(_distributed_worker, args=(2, _free_port(), out), nprocs=2, join=True)
-    rank0, rank1 = torch.load(out)
+    rank0, rank1 = on_two_ranks(_plateau_on_a_rank, tmp_path)
     assert rank0 == rank1
     assert rank0[:4] == pytest.approx([0.0, 0.1 / 3, 0.2 / 3, 0.1])
     # Three equal reports (after iterations 2, 5, 8) exceed patience=1: the rate halves from iteration 9.

@@ -14,7 +14,13 @@ spec = importlib.util.spec_from_file_location("import_graph", ROOT / "scripts" /
 import_graph = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(import_graph)
 
-FRAMEWORKS = {"lrdsl.bridges.torch": "torch", "lrdsl.bridges.jax": "jax", "lrdsl.bridges.keras": "keras"}
+FRAMEWORKS = {
+    "lrdsl.bridges.torch": "torch",
+    "lrdsl.bridges.jax": "jax",
+    "lrdsl.bridges.keras": "keras",
+    "lrdsl.bridges.lightning": "lightning",
+    "lrdsl.bridges.transformers": "transformers",
+}
 
 
 def test_the_module_level_imports_form_no_circle():

@@ -16,26 +16,47 @@ the epoch counter; durations in ``ep`` follow ``steps_per_epoch``. ``state_dict(
 the string, the counters and the state of metric-driven nodes, so a checkpoint resumes
 exactly. Other hyperparameters (``momentum``, ``weight_decay``, ``betas[0]``) can be
 scheduled in the same scheduler with ``hyperparameters={"momentum": "..."}``.
+
+Counting updates right (README, "Counting steps right"): ``follow_optimizer=True`` advances the
+schedule from a post-step hook on the optimizer, once per real update (gradient accumulation,
+a step that ``GradScaler`` skipped, a stray ``step()`` call need no care); ``step(tokens=n)``
+and ``advance(tokens=n)`` feed a token (or sample) clock; ``total="auto"`` waits for a trainer
+(``lrdsl.bridges.lightning``, ``lrdsl.bridges.transformers``) to give the number of updates;
+under ``torch.distributed``, ``report()`` reduces the metric across ranks and ``check_ranks()``
+raises when the ranks disagree.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import re
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+import warnings
+import weakref
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._common import BridgeError, require
+from ._common import BridgeError, is_stateful, require
 from ._optim import counterpart, parse
 
 torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
+from ..clock import FACTORS  # noqa: E402
+from ..counters import counter  # noqa: E402
 from ..errors import LRDSLError, UnitError  # noqa: E402
+from ..parser import parse as parse_text  # noqa: E402
 from ..schedule import Schedule, compile_schedule  # noqa: E402
 from ..schema import Anything, Int, ListOf, MapOf, Maybe, Number, OneOf, Record, Text, Where, restoring, validate  # noqa: E402
+from ..text import shorten  # noqa: E402
+from ..updates import AUTO, AUTO_ROUTES  # noqa: E402
+from ..vocabulary import UNIT_WORDS  # noqa: E402
 
 INTERVALS = ("step", "epoch")
+REDUCTIONS = ("mean", "max", "min", "none")
+COUNTS = {"tokens": "tok", "samples": "sp"}  # the cumulative counts a ScheduleLR can be fed, and their units
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2 added the token and sample counts; a state of version 1 still loads
 
 GroupText = Union[str, None]
 PerGroup = Union[GroupText, Sequence[GroupText]]
@@ -98,14 +119,51 @@ def _per_group(value: PerGroup, count: int, key: str) -> List[GroupText]:
     return items
 
 
-def _check_epoch_interval(schedules: Mapping[str, List[Optional[Schedule]]]) -> None:
+Counts = Dict[str, Optional[float]]  # "tokens"/"samples" -> the cumulative count fed so far (None: never fed)
+
+
+def _is_auto(total) -> bool:
+    return isinstance(total, str) and total == AUTO
+
+
+def _counted(schedules: Mapping[str, List[Optional[Schedule]]], counts: Counts) -> Tuple[str, ...]:
+    """The cumulative counts the schedules are read by: those fed so far, and those a schedule's clock runs on."""
+    units = {s.clock.unit for per_group in schedules.values() for s in per_group if s is not None}
+    return tuple(name for name, unit in COUNTS.items() if counts[name] is not None or unit in units)
+
+
+def _reader(schedule: Optional[Schedule], by_epoch: bool, counted: Tuple[str, ...], counts: Counts):
+    """``point -> value`` of ``schedule`` (None where not scheduled): by the counts named in ``counted``
+    (read from ``counts`` at each call; one never fed is 0), else by the update counter ``point``
+    (epochs when ``by_epoch``)."""
+    if schedule is None:
+        return None
+    if counted:
+        return lambda point: schedule(**{name: counts[name] or 0.0 for name in counted})
+    if by_epoch:
+        return lambda point: schedule(epoch=point)
+    return schedule.__call__
+
+
+def _check_counters(schedules: Mapping[str, List[Optional[Schedule]]], interval: str, counts: Counts) -> None:
+    """Raise a UnitError saying what to pass if a schedule cannot be read by the counter it will be read by."""
+    counted = _counted(schedules, counts)
     for per_group in schedules.values():
         for schedule in per_group:
-            if schedule is None:
-                continue
             try:
-                schedule(epoch=0)
+                read = _reader(schedule, interval == "epoch", counted, dict.fromkeys(COUNTS, 0.0))
+                if read is not None:
+                    read(0)
             except UnitError:
+                assert schedule is not None
+                if counted:
+                    names = " and ".join(counted)
+                    raise UnitError(
+                        f"schedule {schedule.expression!r} counts {UNIT_WORDS[schedule.clock.unit]}, but this "
+                        f"ScheduleLR reads the {names} count (fed with step({counted[0]}=n) or advance(), or the "
+                        f"clock of another schedule); pass {' and '.join(FACTORS[COUNTS[n]] for n in counted)}= "
+                        "to convert, or write its durations in the unit fed"
+                    ) from None
                 raise UnitError(
                     f"schedule {schedule.expression!r} counts iterations, but interval='epoch' "
                     "advances the epoch counter; pass steps_per_epoch= (iterations are then "
@@ -116,26 +174,93 @@ def _check_epoch_interval(schedules: Mapping[str, List[Optional[Schedule]]]) -> 
 _STATE_HINT = "pass the dict that ScheduleLR.state_dict() returned (saved with the checkpoint), unchanged"
 
 
-def _state_schema(groups: int) -> Record:
-    """What ``ScheduleLR.state_dict()`` returns, for an optimizer with ``groups`` param groups."""
+def _state_schema(groups: int, version: int) -> Record:
+    """What ``ScheduleLR.state_dict()`` returns (state format ``version``), for ``groups`` param groups."""
     per_group = ListOf(Anything(), groups)
     keys = Where(Text(), lambda key: bool(_KEY.match(key)), "a param-group key such as 'lr' or 'betas[0]'")
-    return Record(
-        {
-            "lrdsl_version": OneOf(_STATE_VERSION),
-            "last_epoch": Int(min=-1),
-            "_step_count": Int(),
-            "_last_lr": per_group,  # numbers, or tensors for a tensor lr
-            "base_lrs": per_group,
-            "interval": OneOf(*INTERVALS),
-            "texts": MapOf(keys, ListOf(Maybe(Text()), groups)),
-            "bases": MapOf(keys, ListOf(Number(), groups)),
-            "steps_per_epoch": Anything(),  # checked by compiling the saved strings
-            "total": Anything(),
-            "variables": MapOf(Text(), Anything()),
-            "nodes": MapOf(keys, per_group),
-        }
+    fields = {
+        "lrdsl_version": OneOf(version),
+        "last_epoch": Int(min=-1),
+        "_step_count": Int(),
+        "_last_lr": per_group,  # numbers, or tensors for a tensor lr
+        "base_lrs": per_group,
+        "interval": OneOf(*INTERVALS),
+        "texts": MapOf(keys, ListOf(Maybe(Text()), groups)),
+        "bases": MapOf(keys, ListOf(Number(), groups)),
+        "steps_per_epoch": Anything(),  # the options are checked by compiling the saved strings
+        "total": Anything(),
+        "variables": MapOf(Text(), Anything()),
+        "nodes": MapOf(keys, per_group),
+    }
+    if version >= 2:
+        fields.update(
+            {
+                "tokens_per_step": Anything(),
+                "samples_per_step": Anything(),
+                "tokens": Maybe(Number(min=0)),
+                "samples": Maybe(Number(min=0)),
+            }
+        )
+    return Record(fields)
+
+
+def _hook(scheduler: ScheduleLR, register: Callable, method: Callable):
+    """Register ``method(scheduler)`` as an optimizer step hook that holds the scheduler weakly (a
+    scheduler that is gone does nothing); the hook's handle."""
+    ref = weakref.ref(scheduler)
+
+    def hook(optimizer, args, kwargs) -> None:
+        alive = ref()
+        if alive is not None:
+            method(alive)
+
+    return register(hook)
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _reduce(metric, how: str) -> float:
+    """``metric`` reduced across the ranks of the process group (``how``: mean, max or min)."""
+    dist = torch.distributed
+    try:
+        value = float(metric)
+    except (TypeError, ValueError):
+        raise LRDSLError(f"report(): the metric must be a number, got {metric!r:.40}") from None
+    tensor = torch.tensor([value], dtype=torch.float64, device=_collective_device())
+    dist.all_reduce(tensor, op={"mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}[how])
+    return tensor.item() / dist.get_world_size() if how == "mean" else tensor.item()
+
+
+def _disagreement(digests: List[int], facts: List[Dict[str, str]]) -> str:
+    """The message naming the ranks that differ from the largest group of ranks that agree, and how."""
+    groups: Dict[int, List[int]] = {}
+    for rank, digest in enumerate(digests):
+        groups.setdefault(digest, []).append(rank)
+    agree = max(groups.values(), key=len)  # the first of the largest: the one with the lowest rank
+    odd = [rank for rank in range(len(digests)) if rank not in agree]
+    first = agree[0]
+    differences = [
+        f"{what}: rank {first} has {shorten(facts[first][what], 200)}, rank {rank} has {shorten(value, 200)}"
+        for what in facts[first]
+        for rank in odd[:3]
+        for value in [facts[rank][what]]
+        if value != facts[first][what]
+    ]
+    return (
+        f"check_ranks(): rank(s) {', '.join(map(str, odd))} disagree with rank(s) {', '.join(map(str, agree))}: "
+        + "; ".join(differences)
+        + ". Every rank must run the same schedules and options and count the same updates (report metrics "
+        "with a reduce, feed global token counts)"
     )
+
+
+def _collective_device():
+    """Where tensors of a collective live: the current CUDA device under NCCL, else the CPU."""
+    if torch.distributed.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 # -- the scheduler ---------------------------------------------------------------------------------
@@ -149,15 +274,28 @@ class ScheduleLR(LRScheduler):
         optimizer: the wrapped optimizer.
         schedule: the learning-rate schedule, one lrdsl string, or one per param group (``None``
             leaves a group's lr alone); ``None`` schedules no lr at all.
-        interval: ``"step"`` — ``step()`` advances the iteration counter (call it after every
-            ``optimizer.step()``); ``"epoch"`` — it advances the epoch counter.
-        steps_per_epoch, total, variables: as for :func:`lrdsl.compile`.
+        interval: ``"step"`` — the counter counts optimizer updates; ``"epoch"`` — it counts epochs
+            (``step()`` once per epoch).
+        steps_per_epoch, total, variables, tokens_per_step, samples_per_step: as for
+            :func:`lrdsl.compile`; ``total="auto"`` waits for a trainer to give the number of updates
+            (:meth:`resolve_total`).
         base: the incoming base of every group; default each group's own value (its ``lr``, or
             for other hyperparameters their value when the scheduler was created).
         hyperparameters: other param-group keys to schedule, e.g. ``{"momentum": "..."}``,
             ``{"betas[0]": "..."}``; each value as ``schedule``.
         last_epoch: as in torch; prefer ``load_state_dict`` to resume.
         registry: the node registry (default: built-ins and plugins).
+        follow_optimizer: ``False`` (torch's way): call ``step()`` after every ``optimizer.step()``
+            (every epoch with ``interval="epoch"``). ``True``: the scheduler counts an update from
+            a post-step hook on the optimizer, exactly once per ``optimizer.step()`` that ran, and
+            ``step()`` does nothing (warning once). The optimizer holds the scheduler: it keeps
+            counting while the optimizer lives, whether or not the scheduler is kept.
+        check_ranks_every: under ``torch.distributed``, :meth:`check_ranks` every that many counted
+            updates (None: never by itself).
+
+    The k-th update uses the values at counter k. A schedule on a token or sample clock, or any
+    schedule once tokens (samples) are fed, is read by the cumulative count fed before the update
+    (``step(tokens=n)`` after it, or ``advance(tokens=n)`` before ``optimizer.step()``).
     """
 
     def __init__(
@@ -173,6 +311,10 @@ class ScheduleLR(LRScheduler):
         hyperparameters: Optional[Mapping[str, PerGroup]] = None,
         last_epoch: int = -1,
         registry=None,
+        tokens_per_step=None,
+        samples_per_step=None,
+        follow_optimizer: bool = False,
+        check_ranks_every: Optional[int] = None,
     ):
         if interval not in INTERVALS:
             raise BridgeError(
@@ -181,8 +323,25 @@ class ScheduleLR(LRScheduler):
             )
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise BridgeError(f"ScheduleLR needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if not isinstance(follow_optimizer, bool):
+            raise BridgeError(f"follow_optimizer={follow_optimizer!r:.40}: expected True or False")
+        if follow_optimizer and interval != "step":
+            raise BridgeError(
+                "follow_optimizer=True counts optimizer updates, so it needs interval='step' (a schedule in "
+                "epochs then takes steps_per_epoch=)"
+            )
+        if check_ranks_every is not None and (
+            isinstance(check_ranks_every, bool) or not isinstance(check_ranks_every, int) or check_ranks_every < 1
+        ):
+            raise BridgeError(f"check_ranks_every={check_ranks_every!r:.40}: expected None or a whole number >= 1")
         self.interval = interval
+        self.follow_optimizer = follow_optimizer
+        self.check_ranks_every = check_ranks_every
         self._registry = registry
+        self._counts: Counts = dict.fromkeys(COUNTS)
+        self._fed: set = set()  # the counts fed since the last counted update
+        self._started = self._warned = self._stepping = False
+        self._waiting: Any = None  # while total is "auto": the pre-step hook that refuses an update
         groups = optimizer.param_groups
         texts = {"lr": _per_group(schedule, len(groups), "lr")}
         for key, value in (hyperparameters or {}).items():
@@ -196,9 +355,15 @@ class ScheduleLR(LRScheduler):
                 "steps_per_epoch": steps_per_epoch,
                 "total": total,
                 "variables": dict(variables or {}),
+                "tokens_per_step": tokens_per_step,
+                "samples_per_step": samples_per_step,
             }
         )
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch)  # torch's first step() sets the values for update 0
+        self._started = True
+        self._sync_pending()
+        if follow_optimizer:  # the optimizer holds the scheduler: it counts updates while the optimizer lives
+            optimizer.register_step_post_hook(lambda optimizer, args, kwargs: self._update())
 
     @staticmethod
     def _initial(group: Dict[str, Any], key: str, base: Optional[float]) -> float:
@@ -211,12 +376,20 @@ class ScheduleLR(LRScheduler):
 
     def _configure(self, config: Dict[str, Any]) -> None:
         """Compile every (hyperparameter, group) schedule of ``config``."""
-        self._schedules = self._compile(config, self.interval)
+        self._schedules = self._compile(config, self.interval, self._counts)
         self._config = config
         self._plan()
 
-    def _compile(self, config: Dict[str, Any], interval: str) -> Dict[str, List[Optional[Schedule]]]:
-        """The schedules of ``config`` (changes nothing on ``self``), checked against ``interval``."""
+    def _compile(self, config: Dict[str, Any], interval: str, counts: Counts) -> Dict[str, List[Optional[Schedule]]]:
+        """The schedules of ``config`` (changes nothing on ``self``), checked against ``interval`` and
+        the counts they will be read by. While the total is ``"auto"`` the strings are only parsed
+        and every schedule is None: the hyperparameters stay as they are."""
+        if _is_auto(config["total"]):
+            for texts in config["texts"].values():
+                for text in texts:
+                    if text is not None:
+                        parse_text(text)
+            return {key: [None] * len(texts) for key, texts in config["texts"].items()}
         schedules: Dict[str, List[Optional[Schedule]]] = {}
         for key, texts in config["texts"].items():
             schedules[key] = [
@@ -229,23 +402,19 @@ class ScheduleLR(LRScheduler):
                     total=config["total"],
                     variables=config["variables"],
                     registry=self._registry,
+                    tokens_per_step=config["tokens_per_step"],
+                    samples_per_step=config["samples_per_step"],
                 )
                 for text, base in zip(texts, config["bases"][key])
             ]
-        if interval == "epoch":
-            _check_epoch_interval(schedules)
+        _check_counters(schedules, interval, counts)
         return schedules
 
     def _plan(self) -> None:
         """Precompute, per hyperparameter, one ``counter -> value`` call per group (None: not scheduled)."""
-        by_epoch = self.interval == "epoch"
-
-        def call(schedule):
-            if schedule is None:
-                return None
-            return (lambda point: schedule(epoch=point)) if by_epoch else schedule.__call__
-
-        self._calls = {key: [call(s) for s in per_group] for key, per_group in self._schedules.items()}
+        self._counted = _counted(self._schedules, self._counts)
+        read = functools.partial(_reader, by_epoch=self.interval == "epoch", counted=self._counted, counts=self._counts)
+        self._calls = {key: [read(s) for s in per_group] for key, per_group in self._schedules.items()}
         self._others = [(*_split_key(key), calls) for key, calls in self._calls.items() if key != "lr"]
 
     def _all(self):
@@ -253,8 +422,53 @@ class ScheduleLR(LRScheduler):
 
     @property
     def schedules(self) -> Dict[str, List[Optional[Schedule]]]:
-        """The compiled :class:`lrdsl.Schedule` of each hyperparameter, one per param group (or None)."""
+        """The compiled :class:`lrdsl.Schedule` of each hyperparameter, one per param group (or None;
+        all None while the total is ``"auto"``)."""
         return self._schedules
+
+    @property
+    def tokens(self) -> Optional[float]:
+        """The cumulative token count fed (``step(tokens=)``, ``advance(tokens=)``); None if never fed."""
+        return self._counts["tokens"]
+
+    @property
+    def samples(self) -> Optional[float]:
+        """The cumulative sample count fed; None if never fed."""
+        return self._counts["samples"]
+
+    # -- the training length from a trainer ---------------------------------------------------------
+    @property
+    def pending(self) -> bool:
+        """Whether the total is still ``"auto"``, waiting for :meth:`resolve_total`."""
+        return _is_auto(self._config["total"])
+
+    def resolve_total(self, total) -> None:
+        """Set the training length of a scheduler built with ``total="auto"`` and apply the values of
+        the current counter (update 0 before training). Trainers call it: the callbacks of
+        :mod:`lrdsl.bridges.lightning` and :mod:`lrdsl.bridges.transformers` give their number of
+        updates. Until then the hyperparameters are left as they are, and an optimizer update (or
+        ``step()``) raises an :class:`~lrdsl.LRDSLError` naming the ways to give the total."""
+        if not self.pending:
+            raise BridgeError(f"resolve_total(): this scheduler's total is {self._config['total']!r}, not 'auto'")
+        config = {**self._config, "total": total}
+        schedules = self._compile(config, self.interval, self._counts)  # total="auto" again: still pending
+        self._schedules, self._config = schedules, config
+        self._plan()
+        self._apply_all()
+        self._sync_pending()
+
+    def _sync_pending(self) -> None:
+        """Hold the pre-step hook that refuses an update exactly while the total is pending, and say
+        whether ``step()`` counts an update (not while pending, not when following the optimizer)."""
+        if self.pending and self._waiting is None:
+            self._waiting = _hook(self, self.optimizer.register_step_pre_hook, ScheduleLR._refuse_pending)
+        elif not self.pending and self._waiting is not None:
+            self._waiting.remove()
+            self._waiting = None
+        self._stepping = not (self.pending or self.follow_optimizer)  # step() counts an update
+
+    def _refuse_pending(self) -> None:
+        raise LRDSLError(f"ScheduleLR: an optimizer update came before the training length was known; {AUTO_ROUTES}")
 
     # -- values ------------------------------------------------------------------------------------
     def _values(self, key: str) -> List[Any]:
@@ -268,10 +482,81 @@ class ScheduleLR(LRScheduler):
         """The learning rate of every group at the current counter (absolute, not chainable)."""
         return self._values("lr")
 
-    def step(self, epoch: Optional[int] = None) -> None:
-        """Advance the counter by one (iteration or epoch, per ``interval``) and set the hyperparameters."""
+    def step(self, epoch: Optional[int] = None, *, tokens=None, samples=None) -> None:
+        """Count one update (one epoch with ``interval="epoch"``) whose ``tokens`` and ``samples`` (when
+        given) are added to the cumulative counts, and set the values for the next one.
+
+        With ``follow_optimizer=True`` the optimizer's hook counts updates, and this call does
+        nothing but warn once (a trainer that steps its schedulers may keep doing so); counts are
+        then fed with :meth:`advance` before ``optimizer.step()``.
+        """
+        if self._stepping:  # the training loop's case: started, stepped by hand, total known
+            if tokens is not None or samples is not None:
+                self.advance(tokens=tokens, samples=samples)
+            self._update(epoch)
+            return
+        if not self._started:  # torch's first step() in __init__: the values for update 0
+            super().step()
+            self._apply_others()
+            return
+        if self.follow_optimizer:
+            if tokens is not None or samples is not None:
+                raise BridgeError(
+                    "step(tokens=/samples=) with follow_optimizer=True: the optimizer's hook counts each "
+                    "update as it runs; feed its counts with sched.advance(tokens=n) before optimizer.step()"
+                )
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    "ScheduleLR(follow_optimizer=True) counts every optimizer update by itself; this step() "
+                    "call and later ones are ignored (a trainer that steps its schedulers may keep doing so)",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            return
+        self._refuse_pending()
+
+    def advance(self, *, tokens=None, samples=None) -> None:
+        """Add ``tokens`` and ``samples`` (numbers >= 0; a 0-d tensor will do) to the cumulative counts,
+        changing no value now: the values for the next update are set when an update is counted,
+        from the counts then. Call it per micro-batch or per update, before ``optimizer.step()``:
+        the k-th update then uses the values at the counts seen before it. Counts are what the
+        schedule's durations count: under ``torch.distributed``, the global count of the update.
+
+        The first count fed makes the scheduler read every schedule by it (a schedule on another
+        clock needs ``tokens_per_step=`` / ``samples_per_step=``: the UnitError says so, and
+        nothing is changed).
+        """
+        given = {
+            name: counter(value, name)
+            for name, value in (("tokens", tokens), ("samples", samples))
+            if value is not None
+        }
+        first = [name for name in given if self._counts[name] is None]
+        if first and not self.pending:
+            _check_counters(self._schedules, self.interval, {**self._counts, **dict.fromkeys(first, 0.0)})
+        for name, value in given.items():
+            self._counts[name] = (self._counts[name] or 0.0) + value
+            self._fed.add(name)
+        if first:
+            self._plan()
+
+    def _update(self, epoch: Optional[int] = None) -> None:
+        """Count one update: the counter moves by one and the values for the next update are set."""
+        if self._counted:
+            unfed = [name for name in self._counted if name not in self._fed]
+            if unfed:
+                raise BridgeError(
+                    f"update {self.last_epoch}: the schedules are read by the cumulative {unfed[0]} count, but no "
+                    f"{unfed[0]} were counted for this update; call sched.step({unfed[0]}=n) after it, or "
+                    f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
+                )
+            self._fed.clear()
         super().step(epoch)
-        self._apply_others()
+        if self._others:
+            self._apply_others()
+        if self.check_ranks_every and self.last_epoch % self.check_ranks_every == 0:
+            self.check_ranks()
 
     def _apply_others(self) -> None:
         point = self.last_epoch
@@ -288,21 +573,68 @@ class ScheduleLR(LRScheduler):
         self._apply_others()
 
     # -- metric-driven nodes -----------------------------------------------------------------------
-    def report(self, metric: float) -> None:
+    def report(self, metric: float, reduce: str = "mean") -> None:
         """Feed a metric (e.g. validation loss) to metric-driven nodes (``plateau``) of every schedule.
 
-        The hyperparameters are updated at once (the counter does not move). In distributed
-        training, report the same (all-reduced) metric on every rank.
+        The hyperparameters are updated at once (the counter does not move). Under
+        ``torch.distributed``, a scheduler with metric-driven nodes first reduces the metric across
+        the ranks (``reduce``: ``"mean"``, ``"max"``, ``"min"``, or ``"none"`` for a metric that is
+        already global), so every rank cuts on the same report: every rank must then call it.
         """
+        if reduce not in REDUCTIONS:
+            raise BridgeError(f"report(): reduce={reduce!r:.40}; expected one of {', '.join(map(repr, REDUCTIONS))}")
         if hasattr(metric, "item"):
             metric = metric.item()
+        if reduce != "none" and _distributed() and any(is_stateful(s) for s in self._all()):
+            metric = _reduce(metric, reduce)
         for schedule in self._all():
             schedule.report(metric)
         self._apply_all()
 
+    # -- ranks that agree --------------------------------------------------------------------------
+    def _facts(self) -> Dict[str, str]:
+        """What every rank must agree on, as text: the schedules (canonical), the options, the
+        counters, the values the optimizer holds and the state of metric-driven nodes."""
+        config, groups = self._config, self.optimizer.param_groups
+        options = {k: v for k, v in config.items() if k not in ("texts", "variables")}
+        return {
+            "schedules": repr(
+                {
+                    key: [text if s is None else s.expression for text, s in zip(config["texts"][key], per_group)]
+                    for key, per_group in self._schedules.items()
+                }
+            ),
+            "options": repr((self.interval, sorted(options.items()), sorted(config["variables"].items(), key=str))),
+            "update": str(self.last_epoch),
+            "counts": repr(self._counts),
+            "values": repr({key: [read_value(group, key) for group in groups] for key in config["texts"]}),
+            "state": repr([schedule.state_dict()["nodes"] for schedule in self._all()]),  # plateau's
+        }
+
+    def check_ranks(self) -> None:
+        """Under ``torch.distributed``, raise an :class:`~lrdsl.LRDSLError` naming the ranks whose
+        schedules, options, counters, current values or metric-driven state (plateau's) differ from
+        the others' (a hash of them is gathered from every rank; every rank must call it). Without a
+        process group it does nothing.
+        """
+        if not _distributed():
+            return
+        dist = torch.distributed
+        facts = self._facts()
+        digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).digest()
+        mine = torch.tensor([int.from_bytes(digest[:8], "little", signed=True)], device=_collective_device())
+        gathered = [torch.zeros_like(mine) for _ in range(dist.get_world_size())]
+        dist.all_gather(gathered, mine)
+        digests = [int(item.item()) for item in gathered]
+        if len(set(digests)) > 1:
+            everyone: List[Any] = [None] * len(digests)
+            dist.all_gather_object(everyone, facts)
+            raise LRDSLError(_disagreement(digests, everyone))
+
     # -- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
-        """Counters, the strings and options, and metric-driven state: plain data (``weights_only``-safe)."""
+        """Counters (updates, and the cumulative token and sample counts), the strings and options,
+        and metric-driven state: plain data (``weights_only``-safe)."""
         config = self._config
         return {
             "lrdsl_version": _STATE_VERSION,
@@ -319,18 +651,23 @@ class ScheduleLR(LRScheduler):
             "nodes": {
                 k: [None if s is None else s.state_dict()["nodes"] for s in v] for k, v in self._schedules.items()
             },
+            "tokens_per_step": config["tokens_per_step"],
+            "samples_per_step": config["samples_per_step"],
+            **self._counts,
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Resume from :meth:`state_dict`. As in torch, the checkpoint wins: a scheduler built with another
-        string or other options takes the saved ones. A state that does not fit raises a
+        """Resume from :meth:`state_dict` (a state of format 1, from before token and sample counts,
+        loads too). As in torch, the checkpoint wins: a scheduler built with another string or
+        other options takes the saved ones. A state that does not fit raises a
         :class:`BridgeError` (or the error compiling its strings) and changes nothing."""
-        if not isinstance(state_dict, Mapping) or state_dict.get("lrdsl_version") != _STATE_VERSION:
+        version = state_dict.get("lrdsl_version") if isinstance(state_dict, Mapping) else None
+        if version not in (1, _STATE_VERSION):
             raise BridgeError(
                 f"load_state_dict(): this state was not saved by lrdsl's ScheduleLR (state format {_STATE_VERSION})"
             )
         checked = validate(
-            _state_schema(len(self.optimizer.param_groups)), state_dict, BridgeError, "load_state_dict()"
+            _state_schema(len(self.optimizer.param_groups), version), state_dict, BridgeError, "load_state_dict()"
         )
         keys = sorted(self._config["texts"])
         for table in ("texts", "bases", "nodes"):
@@ -342,22 +679,30 @@ class ScheduleLR(LRScheduler):
                 )
         interval = checked["interval"]
         config = {
-            "texts": checked["texts"],
-            "bases": checked["bases"],
-            "steps_per_epoch": checked["steps_per_epoch"],
-            "total": checked["total"],
-            "variables": checked["variables"],
+            key: checked.get(key)
+            for key in (
+                "texts",
+                "bases",
+                "steps_per_epoch",
+                "total",
+                "variables",
+                "tokens_per_step",
+                "samples_per_step",
+            )
         }
+        counts: Counts = {name: checked.get(name) for name in COUNTS}
         fresh = config != self._config
         if fresh:
             try:
-                schedules = self._compile(config, interval)
+                schedules = self._compile(config, interval, counts)
             except LRDSLError as error:
                 raise type(error)(f"load_state_dict(): the saved schedules do not compile: {error}") from None
         else:
             schedules = self._schedules
-            if interval == "epoch":
-                _check_epoch_interval(schedules)
+            try:
+                _check_counters(schedules, interval, counts)
+            except UnitError as error:
+                raise UnitError(f"load_state_dict(): {error}") from None
         loaded = [
             (schedule, nodes)
             for key, per_group in schedules.items()
@@ -375,9 +720,12 @@ class ScheduleLR(LRScheduler):
         self.interval = interval
         if fresh:
             self._schedules, self._config = schedules, config
+        self._counts.update(counts)
+        self._fed.clear()
         self._plan()
         self.last_epoch, self._step_count = checked["last_epoch"], checked["_step_count"]
         self._last_lr, self.base_lrs = checked["_last_lr"], checked["base_lrs"]
+        self._sync_pending()
 
     # -- Lightning ---------------------------------------------------------------------------------
     def lightning_config(self, frequency: int = 1) -> Dict[str, Any]:
@@ -494,6 +842,8 @@ def optimizer(
     total=None,
     variables: Optional[Mapping[str, Any]] = None,
     registry=None,
+    follow_optimizer: bool = False,
+    check_ranks_every: Optional[int] = None,
 ) -> TorchOptimizer:
     """A ``torch.optim`` optimizer for an lrdsl optimizer string, and the :class:`ScheduleLR` that drives
     every scheduled hyperparameter.
@@ -502,7 +852,8 @@ def optimizer(
     ``{"params": [...], "weight_decay": 0, "lr": "0.1 * $main"}`` whose other keys override the
     string's hyperparameters (numbers, or lrdsl strings for schedules). Schedules give absolute
     values (incoming base 1.0, docs/language.md §11). Step the scheduler after every ``optimizer.step()``
-    (``interval="step"``) or every epoch (``"epoch"``)::
+    (``interval="step"``) or every epoch (``"epoch"``), or let it follow the optimizer
+    (``follow_optimizer``, ``check_ranks_every``: as for :class:`ScheduleLR`)::
 
         opt, sched = lrdsl.bridges.torch.optimizer(
             "adamw(lr=warmup(5%, base=3e-4) then cosine(end=1e-5), weight_decay=0.05)",
@@ -543,6 +894,8 @@ def optimizer(
         total=total,
         variables=variables,
         registry=registry,
+        follow_optimizer=follow_optimizer,
+        check_ranks_every=check_ranks_every,
     )
     return TorchOptimizer(built, scheduler)
 
