@@ -12,6 +12,8 @@ says what was given and what is expected.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,7 @@ def counter(point: Any, name: str) -> float:
             f"the {name} must be a single real number, got {describe(point)}; evaluate arrays with sched.values(...)"
         )
     try:
-        value = float(point)
+        value = float(operator.index(point)) if isinstance(point, (int, np.integer)) else float(point)
     except OverflowError:
         raise EvaluationError(f"the {name} {str(point)[:12]}... is too large for a float") from None
     except Exception:  # no __float__, or one that raises: a counter must be a number
@@ -47,11 +49,19 @@ def counters(points: Any, name: str) -> np.ndarray:
         array = np.asarray(points)
     except Exception:  # a ragged, recursive or otherwise unreadable sequence
         raise LRDSLError(f"values(): the {name}s must be an array of numbers, got {describe(points)}") from None
+    if array.dtype.kind == "O" and array.size and all(_is_real(x) for x in array.reshape(-1)):
+        array = np.array([counter(x, name) for x in array.reshape(-1)]).reshape(array.shape)  # ints above 2**64
     if array.dtype.kind not in "iuf":
         found = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "bytes", "O": "objects"}
         raise LRDSLError(f"values(): the {name}s must be real numbers, got {found.get(array.dtype.kind, array.dtype)}")
     t = array.astype(np.float64)
     if t.size and not (np.isfinite(t).all() and t.min() >= 0):
-        bad = t.flat[np.flatnonzero(~(np.isfinite(t) & (t >= 0)))[0]]
+        flat = t.reshape(-1)
+        bad = flat[np.flatnonzero(~(np.isfinite(flat) & (flat >= 0)))[0]]
         raise EvaluationError(f"values(): the {name}s must be finite numbers >= 0, got {bad!r}")
     return t
+
+
+def _is_real(x: Any) -> bool:
+    """Whether ``x`` is a real number (not a bool) that NumPy left as an object (an int above 2**64)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))

@@ -116,10 +116,11 @@ class Schedule:
     @staticmethod
     def _clock_time(point: float, ratio: Tuple[float, float], unit: str) -> float:
         """``point`` of a counter in clock units."""
-        t = point if ratio == (1.0, 1.0) else to_clock(SCALAR, point, *ratio)
-        if not t < _INF:
-            raise EvaluationError(f"the {COUNTERS[unit]} {point!r} is too large for this schedule's clock")
-        return t
+        if ratio == (1.0, 1.0):
+            return point
+        if not point * ratio[0] / ratio[1] < _INF:
+            raise _too_large(unit, point)
+        return to_clock(SCALAR, point, *ratio)
 
     def _ieee(self, t: float) -> float:
         """The value at ``t`` by the NumPy evaluator, where intermediate overflows are infinities and
@@ -150,7 +151,11 @@ class Schedule:
         if ratio is None:
             raise self._unit_error(unit)
         if ratio != (1.0, 1.0):
-            t = to_clock(np, t, *ratio)
+            given_points = t
+            with np.errstate(over="ignore", invalid="ignore"):
+                t = to_clock(np, t, *ratio)
+            if t.size and not t.max() < _INF:
+                raise _too_large(unit, float(given_points.reshape(-1)[np.argmax(t.reshape(-1))]))
         with np.errstate(all="ignore"):
             try:
                 out = self._curve.over(t, np)
@@ -164,8 +169,9 @@ class Schedule:
         if out.shape != t.shape:
             out = np.broadcast_to(out, t.shape).copy()
         if out.size and not (out.min() >= 0 and out.max() < _INF):
-            bad = np.flatnonzero(~((out >= 0) & (out < _INF)))[0]
-            raise self._failure(float(t.flat[bad]), f"gives {float(out.flat[bad])!r}")
+            values, times = out.reshape(-1), t.reshape(-1)
+            bad = np.flatnonzero(~((values >= 0) & (values < _INF)))[0]
+            raise self._failure(float(times[bad]), f"gives {float(values[bad])!r}")
         return out
 
     def phase_starts(self, counter: str = "it") -> list:
@@ -280,6 +286,10 @@ class Schedule:
             f"schedule {self.expression!r} {what} at {unit} {t:g}{phase}, local time "
             f"{local:g}; a learning rate must be finite and >= 0"
         )
+
+
+def _too_large(unit: str, point: float) -> EvaluationError:
+    return EvaluationError(f"the {COUNTERS[unit]} {point!r} is too large for this schedule's clock")
 
 
 def _reason(error: Exception) -> str:
