@@ -86,7 +86,9 @@ RUN_OPTIONS = ("dataset_size", "batch_size", "epochs", "accumulate", "world_size
 
 def _counted_run(args) -> dict:
     """``steps_per_epoch`` and ``total`` from --dataset-size/--batch-size/--epochs (``lrdsl.steps``)."""
-    given = [name for name in RUN_OPTIONS if getattr(args, name, None) not in (None, False)]
+    if not hasattr(args, "dataset_size"):  # a command without the run options (plot: --epochs is its range)
+        return {}
+    given = [name for name in RUN_OPTIONS if getattr(args, name) not in (None, False)]
     if not given:
         return {}
     if args.total is not None or args.steps_per_epoch is not None:
@@ -453,7 +455,7 @@ def cli_words(message: str, command: str) -> str:
     ``pass total=`` -> ``give --total``, ``steps_per_epoch=`` -> ``--steps-per-epoch``, and
     ``call it by epoch: sched(epoch=e)`` -> the option of ``command`` that reads by epoch."""
     words = "|".join(OPTION_WORDS)
-    message = re.sub(rf"\bpass ({words})=", lambda m: f"give {_option(m[1])}", message)
+    message = re.sub(rf"\bpass (a larger |a smaller |)({words})=", lambda m: f"give {m[1]}{_option(m[2])}", message)
     message = re.sub(rf"(?<![\w.])({words})=(?=[\s,;)]|$)", lambda m: _option(m[1]), message)
     message = re.sub(rf"(?<![\w.])({words})=", lambda m: f"{_option(m[1])} ", message)
     message = message.replace(" when compiling", "")

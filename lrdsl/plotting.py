@@ -74,12 +74,11 @@ def save(
         raise LRDSLError(
             f"--{fmt} needs matplotlib: pip install 'lrdsl[plot]' (from a clone: pip install -e '.[plot]')"
         ) from None
-    figure, axes = plt.subplots(figsize=(9, 4.8))
+    figure, axes = plt.subplots(figsize=(9, 5.2), layout="constrained")
     try:
         _draw(axes, points, series, x_name, log, second)
         title = "\n".join(line for s in series for line in textwrap.wrap(s.label, TITLE_WIDTH, break_on_hyphens=False))
         axes.set_title(title, fontsize=9, loc="left")
-        figure.tight_layout()
         image = io.BytesIO()
         figure.savefig(image, format=fmt, dpi=100)
     finally:
@@ -112,8 +111,8 @@ def _draw(axes, points, series: Sequence[Series], x_name: str, log: bool, second
     axes.set_xlabel(x_name)
     axes.set_ylabel("learning rate")
     axes.grid(alpha=0.3)
-    if len(series) > 1 or any(s.marks for s in series):
-        axes.legend(fontsize=8, loc="best")
+    if len(series) > 1 or any(s.marks for s in series):  # under the chart, where it hides no line or label
+        axes.figure.legend(fontsize=8, loc="outside lower center")
     if second is not None:
         top = axes.secondary_xaxis("top", functions=(second.forward, second.inverse))
         top.set_xlabel(second.name)
