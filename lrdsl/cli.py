@@ -4,6 +4,7 @@ lrdsl plot 'step(base=0.1, s=10) then exp(s=5)' --iterations 60
 lrdsl eval 'cosine(T=100)' --at 0,50,100 --json
 lrdsl check 'warmup(5%) then cosine()' --total 90ep [--strict] [--json]
 lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
+lrdsl convert ds_config.json
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import numpy as np
 
 from . import listing
+from .convert import from_file
 from .errors import LRDSLError
 from .lint import lint
 from .plugins import default_registry
@@ -225,6 +227,11 @@ def cmd_nodes(args) -> None:
         print(listing.node_table(registry, args.kind))
 
 
+def cmd_convert(args) -> None:
+    """Print the lrdsl string of a peer's JSON scheduler config (DeepSpeed, Keras, HF)."""
+    print(from_file(args.file))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lrdsl", description="Learning-rate schedules as strings.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -266,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a GitHub markdown table of the built-in nodes (plugins left out), as in docs/language.md",
     )
     nodes.set_defaults(run=cmd_nodes)
+
+    convert = commands.add_parser(
+        "convert", help="print the lrdsl string of a DeepSpeed, Keras or HF scheduler config (a JSON file)"
+    )
+    convert.add_argument(
+        "file", help="a DeepSpeed scheduler block or config, a serialized Keras schedule, or HF arguments"
+    )
+    convert.set_defaults(run=cmd_convert)
     return parser
 
 

@@ -20,7 +20,7 @@ from ..errors import LRDSLError
 from .deepspeed import from_deepspeed
 from .fields import Fields, describe
 from .keras import from_keras
-from .transformers import from_transformers
+from .transformers import convert as convert_hf
 
 _FORMS = (
     '{"type": ..., "params": {...}} (DeepSpeed), {"class_name": ..., "config": {...}} (Keras) '
@@ -51,7 +51,7 @@ def _from_hf(data: dict) -> str:
     where = "lr_scheduler_kwargs" if "lr_scheduler_kwargs" in data else "scheduler_specific_kwargs"
     if kwargs is not None and not isinstance(kwargs, dict):
         raise LRDSLError(f"{where}: expected a mapping, got {describe(kwargs)}")
-    return from_transformers(name, warmup, training, scheduler_specific_kwargs=kwargs, where=where)
+    return convert_hf(name, warmup, training, kwargs or {}, "lr_scheduler_type", where)
 
 
 def _either(f: Fields, name: str, alias: str):

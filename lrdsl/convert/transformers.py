@@ -31,14 +31,21 @@ def from_transformers(
     num_warmup_steps: Optional[int] = None,
     num_training_steps: Optional[int] = None,
     scheduler_specific_kwargs: Optional[Dict[str, Any]] = None,
-    where: str = "",
     **kwargs,
 ) -> str:
     """The lrdsl string of ``transformers.get_scheduler(name, ...)`` (see the module docstring)."""
-    name = getattr(name, "value", name)  # a SchedulerType member
     options = dict(scheduler_specific_kwargs or {}, **kwargs)
+    return convert(
+        name, num_warmup_steps, num_training_steps, options, "from_transformers", "scheduler_specific_kwargs"
+    )
+
+
+def convert(
+    name, warmup: Optional[int], training: Optional[int], options: Dict[str, Any], label: str, where: str
+) -> str:
+    """:func:`from_transformers` with the names errors use: ``label`` for the type, ``where`` for the options."""
+    name = getattr(name, "value", name)  # a SchedulerType member
     converter = _CONVERTERS.get(name)
-    label = where or "from_transformers"
     if name == "greedy":
         raise LRDSLError(
             f"{label}: HF's 'greedy' scheduler (GreedyLR) changes the lr from training metrics by its own rules; "
@@ -49,7 +56,7 @@ def from_transformers(
             f"{label}: unknown HF scheduler type {name!r}; expected one of "
             f"{', '.join(sorted(_CONVERTERS))}{did_you_mean(str(name), _CONVERTERS)}"
         )
-    run = _Run(name, num_warmup_steps, num_training_steps, Fields(options, where or "scheduler_specific_kwargs"))
+    run = _Run(name, warmup, training, Fields(options, where))
     phases = converter(run)
     run.kwargs.done()
     return join(phases)
