@@ -3,6 +3,10 @@ compared at every step (past the documented range too), plus the refusals."""
 
 from __future__ import annotations
 
+import importlib.util
+import re
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -144,3 +148,21 @@ def test_an_unknown_scheduler_lists_the_known_ones():
     scheduler = StepLr(peers._optimizer(0.1), step_size=2)
     with pytest.raises(lrdsl.LRDSLError, match="cannot convert StepLr; .*did you mean 'StepLR'"):
         from_torch(scheduler)
+
+
+def test_the_readme_example_prints_what_it_says(tmp_path, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Converting from PyTorch", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    path = tmp_path / "readme_convert.py"
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location("readme_convert", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    printed = capsys.readouterr().out.strip()
+    assert printed == re.search(r"print\(text\)  # (.*)", code).group(1)
+    check(
+        "SequentialLR(schedulers=[LinearLR(start_factor=0.1, total_iters=5), CosineAnnealingLR(T_max=95)], "
+        "milestones=[5])",
+        0.1,
+        150,
+    )
