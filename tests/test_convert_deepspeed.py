@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -247,3 +251,20 @@ def test_file_errors_name_the_file_and_the_key(tmp_path, capsys, content, messag
 def test_a_missing_file_is_an_lrdsl_error(tmp_path):
     with pytest.raises(lrdsl.LRDSLError, match="missing.json: cannot read it"):
         from_file(tmp_path / "missing.json")
+
+
+def test_the_converters_import_no_peer():
+    code = (
+        "import sys, lrdsl, lrdsl.convert, lrdsl.cli; "
+        "print(sorted({'torch', 'keras', 'transformers', 'timm', 'deepspeed'} & set(sys.modules)))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.stdout.strip() == "[]"
