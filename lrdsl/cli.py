@@ -8,6 +8,7 @@ lrdsl check 'warmup(5%) then cosine()' --dataset-size 50000 --batch-size 128 --e
 lrdsl explain 'warmup(5%) then cosine()' --total 90ep --steps-per-epoch 100 [--json]
 lrdsl explain --checkpoint state.json
 lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
+lrdsl convert ds_config.json
 lrdsl --version
 
 Messages speak the command line's words: where the library says ``pass total=``, the command
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, listing, plotting
+from .convert import from_file
 from .errors import LRDSLError
 from .explain import explain
 from .lint import _restarts, lint
@@ -374,6 +376,11 @@ def cmd_nodes(args) -> None:
         print(listing.node_table(registry, args.kind, width=shutil.get_terminal_size().columns))
 
 
+def cmd_convert(args) -> None:
+    """Print the lrdsl string of a peer's JSON scheduler config (DeepSpeed, Keras, HF)."""
+    print(from_file(args.file))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lrdsl", description="Learning-rate schedules as strings.")
     parser.add_argument("--version", action="version", version=f"lrdsl {__version__}")
@@ -438,6 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a GitHub markdown table of the built-in nodes (plugins left out), as in docs/language.md",
     )
     nodes.set_defaults(run=cmd_nodes)
+
+    convert = commands.add_parser(
+        "convert", help="print the lrdsl string of a DeepSpeed, Keras or HF scheduler config (a JSON file)"
+    )
+    convert.add_argument(
+        "file", help="a DeepSpeed scheduler block or config, a serialized Keras schedule, or HF arguments"
+    )
+    convert.set_defaults(run=cmd_convert)
     return parser
 
 
