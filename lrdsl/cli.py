@@ -4,6 +4,7 @@ lrdsl plot 'step(base=0.1, s=10) then exp(s=5)' --iterations 60
 lrdsl eval 'cosine(T=100)' --at 0,50,100 --json
 lrdsl check 'warmup(5%) then cosine()' --total 90ep [--strict] [--json]
 lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
+lrdsl serve [--host 127.0.0.1] [--port 8765] [--open]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .errors import LRDSLError
 from .lint import lint
 from .plugins import default_registry
 from .schedule import compile_schedule
+from .serve import server as playground
 from .textplot import render
 from .vocabulary import UNIT_WORDS
 
@@ -225,6 +227,10 @@ def cmd_nodes(args) -> None:
         print(listing.node_table(registry, args.kind))
 
 
+def cmd_serve(args) -> None:
+    playground.serve(args.host, args.port, open_browser=args.open)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lrdsl", description="Learning-rate schedules as strings.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -266,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a GitHub markdown table of the built-in nodes (plugins left out), as in docs/language.md",
     )
     nodes.set_defaults(run=cmd_nodes)
+
+    serve = commands.add_parser("serve", help="a local web playground: type a schedule and see its curve")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="the port (default 8765; 0: any free port)")
+    serve.add_argument("--open", action="store_true", help="open the page in the web browser")
+    serve.set_defaults(run=cmd_serve)
     return parser
 
 
