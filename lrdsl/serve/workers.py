@@ -17,6 +17,9 @@ from typing import Any, Callable, Set
 
 from ..errors import EvaluationError, LRDSLError
 
+READY = "ready"
+STARTUP_LIMIT = 120  # seconds a new worker may take to import lrdsl (a loaded machine, a cold disk)
+
 
 class TimeLimitError(EvaluationError):
     """An evaluation ran past the server's time limit and was stopped."""
@@ -29,6 +32,7 @@ class WorkerError(LRDSLError):
 def _work(connection: Connection) -> None:
     """A worker's loop: receive ``(function, args)``, send back ``(True, result)`` or ``(False, why)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops its workers
+    connection.send(READY)  # imported and waiting: a time limit counts the work only
     while True:
         try:
             function, args = connection.recv()
@@ -47,6 +51,13 @@ class _Worker:
         self.process = context.Process(target=_work, args=(child,), daemon=True, name="lrdsl-serve-worker")
         self.process.start()
         child.close()
+        try:
+            ready = self.connection.poll(STARTUP_LIMIT) and self.connection.recv() == READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.stop()
+            raise WorkerError(f"a worker process did not start (or not within {STARTUP_LIMIT} s)")
 
     def stop(self) -> None:
         self.process.kill()
