@@ -289,11 +289,11 @@
     return ticks;
   }
 
-  function format(value) {
+  function format(value, digits = 4) {
     if (value === 0) return "0";
     const magnitude = Math.abs(value);
-    if (magnitude >= 1e5 || magnitude < 1e-3) return value.toExponential(2).replace(/\.?0+e/, "e");
-    return String(Number(value.toPrecision(6)));
+    if (magnitude >= 1e5 || magnitude < 1e-3) return value.toExponential(digits - 1).replace(/\.?0+e/, "e");
+    return String(Number(value.toPrecision(digits)));
   }
 
   function visibleSeries() {
@@ -433,12 +433,14 @@
   function readout(state, x) {
     const main = state.shown[0].answer;
     const spe = Number(main.steps_per_epoch);
-    let where = `${COUNTER_WORDS[main.counter]} ${format(x)}`;
-    if (spe && main.counter === "it") where += ` · epoch ${format(x / spe)}`;
-    if (spe && main.counter === "ep") where += ` · iteration ${format(x * spe)}`;
+    let where = `${COUNTER_WORDS[main.counter]} ${format(x, 10)}`;
+    if (spe && main.counter === "it") where += ` · epoch ${format(x / spe, 10)}`;
+    if (spe && main.counter === "ep") where += ` · iteration ${format(x * spe, 10)}`;
     const phase = main.phase_spans.filter(([start]) => start <= x).length;
     if (main.phase_spans.length > 1) where += ` · phase ${phase}`;
-    const values = state.shown.map(({ answer, index }) => `${NAMES[index]} ${format(answer.values[nearest(answer.points, x)])}`);
+    const values = state.shown.map(
+      ({ answer, index }) => `${NAMES[index]} ${format(answer.values[nearest(answer.points, x)], 7)}`,
+    );
     return `${where}\n${values.join("   ")}`;
   }
 
