@@ -6,7 +6,10 @@ import json
 import math
 import operator
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -353,3 +356,32 @@ def test_a_function_that_raises_is_a_worker_error_and_the_worker_goes_on():
 def test_a_pool_needs_a_worker_and_a_time_limit():
     with pytest.raises(lrdsl.LRDSLError, match="size >= 1 and timeout > 0"):
         WorkerPool(size=0)
+
+
+# -- the command ----------------------------------------------------------------------------------------------
+
+
+def test_lrdsl_serve_serves_until_interrupted():
+    command = [sys.executable, "-m", "lrdsl.cli", "serve", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        url = re.fullmatch(r"lrdsl playground at (http://127\.0\.0\.1:(\d+)/) \(Ctrl-C to stop\)\n", line)
+        assert url, line
+        port = int(url[2])
+        server = type("Bound", (), {"server_address": ("127.0.0.1", port)})
+        status, body, _ = request(server, "POST", "/api/eval", {"expression": "cosine(T=10)", "at": [5]})
+        assert status == 200 and body["values"] == [lrdsl.compile("cosine(T=10)")(5)]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and "stopped" in err
+
+
+def test_lrdsl_serve_on_a_busy_port_says_so(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    assert f"error: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

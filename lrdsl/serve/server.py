@@ -49,15 +49,15 @@ class PlaygroundServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    pool: WorkerPool  # set by make_server once the address is bound
 
-    def __init__(self, address: Tuple[str, int], pool: WorkerPool, max_body: int = MAX_BODY):
+    def __init__(self, address: Tuple[str, int], max_body: int = MAX_BODY):
         try:
             super().__init__(address, PlaygroundHandler)
         except OSError as error:
             raise LRDSLError(
                 f"cannot listen on {address[0]}:{address[1]} ({error.strerror}); give another --port"
             ) from None
-        self.pool = pool
         self.max_body = max_body
         self.files = {path: (_static(name), kind) for path, (name, kind) in STATIC.items()}
         self._catalog: Optional[bytes] = None
@@ -198,12 +198,13 @@ def make_server(
     host: str = "127.0.0.1", port: int = 8765, workers: int = 2, timeout: float = 5.0, max_body: int = MAX_BODY
 ) -> PlaygroundServer:
     """A server bound to ``host:port`` (port 0: any free port) with its worker pool, not yet serving."""
-    pool = WorkerPool(workers, timeout)
+    server = PlaygroundServer((host, port), max_body)
     try:
-        return PlaygroundServer((host, port), pool, max_body)
+        server.pool = WorkerPool(workers, timeout)
     except BaseException:
-        pool.close()
+        server.server_close()
         raise
+    return server
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False) -> None:
