@@ -197,7 +197,11 @@ class PlaygroundHandler(BaseHTTPRequestHandler):
 def make_server(
     host: str = "127.0.0.1", port: int = 8765, workers: int = 2, timeout: float = 5.0, max_body: int = MAX_BODY
 ) -> PlaygroundServer:
-    """A server bound to ``host:port`` (port 0: any free port) with its worker pool, not yet serving."""
+    """A server bound to ``host:port`` (port 0: any free port) with its worker pool, not yet serving.
+
+    The workers are spawned interpreters, which import the calling script's ``__main__``: a script
+    that calls this keeps its own work under ``if __name__ == "__main__":``.
+    """
     server = PlaygroundServer((host, port), max_body)
     try:
         server.pool = WorkerPool(workers, timeout)
