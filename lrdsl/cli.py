@@ -9,6 +9,7 @@ lrdsl explain 'warmup(5%) then cosine()' --total 90ep --steps-per-epoch 100 [--j
 lrdsl explain --checkpoint state.json
 lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
 lrdsl convert ds_config.json
+lrdsl serve [--host 127.0.0.1] [--port 8765] [--open]
 lrdsl --version
 
 Messages speak the command line's words: where the library says ``pass total=``, the command
@@ -21,7 +22,6 @@ import argparse
 import csv
 import json
 import math
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -29,12 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, listing, plotting
+from .cliwords import cli_words, option
 from .convert import from_file
 from .errors import LRDSLError
 from .explain import explain
-from .lint import _restarts, lint
+from .lint import lint, restarts
 from .plugins import default_registry
 from .schedule import compile_schedule
+from .serve import server as playground
 from .textplot import MARKERS, render
 from .updates import steps
 from .vocabulary import UNIT_WORDS
@@ -99,15 +101,11 @@ def _counted_run(args) -> dict:
         )
     if args.dataset_size is None or args.batch_size is None:
         raise LRDSLError(
-            f"{_option(given[0])} describes the run by its data: give --dataset-size and --batch-size "
+            f"{option(given[0])} describes the run by its data: give --dataset-size and --batch-size "
             "(and --epochs for the run's length)"
         )
     counted = {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) not in (None, False)}
     return steps(**counted)
-
-
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _compile(args, expression: str):
@@ -174,7 +172,7 @@ def _marks(sched, unit: str, points, values):
         if 0 < start <= points[-1]
     ]
     starts = {start for start, _, _ in marks}
-    marks += [(x, "restart", "restart") for x in _restarts(points, values) if x not in starts]
+    marks += [(x, "restart", "restart") for x in restarts(points, values) if x not in starts]
     return sorted(marks)
 
 
@@ -337,9 +335,9 @@ def cmd_explain(args) -> None:
     if args.checkpoint is None and args.expression is None:
         raise LRDSLError("lrdsl explain: give a schedule (TEXT) or --checkpoint FILE")
     if args.checkpoint is not None:
-        given = [_option(n) for n in ("base", "total", "steps_per_epoch", "tokens_per_step", "samples_per_step")]
+        given = [option(n) for n in ("base", "total", "steps_per_epoch", "tokens_per_step", "samples_per_step")]
         given = [o for o in given if getattr(args, o[2:].replace("-", "_")) is not None]
-        given += ["--var"] * bool(args.var) + [_option(n) for n in RUN_OPTIONS if getattr(args, n) not in (None, False)]
+        given += ["--var"] * bool(args.var) + [option(n) for n in RUN_OPTIONS if getattr(args, n) not in (None, False)]
         if args.expression is not None or given:
             raise LRDSLError(
                 "lrdsl explain --checkpoint: the checkpoint holds its schedule and options; give it alone "
@@ -379,6 +377,10 @@ def cmd_nodes(args) -> None:
 def cmd_convert(args) -> None:
     """Print the lrdsl string of a peer's JSON scheduler config (DeepSpeed, Keras, HF)."""
     print(from_file(args.file))
+
+
+def cmd_serve(args) -> None:
+    playground.serve(args.host, args.port, open_browser=args.open)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,33 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
         "file", help="a DeepSpeed scheduler block or config, a serialized Keras schedule, or HF arguments"
     )
     convert.set_defaults(run=cmd_convert)
+    serve = commands.add_parser("serve", help="a local web playground: type a schedule and see its curve")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="the port (default 8765; 0: any free port)")
+    serve.add_argument("--open", action="store_true", help="open the page in the web browser")
+    serve.set_defaults(run=cmd_serve)
     return parser
-
-
-# -- the library's words in the command line's -----------------------------------------------------
-
-OPTION_WORDS = ("total", "steps_per_epoch", "tokens_per_step", "samples_per_step")
-CALL_WORDS = {  # how each command reads a schedule by a counter, for "call it by epoch: sched(epoch=e)"
-    "plot": {"iteration": "--iterations N", "epoch": "--epochs N", "tokens": "--tokens N", "samples": "--samples N"},
-    "eval": {"iteration": "--at alone", "epoch": "--epoch", "tokens": "--tokens", "samples": "--samples"},
-}
-
-
-def cli_words(message: str, command: str) -> str:
-    """``message`` (a library error) with the Python API's words replaced by the command line's:
-    ``pass total=`` -> ``give --total``, ``steps_per_epoch=`` -> ``--steps-per-epoch``, and
-    ``call it by epoch: sched(epoch=e)`` -> the option of ``command`` that reads by epoch."""
-    words = "|".join(OPTION_WORDS)
-    message = re.sub(rf"\bpass (a larger |a smaller |)({words})=", lambda m: f"give {m[1]}{_option(m[2])}", message)
-    message = re.sub(rf"(?<![\w.])({words})=(?=[\s,;)]|$)", lambda m: _option(m[1]), message)
-    message = re.sub(rf"(?<![\w.])({words})=", lambda m: f"{_option(m[1])} ", message)
-    message = message.replace(" when compiling", "")
-
-    def reading(match) -> str:
-        option = CALL_WORDS.get(command, {}).get(match[1])
-        return f"or read it by {match[1]}: {option}" if option else f"or give it in {match[1]}s"
-
-    return re.sub(r"or call it by (\w+): sched\([^)]*\)", reading, message)
 
 
 def main(argv=None) -> int:

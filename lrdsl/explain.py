@@ -23,7 +23,7 @@ import numpy as np
 from . import ast
 from .equivalents import Equivalent, equivalents
 from .errors import LRDSLError
-from .lint import _fallback_window, _points, _restarts
+from .lint import restarts, sample_points, window
 from .resume import read
 from .schedule import COUNTERS, Schedule, compile_schedule
 from .specs import ScheduleSpec
@@ -186,9 +186,9 @@ class _Explainer:
         clock = schedule.clock
         total = clock.convert(*clock.total, "total") if clock.total else None
         self.spans = schedule.phase_spans(self.unit)
-        self.window = total if total is not None else _fallback_window(schedule, self.spans)
+        self.window = total if total is not None else window(schedule)
         self.bounded = total is not None
-        self.points = _points(self.window, self.unit)
+        self.points = sample_points(self.window, self.unit)
         self.values = schedule.values(**{_KEYWORDS[self.unit]: self.points})
 
     def where(self, t: float) -> Where:
@@ -218,7 +218,7 @@ class _Explainer:
             length=self.where(self.window),
             bounded=self.bounded,
             phases=phases,
-            restarts=tuple(self.where(t) for t in _restarts(self.points, self.values)),
+            restarts=tuple(self.where(t) for t in restarts(self.points, self.values)),
             minimum=self.point(int(np.argmin(self.values))),
             maximum=self.point(int(np.argmax(self.values))),
             equivalents=tuple(equivalents(self.schedule)),
