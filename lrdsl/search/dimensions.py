@@ -9,6 +9,10 @@ Ray Tune) into the literal that replaces its call in the template:
 - ``loguniform``: 0 < lo ≤ v ≤ hi, sampled uniformly in log v;
 - ``intuniform``: an integer lo ≤ v ≤ hi, on the grid lo + k·step;
 - ``choice``: one of the options, given by its canonical text (or, for a number option, the number).
+
+A continuous value (``uniform`` without ``step``, ``loguniform``) is written with 4 significant
+digits, kept within the bounds: ``0.3772``, not ``0.37718136113035894``, so every trial's string
+reads well; it is this string that the trial runs and records.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ..printer import to_text
 from ..text import describe, shorten
 
 Value = Union[int, float, str]
+SIGNIFICANT = 4  # digits a continuous value is written with
 TOLERANCE = 1e-9  # relative: a value this close to a bound or a grid point is on it
 SIGNATURES = {
     "uniform": ("lo", "hi", "step"),
@@ -95,6 +100,8 @@ class Dimension:
                     f"{self.where}: {value!r} is not on its grid lo + k·step ({self.low:g} + k·{self.step:g})"
                 )
             number = self.low + round(steps) * self.step
+        else:
+            number = float(f"{number:.{SIGNIFICANT}g}")  # readable strings: 0.3772, not 0.37718136113035894
         number = min(max(number, self.low), self.high)
         shown = self._number(number)
         return ast.Number(shown) if self.unit is None else ast.Duration(shown, self.unit)
