@@ -132,4 +132,11 @@ def storage(url: str):
     import optuna
 
     kwargs: Dict[str, Any] = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except ImportError as error:
+        raise ConfigError(
+            f"storage {url.split('@')[-1]!r}: no database driver for it ({error.__cause__ or error}); for "
+            "PostgreSQL, pip install psycopg2-binary and write postgresql+psycopg2://..., or pip install "
+            "'psycopg[binary]' for postgresql+psycopg://..."
+        ) from None
