@@ -1,10 +1,12 @@
 """Templates on the engines: Optuna studies run by ``lrdsl sweep`` in two worker processes on SQLite
 and on a real PostgreSQL server started here, and a Ray Tune Tuner on a local Ray instance."""
 
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -100,37 +102,45 @@ def _as_server_user(command):
     return command
 
 
+def _server_program(name: str):
+    """A PostgreSQL server program: on PATH, else in Debian's /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which(name)
+    if found is None:
+        versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+        found = str(versions[-1]) if versions else None
+    return found
+
+
 @pytest.fixture
-def postgres(tmp_path_factory):
-    """A PostgreSQL server in a temporary folder on a free localhost port, stopped at the end; the
-    test skips (naming the reason) only when none can be started here."""
+def postgres():
+    """A PostgreSQL server in a temporary folder on a free localhost port, stopped and removed at the
+    end; the test skips (naming the reason) only when none can be started here."""
     pytest.importorskip("psycopg2", reason="PostgreSQL storage needs psycopg2: pip install psycopg2-binary")
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    initdb, pg_ctl = _server_program("initdb"), _server_program("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.skip("no PostgreSQL server here (initdb, pg_ctl): apt-get install postgresql")
-    folder = tmp_path_factory.mktemp("postgres")
-    data, port = folder / "data", _free_port()
+    folder = Path(tempfile.mkdtemp(prefix="lrdsl-postgres-"))  # in /tmp, which the server user can reach
     if os.geteuid() == 0:
         shutil.chown(folder, "nobody")
-        folder.chmod(0o755)
-        for parent in folder.parents:  # the server user must reach its folder
-            if parent == Path(tmp_path_factory.getbasetemp()).parent.parent:
-                break
-            parent.chmod(parent.stat().st_mode | 0o711)
+    data, port = folder / "data", _free_port()
     run = dict(capture_output=True, text=True, timeout=120)
-    made = subprocess.run(_as_server_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres"]), **run)
-    if made.returncode != 0:
-        pytest.skip(f"cannot create a PostgreSQL cluster here: {made.stderr.strip()[-300:]}")
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-    started = subprocess.run(
-        _as_server_user([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]), **run
-    )
-    if started.returncode != 0:
-        pytest.skip(f"cannot start PostgreSQL here: {started.stderr.strip()[-300:]}")
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"  # SQLAlchemy 2.1 defaults to psycopg 3
+        made = subprocess.run(_as_server_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres"]), **run)
+        if made.returncode != 0:
+            pytest.skip(f"cannot create a PostgreSQL cluster here: {made.stderr.strip()[-300:]}")
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+        log = str(folder / "log")
+        started = subprocess.run(
+            _as_server_user([pg_ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"]), **run
+        )
+        if started.returncode != 0:
+            pytest.skip(f"cannot start PostgreSQL here: {started.stderr.strip()[-300:]}")
+        try:
+            yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"  # SQLAlchemy 2.1 defaults to psycopg 3
+        finally:
+            subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]), **run)
     finally:
-        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]), **run)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_sweep_on_postgresql_with_two_workers(tmp_path, postgres, capsys):
@@ -179,3 +189,21 @@ def test_ray_tune_tuner_records_each_trials_string(tmp_path, monkeypatch):
         assert result.metrics["score"] == pytest.approx(
             float(lrdsl.compile(text, total=100).values(list(range(100))).mean())
         )
+
+
+# -- the example ------------------------------------------------------------------------------------------
+
+
+def test_the_digits_example_trains_and_a_schedule_found_by_the_sweep_beats_the_default():
+    pytest.importorskip("sklearn", reason="examples/digits_sweep.py needs scikit-learn")
+    spec = importlib.util.spec_from_file_location("digits_sweep", ROOT / "examples" / "digits_sweep.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    template = (ROOT / "examples" / "sweep.yaml").read_text()
+    config = sweep_config.load(ROOT / "examples" / "sweep.yaml")
+    assert config.objective == "digits_sweep.py:objective" and "$peak" in template
+    found = search.sample(config.template, {"warmup.T": 10, "$peak": 0.3, "phase2": "linear(end=0)"}, config.variables)
+    search.check(config.template, config.variables, **config.compile)
+    default_loss, _ = example.train(example.DEFAULT)
+    found_loss, accuracy = example.train(found)
+    assert found_loss < 0.8 * default_loss and accuracy > 0.95

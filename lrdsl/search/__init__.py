@@ -16,7 +16,7 @@ A *template* is an lrdsl string with distribution calls where values are searche
     >>> search.space(template).names()
     ['warmup.T', 'cosine.end']
     >>> search.sample(template, {"warmup.T": 5, "cosine.end": 1e-5})
-    'warmup(5.0%) then cosine(end=1e-5)'
+    'warmup(5.0%) then cosine(end=1e-05)'
 
 Optuna and Ray are optional (``pip install 'lrdsl[search]'``, ``'lrdsl[ray]'``) and imported only
 by the functions that need them.
