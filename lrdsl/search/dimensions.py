@@ -27,6 +27,7 @@ from ..errors import LRDSLError, TemplateError
 from ..parser import parse
 from ..printer import to_text
 from ..text import describe, shorten
+from ..vocabulary import DISTRIBUTIONS
 
 Value = Union[int, float, str]
 SIGNIFICANT = 4  # digits a continuous value is written with
@@ -190,9 +191,7 @@ def dimension(call: ast.Call, name: str, parent: Optional[Tuple[str, int]], dura
 
 def _is_length(node: ast.Expr) -> bool:
     """A literal a duration position takes: a number, a duration, or a distribution of them."""
-    return isinstance(node, (ast.Number, ast.Duration)) or (
-        isinstance(node, ast.Call) and node.name in ("choice", "uniform", "loguniform", "intuniform")
-    )
+    return isinstance(node, (ast.Number, ast.Duration)) or (isinstance(node, ast.Call) and node.name in DISTRIBUTIONS)
 
 
 def _bind(call: ast.Call, where: str) -> Dict[str, ast.Expr]:
