@@ -10,6 +10,7 @@ lrdsl explain --checkpoint state.json
 lrdsl nodes [NAME] [--kind schedule|optimizer|function] [--markdown]
 lrdsl convert ds_config.json
 lrdsl serve [--host 127.0.0.1] [--port 8765] [--open]
+lrdsl sweep CONFIG [--workers N] [--storage URL] [--n-trials N] [--plot best.png] [--top K]
 lrdsl --version
 
 Messages speak the command line's words: where the library says ``pass total=``, the command
@@ -34,9 +35,13 @@ from .convert import from_file
 from .errors import LRDSLError
 from .explain import explain
 from .lint import lint, restarts
+from .parser import parse
 from .plugins import default_registry
 from .schedule import compile_schedule
+from .search import check as search_check
+from .search import sweep, sweep_config
 from .serve import server as playground
+from .templates import distributions, variable_templates
 from .textplot import MARKERS, render
 from .updates import steps
 from .vocabulary import UNIT_WORDS
@@ -304,7 +309,11 @@ def cmd_eval(args) -> None:
 
 def cmd_check(args) -> int:
     """Compile, print the canonical form, and lint against the run: exit 0 when clean (or only
-    warnings without --strict), 1 on warnings with --strict, 2 on errors."""
+    warnings without --strict), 1 on warnings with --strict, 2 on errors. A search template is
+    checked by lrdsl.search.check and its dimensions listed."""
+    variables = dict(args.var)
+    if distributions(parse(args.expression)) or any(True for _ in variable_templates(variables)):
+        return _check_template(args, variables)
     sched = _compile(args, args.expression)
     findings = lint(sched)
     errors = any(f.level == "error" for f in findings)
@@ -359,6 +368,49 @@ def _read_checkpoint(path: str):
         raise LRDSLError(
             f"--checkpoint {path}: not JSON ({error}); save it with json.dump(sched.state_dict(), file)"
         ) from None
+
+
+def _check_template(args, variables) -> int:
+    options = {"base": args.base, "steps_per_epoch": args.steps_per_epoch, "total": args.total}
+    options.update(tokens_per_step=args.tokens_per_step, samples_per_step=args.samples_per_step)
+    found, compiled = search_check(args.expression, variables, **options)
+    if args.json:
+        dims = [
+            {
+                "name": d.name,
+                "kind": d.kind,
+                "low": d.low,
+                "high": d.high,
+                "step": d.step,
+                "unit": d.unit,
+                "options": list(d.options),
+                "parent": list(d.parent) if d.parent else None,
+            }
+            for d in found
+        ]
+        print(
+            json.dumps(
+                {
+                    "expression": found.template,
+                    "template": True,
+                    "status": "ok",
+                    "dimensions": dims,
+                    "compiled": len(compiled),
+                }
+            )
+        )
+        return 0
+    print(found.template)
+    print(f"ok: a search template of {len(found)} dimension(s); {len(compiled)} of its schedules compile")
+    for dim in found:
+        print(f"  {dim.name:<24} {dim.where.rsplit(' [', 1)[0]}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    """Run an Optuna study of the config's template (lrdsl.search.sweep)."""
+    config = sweep_config.load(args.config).with_overrides(storage=args.storage, n_trials=args.n_trials)
+    return sweep.run(config, workers=args.workers, plot=args.plot, top=args.top)
 
 
 def cmd_nodes(args) -> None:
@@ -460,6 +512,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="the port (default 8765; 0: any free port)")
     serve.add_argument("--open", action="store_true", help="open the page in the web browser")
     serve.set_defaults(run=cmd_serve)
+    search = commands.add_parser("sweep", help="search a schedule template on Optuna, from a YAML/TOML config")
+    search.add_argument("config", help="the sweep config (template, objective, n_trials, storage, ...)")
+    search.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    search.add_argument("--storage", default=None, help="the study's database URL, overriding the config's")
+    search.add_argument("--n-trials", type=int, default=None, help="trials of the whole study, overriding the config")
+    search.add_argument("--plot", default=None, metavar="PNG", help="draw the best schedules into this PNG")
+    search.add_argument("--top", type=int, default=5, help="best trials in the table and the plot (default 5)")
+    search.set_defaults(run=cmd_sweep)
     return parser
 
 

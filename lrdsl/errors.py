@@ -47,6 +47,11 @@ class ArrayError(LRDSLError):
     """Arrays given to an optimizer do not fit: parameters, gradients (count, shape, dtype, NaN) or saved state."""
 
 
+class TemplateError(LRDSLError):
+    """A search template (a string with ``choice``/``uniform``/... in it) where a concrete schedule is
+    needed, or a template that is malformed (bounds, choices, names); see :mod:`lrdsl.search`."""
+
+
 class PluginError(LRDSLError):
     """A plugin declared something invalid, or two sources provide the same name."""
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from . import amend, ast, resume
+from . import amend, ast, resume, templates
 from .clock import FACTORS, make_clock
 from .compiler import compile_phases
 from .context import Context
@@ -363,6 +363,7 @@ def compile_schedule(
 
 def _compile(tree, base, clock_options, variables, registry):
     """``(tree, curve, clock, notes)``."""
+    templates.refuse(tree, variables)  # a string with distributions is sampled first (lrdsl.search)
     clock = make_clock(_trees(tree, variables), **clock_options)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry=registry, clock=clock, variables=variables, lr0=base, base=base, phase_length=total_length)

@@ -10,7 +10,11 @@ KEYWORDS = ("then", "for", "true", "false")
 IDENTIFIERS = ("it", "ep", "tok", "sp", "progress", "base", "lr0", "pi", "e", "inf")
 """Names with a meaning in every expression (docs/language.md §8); nodes cannot take them."""
 
-RESERVED = KEYWORDS + IDENTIFIERS
+DISTRIBUTIONS = ("choice", "uniform", "loguniform", "intuniform")
+"""The calls that make a string a search template (:mod:`lrdsl.templates`, :mod:`lrdsl.search`); nodes cannot
+take them."""
+
+RESERVED = KEYWORDS + IDENTIFIERS + DISTRIBUTIONS
 
 UNIT_WORDS = {"it": "iterations", "ep": "epochs", "tok": "tokens", "sp": "samples"}
 """The counters a schedule can run on, by unit suffix (``500it``, ``5ep``, ``2e8tok``, ``1e6sp``);

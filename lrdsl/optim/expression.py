@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
-from .. import ast
+from .. import ast, templates
 from ..binding import Binder, out_of_range
 from ..clock import make_clock
 from ..compiler import compile_expr, compile_sub
@@ -143,6 +143,7 @@ def parse_optimizer(
     """
     registry = registry or default_registry()
     tree = parse(text) if isinstance(text, str) else text
+    templates.refuse(tree, variables or {})
     if isinstance(tree, ast.Variable):
         raise ParameterError(f"{to_text(tree)}: write the optimizer call itself, not a variable")
     if not isinstance(tree, ast.Call):
