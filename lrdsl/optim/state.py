@@ -296,6 +296,19 @@ class ParamState:
     def __contains__(self, name: str) -> bool:
         return name in self._entries
 
+    # -- for staged rules (lrdsl.optim.staged) ---------------------------------------------------
+    def saved_array(self, name: str) -> Optional[np.ndarray]:
+        """The saved array ``name`` itself (not copied), or None."""
+        value = self._entries.get(name)
+        return value if isinstance(value, np.ndarray) else None
+
+    def keep(self, step: int, arrays: Mapping[str, np.ndarray], numbers: Mapping[str, Any]) -> None:
+        """Record a step a staged rule has applied: the step count, the arrays it kept (those it
+        created included) and the numbers it set."""
+        self.step = step
+        self._entries.update(arrays)
+        self._entries.update(numbers)
+
     # -- temporaries -----------------------------------------------------------------------------
     def scratch(self, index: int) -> np.ndarray:
         views = self._scratch
