@@ -69,8 +69,8 @@ class Optimizer:
             slots.extend(group_slots)
         self._slots = slots
         self._grads = GradientMatcher(slots)
-        pool = ScratchPool(slot.array for slot in slots)
-        self._states = [ParamState(slot.array, pool) for slot in slots]
+        self._pool = ScratchPool(slot.array for slot in slots)
+        self._states = [ParamState(slot.array, self._pool) for slot in slots]
         self._buffers = BlockBuffers(slot.array for slot in slots)
         self._plan = self._planned()
         self._fp_errors: List[str] = []  # floating-point errors flagged by the update being run
@@ -193,6 +193,13 @@ class Optimizer:
             "hyperparameters (a huge lr or weight_decay overflows; eps=0 gives 0/0 where gradients are 0) "
             "or clip the gradients"
         )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the optimizer holds besides the parameters: the saved state of every parameter
+        and the scratch buffers (for the built-in rules, the state PyTorch keeps plus one buffer
+        the size of the parameters and block temporaries of :data:`lrdsl.optim.staged.BLOCK_BYTES`)."""
+        return sum(state.nbytes for state in self._states) + self._pool.nbytes + self._buffers.nbytes
 
     # -- hyperparameters -------------------------------------------------------------------------
     def hyperparameters(self, group: int = 0) -> Dict[str, Any]:

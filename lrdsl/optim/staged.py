@@ -92,16 +92,18 @@ class BlockBuffers:
 
     def __init__(self, params) -> None:
         self._totals: Dict[np.dtype, int] = {}
+        self._largest: Dict[np.dtype, int] = {}
         self._offsets: List[int] = []
         for p in params:
             self._offsets.append(self._totals.get(p.dtype, 0))
             self._totals[p.dtype] = self._offsets[-1] + p.size
+            self._largest[p.dtype] = max(self._largest.get(p.dtype, 0), p.size)
         self._results: Dict[np.dtype, np.ndarray] = {}
         self._temps: Dict[np.dtype, List[np.ndarray]] = {}
 
     def length(self, dtype: np.dtype) -> int:
-        """Elements per block for ``dtype``."""
-        return max(1, BLOCK_BYTES // dtype.itemsize)
+        """Elements per block for ``dtype``: :data:`BLOCK_BYTES`, or the largest parameter if smaller."""
+        return max(1, min(BLOCK_BYTES // dtype.itemsize, self._largest[dtype]))
 
     def temps(self, dtype: np.dtype, count: int) -> List[np.ndarray]:
         """``count`` block temporaries of ``dtype`` (allocated once)."""
@@ -120,10 +122,13 @@ class BlockBuffers:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held now (result buffers and temporaries)."""
-        return sum(b.nbytes for b in self._results.values()) + sum(
-            t.nbytes for temps in self._temps.values() for t in temps
-        )
+        """Bytes held now: result buffers and block temporaries."""
+        return sum(b.nbytes for b in self._results.values()) + self.temporary_nbytes
+
+    @property
+    def temporary_nbytes(self) -> int:
+        """Bytes held by block temporaries: a few :data:`BLOCK_BYTES` per dtype, whatever the parameters' size."""
+        return sum(t.nbytes for temps in self._temps.values() for t in temps)
 
 
 class Plan:

@@ -130,6 +130,11 @@ class ScratchPool:
             self._sizes[p.dtype] = max(self._sizes.get(p.dtype, 0), p.size)
         self._buffers: Dict[np.dtype, List[np.ndarray]] = {dtype: [] for dtype in self._sizes}
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the buffers allocated so far."""
+        return sum(b.nbytes for buffers in self._buffers.values() for b in buffers)
+
     def view(self, index: int, like: np.ndarray) -> np.ndarray:
         """Buffer ``index`` of ``like``'s dtype, viewed with ``like``'s shape (contents undefined)."""
         buffers = self._buffers[like.dtype]
@@ -315,6 +320,13 @@ class ParamState:
         while len(views) <= index:
             views.append(self._pool.view(len(views), self.param))
         return views[index]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held for this parameter: saved arrays, and the undo and pair buffers of a transaction."""
+        arrays = [v for v in self._entries.values() if isinstance(v, np.ndarray)]
+        arrays += [*self._twins.values(), *self._undo.values()] + ([self._backup] if self._backup is not None else [])
+        return sum(a.nbytes for a in arrays)
 
     # -- saving ----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
