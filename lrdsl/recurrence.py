@@ -123,7 +123,7 @@ def compile_recur(node: ast.Call, ctx: Context, compile_expr: Compile, length: C
             )
         start = float(start_curve.constant)
     if not 0 <= start < math.inf:
-        raise ParameterError(f"{where}start={start!r} is out of range; allowed: >= 0 and finite")
+        raise ParameterError(f"{where}start={start:g} is out of range; allowed: >= 0 and finite")
     binding = Binding(every)
     inner = replace(ctx, recurrence=binding)
     update = bound["update"]
