@@ -44,7 +44,7 @@ MAX_TICKS = 10**7
 """The most ticks one recurrence computes; asking past it is an EvaluationError naming it."""
 
 _BLOCK = 4096  # ticks computed at once when the tape grows
-_PARAMS = ("update", "every", "start")
+PARAMS = ("update", "every", "start")  # recur's parameters, in order
 _SIGNATURE = "recur(update, every=1, start=b)"
 
 Compile = Callable[[ast.Expr, Context], curves.Curve]
@@ -91,13 +91,13 @@ def identifier(node: ast.Name, ctx: Context) -> curves.Curve:
 
 def _arguments(node: ast.Call) -> dict:
     where = f"recur(){located(node)}: "
-    if len(node.args) > len(_PARAMS):
+    if len(node.args) > len(PARAMS):
         raise ParameterError(f"{where}takes at most 3 arguments: {_SIGNATURE}")
-    bound = dict(zip(_PARAMS, node.args))
+    bound = dict(zip(PARAMS, node.args))
     for key, value in node.kwargs:
-        if key not in _PARAMS:
+        if key not in PARAMS:
             raise UnknownNameError(
-                f"{where}unknown parameter {key!r}{did_you_mean(key, _PARAMS)}; parameters: {_SIGNATURE}"
+                f"{where}unknown parameter {key!r}{did_you_mean(key, PARAMS)}; parameters: {_SIGNATURE}"
             )
         if key in bound:
             raise ParameterError(f"{where}{key} is given both by position and by name")
