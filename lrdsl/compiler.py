@@ -17,13 +17,16 @@ from . import ast, curves
 from .binding import Binder, label, variable_tree
 from .built import Built, SubSchedule
 from .clock import FACTORS
+from .conditions import compile_where
 from .context import Context, located
 from .errors import EvaluationError, ParameterError, PhaseError, UnitError, UnknownNameError, did_you_mean
 from .exact import fraction
 from .printer import to_text
+from .recurrence import compile_recur
+from .recurrence import identifier as recurrence_identifier
 from .scalarmath import SCALAR
 from .specs import FunctionSpec, ScheduleSpec
-from .vocabulary import IDENTIFIERS, UNIT_WORDS
+from .vocabulary import IDENTIFIERS, RECURRENCE_IDENTIFIERS, UNIT_WORDS
 
 
 class _Lazy:
@@ -59,6 +62,11 @@ def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
         raise ParameterError(
             f"a duration ({to_text(node)}) is only allowed as a length: a node's duration parameter or after 'for'"
         )
+    if isinstance(node, (ast.Compare, ast.Logic, ast.Not)):
+        raise ParameterError(
+            f"a condition ({label(node)}) is not a number; it is only allowed as the first argument of "
+            "where(condition, a, b)"
+        )
     raise ParameterError(f"{_what(node)} ({label(node)}) is only allowed as a parameter value")
 
 
@@ -69,7 +77,11 @@ def _what(node: ast.Expr) -> str:
 
 
 def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
-    """A call of a schedule node or a function."""
+    """A call of a schedule node or a function, or of the forms ``where`` and ``recur``."""
+    if node.name == "where":
+        return compile_where(node, ctx, compile_expr)
+    if node.name == "recur":
+        return compile_recur(node, ctx, compile_expr, BINDER.length)
     spec = ctx.registry.get(
         node.name, kinds=("schedule", "function"), where=f"at {located(node)[2:-1]}: " if node.pos else ""
     )
@@ -136,6 +148,8 @@ def _identifier(node: ast.Name, ctx: Context) -> curves.Curve:
                 "to the phase, or pass total="
             )
         return curves.of_time(lambda t: fraction(SCALAR, t, length), lambda t, xp: fraction(xp, t, length), name)
+    if name in RECURRENCE_IDENTIFIERS:
+        return recurrence_identifier(node, ctx)
     if name == "inf":
         raise ParameterError(
             f"'inf'{located(node)} is only allowed where a count may be unbounded (e.g. repeat(x, times=inf))"
@@ -181,7 +195,9 @@ def natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
                 return None
             total += length
         return total
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and node.name == "recur":
+        return None  # a recurrence goes on while its phase lasts
+    if isinstance(node, ast.Call) and node.name != "where":
         spec = ctx.registry.get(node.name, where="")
         if isinstance(spec, ScheduleSpec):
             bound = BINDER.arguments(node, spec)

@@ -19,6 +19,8 @@ class Context:
     (docs/language.md §5); ``phase_length`` the length of the enclosing phase in clock units
     (None: unbounded) and ``enclosing`` that phase (printable; None at the top level, where
     the length is the training length); ``notes`` collects warnings for the whole compile.
+    ``recurrence`` is what ``lr`` and ``k`` mean here: inside the update of ``recur(...)``, that
+    recurrence's binding (:class:`lrdsl.recurrence.Binding`); elsewhere None.
     """
 
     registry: Registry
@@ -29,6 +31,7 @@ class Context:
     phase_length: Optional[float]
     enclosing: Optional[object] = None
     notes: List[str] = field(default_factory=list)
+    recurrence: Optional[Any] = None
 
     def node_context(self) -> NodeContext:
         """The public view a built node's ``build`` receives."""

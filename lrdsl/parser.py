@@ -32,6 +32,7 @@ _TERMINAL_NAMES = {
     "STRING": 'a string ("...")',
     "NAME": "a name",
     "VARIABLE": "a $variable",
+    "COMPARE": "a comparison (< <= > >= == !=)",
     "$END": "end of the expression",
 }
 
@@ -101,6 +102,18 @@ class ASTBuilder(Transformer):
         if isinstance(operand, ast.Number):
             return ast.Number(-operand.value)
         return ast.Neg(operand)
+
+    def compare(self, left, op, right):
+        return ast.Compare(str(op), left, right)
+
+    def or_(self, left, right):
+        return ast.Logic("or", left, right)
+
+    def and_(self, left, right):
+        return ast.Logic("and", left, right)
+
+    def not_(self, operand):
+        return ast.Not(operand)
 
     def number(self, token):
         return ast.Number(_number(str(token)))
