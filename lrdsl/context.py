@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, Optional
 
 from . import ast
 from .built import NodeContext
 from .clock import Clock
+from .errors import LRDSLError
 from .registry import Registry
 
 
@@ -36,6 +38,20 @@ class Context:
     def node_context(self) -> NodeContext:
         """The public view a built node's ``build`` receives."""
         return NodeContext(base=self.base, lr0=self.lr0, phase_length=self.phase_length, unit=self.clock.unit)
+
+
+@contextmanager
+def positioned(node: ast.Expr, inside: bool = False) -> Iterator[None]:
+    """Run the block; an :class:`LRDSLError` it raises without a position takes ``node``'s (the
+    innermost node with a position is the spot). ``inside``: the block compiles a text of its own
+    (a ``$variable``'s), whose positions are not the expression's, so ``node``'s replaces them."""
+    try:
+        yield
+    except LRDSLError as error:
+        pos = getattr(node, "pos", None)
+        if pos and (error.line is None or inside) and not error.pointed:
+            error.line, error.column = pos
+        raise
 
 
 def located(node: ast.Expr) -> str:

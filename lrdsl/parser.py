@@ -24,6 +24,7 @@ from .vocabulary import KEYWORDS
 MAX_LENGTH = 100_000  # characters in one expression
 MAX_DEPTH = 100  # nesting levels of the AST
 MAX_NUMBER_LENGTH = 400  # characters in one number literal
+_POSITION = re.compile(r"line (\d+), column (\d+)")
 _LONG_NUMBER = re.compile(rf"[0-9.]{{{MAX_NUMBER_LENGTH + 1}}}")
 
 _TERMINAL_NAMES = {
@@ -182,6 +183,23 @@ def _line_column(text: str, offset: int):
     """The 1-based (line, column) of character ``offset``."""
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def pointed(error: LRDSLError, text: str) -> LRDSLError:
+    """``error`` (raised compiling ``text``) with its spot shown as a syntax error shows it: the
+    line and column, then the source line with a caret; unchanged when it has no position or
+    already shows it."""
+    if error.line is None or error.column is None or error.pointed:
+        return error
+    message = str(error)
+    named = _POSITION.search(message)  # the spot the message names is the precise one
+    line, column = (int(named[1]), int(named[2])) if named else (error.line, error.column)
+    if not named:
+        message += f" (line {line}, column {column})"
+    error.line, error.column = line, column
+    error.args = (f"{message}\n{caret(text, line, column)}",)
+    error.pointed, error.bare = True, message
+    return error
 
 
 def caret(text: str, line: int, column: int, width: int = 72) -> str:

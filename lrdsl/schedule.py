@@ -17,7 +17,7 @@ from .counters import counter, counters
 from .errors import EvaluationError, LRDSLError, UnitError
 from .exact import to_clock
 from .options import CompileOptions
-from .parser import parse
+from .parser import parse, pointed
 from .plugins import default_registry
 from .registry import Registry
 from .scalarmath import SCALAR
@@ -288,6 +288,14 @@ class Schedule:
         )
 
 
+def _unquoted(text: str) -> str:
+    """How a number written as a string is written as a number (``'3e-4'`` -> ``3e-4``), or ``<a number>``."""
+    try:
+        return repr(float(text)) if math.isfinite(float(text)) else "<a number>"
+    except ValueError:
+        return "<a number>"
+
+
 def _too_large(unit: str, point: float) -> EvaluationError:
     return EvaluationError(f"the {COUNTERS[unit]} {point!r} is too large for this schedule's clock")
 
@@ -312,7 +320,7 @@ def _trees(tree: ast.Expr, variables: Mapping[str, Any]):
 
 def compile_schedule(
     text_or_node,
-    base: float = 1.0,
+    base: Any = 1.0,
     steps_per_epoch=None,
     total=None,
     variables=None,
@@ -339,6 +347,8 @@ def compile_schedule(
         raise LRDSLError(
             f"compile() takes an lrdsl expression (a string or a parsed node), not {type(text_or_node).__name__}"
         )
+    if isinstance(base, str):
+        raise LRDSLError(f"base={base!r} is a string; the base learning rate is a number: base={_unquoted(base)}")
     if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
         raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
     variables = _variables(variables)
@@ -354,7 +364,10 @@ def compile_schedule(
     compiled = _CACHE.get(key) if key is not None else None
     if compiled is None:
         tree = parse(text_or_node) if isinstance(text_or_node, str) else text_or_node
-        compiled = _compile(tree, float(base), clock, variables, registry)
+        try:
+            compiled = _compile(tree, float(base), clock, variables, registry)
+        except LRDSLError as error:
+            raise pointed(error, text_or_node) if isinstance(text_or_node, str) else error from None
         if key is not None and not compiled[1].stateful:
             _CACHE.put(key, compiled)
     tree, curve, clock, notes = compiled

@@ -14,7 +14,14 @@ from lrdsl.convert import from_config, from_keras
 from parity import peers
 from parity.table import load_cases
 
-ROWS = [case for case in load_cases() if case.library == "keras" and not case.differs and "metrics" not in case.run]
+ROWS = [
+    case
+    for case in load_cases()
+    if case.library == "keras"
+    and not case.differs
+    and "metrics" not in case.run
+    and not case.peer.startswith("LearningRateScheduler")  # a callback around a Python function: written by hand
+]
 MORE = [
     "ExponentialDecay(initial_learning_rate=0.2, decay_steps=3, decay_rate=0.9, staircase=True)",
     "PolynomialDecay(initial_learning_rate=0.1, decay_steps=8, end_learning_rate=0.01, power=0.5, cycle=True)",
@@ -48,6 +55,12 @@ def test_documented_schedule_converts_value_for_value(case):
 @pytest.mark.parametrize("text", MORE)
 def test_more_schedules_convert_value_for_value(text):
     _check(text, 60)
+
+
+def test_a_learning_rate_scheduler_callback_is_refused_clearly():
+    callback = keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.9)
+    with pytest.raises(lrdsl.LRDSLError):
+        from_keras(callback)
 
 
 def test_a_bare_config_is_recognised_by_its_keys():
