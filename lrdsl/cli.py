@@ -371,9 +371,9 @@ def _read_checkpoint(path: str):
 
 
 def _check_template(args, variables) -> int:
-    options = {"base": args.base, "steps_per_epoch": args.steps_per_epoch, "total": args.total}
-    options.update(tokens_per_step=args.tokens_per_step, samples_per_step=args.samples_per_step)
-    found, compiled = search_check(args.expression, variables, **options)
+    given = {"base": args.base, "steps_per_epoch": args.steps_per_epoch, "total": args.total}
+    given.update(tokens_per_step=args.tokens_per_step, samples_per_step=args.samples_per_step)
+    found, compiled = search_check(args.expression, variables, **{k: v for k, v in given.items() if v is not None})
     if args.json:
         dims = [
             {

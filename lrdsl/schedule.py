@@ -58,6 +58,12 @@ class Schedule:
         self._ratios = {unit: clock.ratio(unit) or ((1.0, 1.0) if curve.timeless else None) for unit in UNIT_WORDS}
         self._by_iteration = self._ratios["it"] == (1.0, 1.0)
 
+    @property
+    def curve(self):
+        """The compiled curve: one object for every schedule compiled from the same text, options and
+        registry (the compile cache), so hosts can evaluate it once for all of them."""
+        return self._curve
+
     @functools.cached_property
     def expression(self) -> str:
         """The canonical text of the schedule."""

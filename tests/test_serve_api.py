@@ -108,7 +108,7 @@ def test_variables_are_passed_like_the_cli_vars():
     [
         ("warmup(5%) thn cosine()", {"total": 100}, (1, 12)),  # a syntax error: the caret under 'thn'
         ("# first line\nwarmup(5%) then cosin()", {"total": 100}, (2, 17)),  # an unknown name, line 2
-        ("warmup(5%) then cosine()", {}, (None, None)),  # 5% needs a total: no place to point at
+        ("warmup(5%) then cosine()", {}, (1, 1)),  # 5% needs a total: the warmup's
     ],
 )
 def test_errors_are_the_cli_errors_with_line_and_column(capsys, text, options, where):

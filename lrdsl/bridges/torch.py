@@ -147,6 +147,17 @@ def _reader(schedule: Optional[Schedule], by_epoch: bool, counted: Tuple[str, ..
     return schedule.__call__
 
 
+def _distinct(schedules: List[Optional[Schedule]], calls: list) -> List[Tuple[Callable, List[int]]]:
+    """``(call, group indices)`` for each distinct schedule of the groups: groups whose schedules are
+    one compiled curve (the same string, options and base: a cached compile) are evaluated once per
+    step. A schedule with metric state is compiled for itself, so it is never shared."""
+    plan: Dict[int, Tuple[Callable, List[int]]] = {}
+    for index, (schedule, call) in enumerate(zip(schedules, calls)):
+        if schedule is not None:
+            plan.setdefault(id(schedule.curve), (call, []))[1].append(index)
+    return list(plan.values())
+
+
 def _check_counters(schedules: Mapping[str, List[Optional[Schedule]]], interval: str, counts: Counts) -> None:
     """Raise a UnitError saying what to pass if a schedule cannot be read by the counter it will be read by."""
     counted = _counted(schedules, counts)
@@ -431,7 +442,9 @@ class ScheduleLR(LRScheduler):
         self._counted = _counted(self._schedules, self._counts)
         read = functools.partial(_reader, by_epoch=self.interval == "epoch", counted=self._counted, counts=self._counts)
         self._calls = {key: [read(s) for s in per_group] for key, per_group in self._schedules.items()}
-        self._others = [(*_split_key(key), calls) for key, calls in self._calls.items() if key != "lr"]
+        plans = {key: _distinct(self._schedules[key], calls) for key, calls in self._calls.items()}
+        self._lr_plan = plans["lr"]
+        self._others = [(*_split_key(key), plan) for key, plan in plans.items() if key != "lr"]
 
     def _all(self):
         return [s for per_group in self._schedules.values() for s in per_group if s is not None]
@@ -577,19 +590,37 @@ class ScheduleLR(LRScheduler):
                     f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
                 )
             self._fed.clear()
-        super().step(epoch)
+        if epoch is None and self._step_count > 1:
+            self._next()  # what torch's step() does once its first-call checks are behind it, without its overhead
+        else:
+            super().step(epoch)
         if self._others:
             self._apply_others()
         if self.check_ranks_every and self.last_epoch % self.check_ranks_every == 0:
             self.check_ranks()
 
+    def _next(self) -> None:
+        """Move the counter by one and write the learning rates for the next update: what torch's
+        ``step()`` does once its first-call checks are behind it (its ``_last_lr`` keeps a copy of
+        a tensor lr), without its per-step overhead. The param groups are read at every step, since
+        ``optimizer.load_state_dict`` replaces them."""
+        self._step_count += 1
+        self.last_epoch += 1
+        point, groups = self.last_epoch, self.optimizer.param_groups
+        for call, indices in self._lr_plan:
+            value = call(point)
+            for index in indices:
+                _write(groups[index], "lr", None, value)
+        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups]
+
     def _apply_others(self) -> None:
         point = self.last_epoch
         groups = self.optimizer.param_groups
-        for name, index, calls in self._others:
-            for group, call in zip(groups, calls):
-                if call is not None:
-                    _write(group, name, index, call(point))
+        for name, item, plan in self._others:
+            for call, indices in plan:
+                value = call(point)
+                for index in indices:
+                    _write(groups[index], name, item, value)
 
     def _apply_all(self) -> None:
         for group, value in zip(self.optimizer.param_groups, self._values("lr")):
@@ -613,6 +644,10 @@ class ScheduleLR(LRScheduler):
                 "durations a new total would move; amend without total= (write the new part's durations absolutely)"
             )
         texts = _per_group(text, len(self.optimizer.param_groups), "lr")
+        if at is None:  # each schedule at the current counter (groups that share a curve read it once per step)
+            for call in self._calls["lr"]:
+                if call is not None:
+                    call(self.last_epoch)
         if total is not None and any(new is None and old is not None for old, new in zip(self._schedules["lr"], texts)):
             raise BridgeError("amend(total=...): a new total needs a new text for every scheduled param group")
         amended = [
