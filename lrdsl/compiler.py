@@ -214,7 +214,7 @@ def _natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
     if isinstance(node, ast.Call) and node.name == "recur":
         return None  # a recurrence goes on while its phase lasts
     if isinstance(node, ast.Call) and node.name != "where":
-        spec = ctx.registry.get(node.name, where="")
+        spec = ctx.registry.get(node.name, kinds=("schedule", "function"))
         if isinstance(spec, ScheduleSpec):
             bound = BINDER.arguments(node, spec)
             if spec.horizon and spec.horizon in bound:
