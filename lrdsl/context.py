@@ -35,6 +35,19 @@ class Context:
     notes: List[str] = field(default_factory=list)
     recurrence: Optional[Any] = None
 
+    @classmethod
+    def of(cls, schedule, phase_length: Optional[float] = None) -> Context:
+        """The context a compiled :class:`~lrdsl.Schedule`'s top level was compiled in (its registry,
+        clock, variables and base), for reading its parts again (lint, explain)."""
+        return cls(
+            registry=schedule.registry,
+            clock=schedule.clock,
+            variables=schedule.options.variables,
+            lr0=schedule.base,
+            base=schedule.base,
+            phase_length=phase_length,
+        )
+
     def node_context(self) -> NodeContext:
         """The public view a built node's ``build`` receives."""
         return NodeContext(base=self.base, lr0=self.lr0, phase_length=self.phase_length, unit=self.clock.unit)

@@ -278,14 +278,7 @@ def _resolved(schedule, body: ast.Expr, length: float) -> Optional[Tuple[str, Pa
         return None
     if not isinstance(spec, ScheduleSpec) or spec.source != "lrdsl":
         return None
-    ctx = Context(
-        registry=schedule.registry,
-        clock=schedule.clock,
-        variables=schedule.options.variables,
-        lr0=schedule.base,
-        base=schedule.base,
-        phase_length=length if math.isfinite(length) else None,
-    )
+    ctx = Context.of(schedule, length if math.isfinite(length) else None)
     try:
         values = BINDER.values(body, spec, ctx)
     except LRDSLError:

@@ -308,14 +308,7 @@ def window(schedule) -> float:
 
 def _natural_length(schedule, phase: ast.Phase) -> Optional[float]:
     """The natural length of a top-level phase's body (docs/language.md §6.3), or None."""
-    ctx = Context(
-        registry=schedule.registry,
-        clock=schedule.clock,
-        variables=schedule.options.variables,
-        lr0=schedule.base,
-        base=schedule.base,
-        phase_length=None,
-    )
+    ctx = Context.of(schedule)
     try:
         return natural_length(phase.body, ctx)
     except LRDSLError:

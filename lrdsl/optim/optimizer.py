@@ -120,23 +120,28 @@ class Optimizer:
         plans: List[Plan] = []
         try:
             with np.errstate(over="call", invalid="call", divide="call", under="ignore", call=self._flag):
-                for (rule, _, spec, members), hyper in zip(self._plan, values):
-                    for param, state, index in members:
-                        grad = matched[index]
-                        if grad is None:
-                            continue
-                        errors.clear()
-                        plan = Plan(param, grad, state)
-                        plan.run(rule, hyper, buffers, index)
-                        where = plan.fault(bool(errors), buffers)
-                        if where is not None:
-                            raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
-                        plans.append(plan)
+                for rule, spec, hyper, param, state, index, grad in self._updates(matched, values):
+                    errors.clear()
+                    plan = Plan(param, grad, state)
+                    plan.run(rule, hyper, buffers, index)
+                    where = plan.fault(bool(errors), buffers)
+                    if where is not None:
+                        raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
+                    plans.append(plan)
         finally:
             errors.clear()
         with np.errstate(all="ignore"):  # the same operations as checked: nothing to report
             for plan in plans:
                 plan.apply(buffers)
+
+    def _updates(self, matched, values):
+        """``(rule, spec, hyperparameters, param, state, index, grad)`` of every parameter that has a
+        gradient this step, in the optimizer's order."""
+        for (rule, _, spec, members), hyper in zip(self._plan, values):
+            for param, state, index in members:
+                grad = matched[index]
+                if grad is not None:
+                    yield rule, spec, hyper, param, state, index, grad
 
     def _transaction_step(self, matched, values, iteration: int) -> None:
         """A step of plugin rules, each update undone when the step fails."""
@@ -144,28 +149,24 @@ class Optimizer:
         begun: List[ParamState] = []
         try:
             with np.errstate(over="call", invalid="call", divide="call", under="ignore", call=self._flag):
-                for (rule, _, spec, members), hyper in zip(self._plan, values):
-                    for param, state, index in members:
-                        grad = matched[index]
-                        if grad is None:
-                            continue
-                        state.begin()
-                        begun.append(state)
-                        errors.clear()
-                        state.step += 1
-                        rule(param, grad, state, *hyper)
-                        if errors or not finite(param):  # a flagged update: check its state too
-                            where = None if finite(param) else "parameter"
-                            where = where or state.non_finite()
-                            if where is not None:
-                                raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
-                        if spec.source != "lrdsl":  # a plugin's rule: what it left must be loadable later
-                            problem = malformed(state.as_left(), param, spec.state)
-                            if problem:
-                                raise PluginError(
-                                    f"node {spec.name!r} from plugin {spec.source!r} left {problem} at step "
-                                    f"{iteration}; the step was undone"
-                                )
+                for rule, spec, hyper, param, state, index, grad in self._updates(matched, values):
+                    state.begin()
+                    begun.append(state)
+                    errors.clear()
+                    state.step += 1
+                    rule(param, grad, state, *hyper)
+                    if errors or not finite(param):  # a flagged update: check its state too
+                        where = None if finite(param) else "parameter"
+                        where = where or state.non_finite()
+                        if where is not None:
+                            raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
+                    if spec.source != "lrdsl":  # a plugin's rule: what it left must be loadable later
+                        problem = malformed(state.as_left(), param, spec.state)
+                        if problem:
+                            raise PluginError(
+                                f"node {spec.name!r} from plugin {spec.source!r} left {problem} at step "
+                                f"{iteration}; the step was undone"
+                            )
         except BaseException:
             for state in begun:
                 state.rollback()
