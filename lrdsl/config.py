@@ -85,6 +85,8 @@ def load_document(source) -> Dict[str, Any]:
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".yaml", ".yml", ".toml", ".json"):
         raise ConfigError(f"{path}: unknown config format {suffix!r}; expected .yaml, .yml, .toml or .json")
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or a device would block or never end
+        raise ConfigError(f"{path}: a config is a regular file")
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -120,7 +122,7 @@ def _parse(data: bytes, suffix: str, path: str):
                 raise ConfigError("reading TOML on Python 3.10 needs tomli: pip install tomli") from None
         try:
             return tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError) as error:  # TOMLDecodeError is one; so is an int of 4300+ digits
             raise ConfigError(f"{path}: invalid TOML: {error}") from None
     try:
         import yaml
@@ -128,7 +130,7 @@ def _parse(data: bytes, suffix: str, path: str):
         raise ConfigError("reading YAML needs PyYAML: pip install pyyaml") from None
     try:
         return yaml.safe_load(data)
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError) as error:  # a ValueError: an int of more than 4300 digits
         raise ConfigError(f"{path}: invalid YAML: {error}") from None
 
 

@@ -21,6 +21,7 @@ from .parser import parse, pointed
 from .plugins import default_registry
 from .registry import Registry
 from .scalarmath import SCALAR
+from .text import describe
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
@@ -441,7 +442,7 @@ def _variables(variables) -> dict:
     if not isinstance(variables, Mapping) or not all(isinstance(name, str) for name in variables):
         raise LRDSLError(
             f"variables must be a mapping from names (strings) to values, e.g. "
-            f'{{"peak_lr": 3e-4}}; got {variables!r:.80}'
+            f'{{"peak_lr": 3e-4}}; got {describe(variables)}'
         )
     return dict(variables)
 
