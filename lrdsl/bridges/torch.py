@@ -805,11 +805,9 @@ class ScheduleLR(LRScheduler):
                 config = self._resume_changed(saved, checked, counts, histories)
                 schedules, interval = self._schedules, self.interval
         self.interval, self._schedules, self._config = interval, schedules, config
-        self._counts.update(counts)
+        self._take_counters(checked)
         self._fed.clear()
         self._plan()
-        self.last_epoch, self._step_count = checked["last_epoch"], checked["_step_count"]
-        self._last_lr, self.base_lrs = checked["_last_lr"], checked["base_lrs"]
         self._apply_all()  # the values at the saved counter, from the schedules that now run
         self._sync_pending()
 
@@ -818,6 +816,10 @@ class ScheduleLR(LRScheduler):
         run's length): take its counters now, and compare its schedules with this scheduler's, under
         the ``on_change`` policy, when :meth:`resolve_total` knows the total."""
         self._deferred = state
+        self._take_counters(checked)
+
+    def _take_counters(self, checked: Mapping[str, Any]) -> None:
+        """The counters of a checked state: updates, the token and sample counts, torch's own."""
         self._counts.update({name: checked.get(name) for name in COUNTS})
         self.last_epoch, self._step_count = checked["last_epoch"], checked["_step_count"]
         self._last_lr, self.base_lrs = checked["_last_lr"], checked["base_lrs"]
