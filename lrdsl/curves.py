@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import EvaluationError
 from .exact import power
-from .scalarmath import SCALAR
+from .scalarmath import FORMS, SCALAR
 from .text import shorten
 
 
@@ -86,22 +86,44 @@ def of_time(scalar: Callable[[float], float], array: Callable, label) -> Curve:
 
 
 def node(evaluate: Callable, values: Sequence, label) -> Curve:
-    """A schedule node's formula ``evaluate(xp, t, *values)`` with its parameters bound."""
+    """A schedule node's formula ``evaluate(xp, t, *values)`` with its parameters bound; floats go
+    through the node's scalar form where it declares one (:func:`lrdsl.scalarmath.scalar_form`)."""
     args = tuple(values)
-    scalar = SCALAR
-    return Curve(lambda t: evaluate(scalar, t, *args), lambda t, xp: evaluate(xp, t, *args), label)
+    form = FORMS.get(evaluate)
+    if form is not None:
+        at = form(*args)
+    else:
+        scalar = SCALAR
+        at = lambda t: evaluate(scalar, t, *args)  # noqa: E731
+    return Curve(at, lambda t, xp: evaluate(xp, t, *args), label)
 
 
-def _scalar_pow(left, right):
-    return math.pow(left, right)  # never a complex number, unlike **
+_scalar_pow = math.pow  # never a complex number, unlike **
 
 
 _OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
+# ``f(t) op c`` (or ``c op f(t)`` when ``left``) as one closure, the operator inline: the common
+# shapes ``0.1 * cosine(...)`` and ``step(...) + 1e-5`` cost one call more than the node itself
+_WITH_CONSTANT = {
+    "+": lambda f, c, left: lambda t: f(t) + c,  # addition and multiplication commute exactly
+    "*": lambda f, c, left: lambda t: f(t) * c,
+    "-": lambda f, c, left: (lambda t: c - f(t)) if left else (lambda t: f(t) - c),
+    "/": lambda f, c, left: (lambda t: c / f(t)) if left else (lambda t: f(t) / c),
+    "**": lambda f, c, left: (lambda t: _scalar_pow(c, f(t))) if left else (lambda t: _scalar_pow(f(t), c)),
+}
+_OF_TWO = {  # ``f(t) op g(t)``
+    "+": lambda f, g: lambda t: f(t) + g(t),
+    "-": lambda f, g: lambda t: f(t) - g(t),
+    "*": lambda f, g: lambda t: f(t) * g(t),
+    "/": lambda f, g: lambda t: f(t) / g(t),
+    "**": lambda f, g: lambda t: _scalar_pow(f(t), g(t)),
+}
+
 
 def binary(op: str, left: Curve, right: Curve, label) -> Curve:
     """``left op right`` pointwise, folded when both sides are constant."""
-    scalar_op = _scalar_pow if op == "**" else _OPERATORS[op]
+    scalar_op: Callable = _scalar_pow if op == "**" else _OPERATORS[op]
     array_op = operator.pow if op == "**" else _OPERATORS[op]
     if left.constant is not None and right.constant is not None:
         return folded(lambda: scalar_op(left.constant, right.constant), label)
@@ -112,7 +134,7 @@ def binary(op: str, left: Curve, right: Curve, label) -> Curve:
     if right.constant is not None:
         c = right.constant
         return Curve(
-            lambda t: scalar_op(f(t), c),
+            _WITH_CONSTANT[op](f, c, False),
             lambda t, xp: array_op(F(t, xp), c),
             label,
             stateful=stateful,
@@ -125,14 +147,14 @@ def binary(op: str, left: Curve, right: Curve, label) -> Curve:
         else:
             over = lambda t, xp: array_op(c, G(t, xp))  # noqa: E731
         return Curve(
-            lambda t: scalar_op(c, g(t)),
+            _WITH_CONSTANT[op](g, c, True),
             over,
             label,
             stateful=stateful,
             timeless=timeless,
         )
     return Curve(
-        lambda t: scalar_op(f(t), g(t)),
+        _OF_TWO[op](f, g),
         lambda t, xp: array_op(F(t, xp), G(t, xp)),
         label,
         stateful=stateful,
@@ -156,8 +178,16 @@ def function(evaluate: Callable, arguments: Sequence[Curve], label) -> Curve:
     scalars = tuple(a.at for a in arguments)
     arrays = tuple(a.over for a in arguments)
     scalar = SCALAR
+    if len(scalars) == 1:
+        (f,) = scalars
+        at = lambda t: evaluate(scalar, f(t))  # noqa: E731
+    elif len(scalars) == 2:
+        f, g = scalars
+        at = lambda t: evaluate(scalar, f(t), g(t))  # noqa: E731
+    else:
+        at = lambda t: evaluate(scalar, *[f(t) for f in scalars])  # noqa: E731
     return Curve(
-        lambda t: evaluate(scalar, *(f(t) for f in scalars)),
+        at,
         lambda t, xp: evaluate(xp, *(F(t, xp) for F in arrays)),
         label,
         stateful=stateful,
@@ -206,8 +236,8 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
             return scalars[index](t - starts[index])
 
     def over(t, xp):
-        if xp is np and t.ndim == 1 and t.size > 1 and (t[1:] >= t[:-1]).all():
-            return _over_sorted(t, parts)
+        if xp is np:
+            return _over_numpy(t, parts)
         out = last.over(xp.maximum(t - last_start, 0.0), xp)
         for start, length, curve in reversed(phases[:-1]):
             local = xp.clip(t - start, 0.0, length)
@@ -215,6 +245,19 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
         return out
 
     return Curve(at, over, label, parts=parts, stateful=stateful, end=end)
+
+
+def _over_numpy(t, parts) -> np.ndarray:
+    """The NumPy evaluation of a sequence: each phase computes only the points that lie in it, and a
+    phase no point lies in is not evaluated (its formula may fail where it is never asked)."""
+    t = np.asarray(t)
+    flat = t.reshape(-1)
+    if flat.size < 2 or (flat[1:] >= flat[:-1]).all():
+        return _over_sorted(flat, parts).reshape(t.shape)
+    order = np.argsort(flat, kind="stable")
+    out = np.empty_like(flat)
+    out[order] = _over_sorted(flat[order], parts)
+    return out.reshape(t.shape)
 
 
 def _over_sorted(t: np.ndarray, parts) -> np.ndarray:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from typing import Any, List, NamedTuple
+from typing import Any, Callable, List, NamedTuple, Tuple
 
 import numpy as np
 
@@ -74,7 +74,8 @@ def fraction(xp, t, T):
     if xp is SCALAR:
         return t / T if t < T else 1.0
     if xp is np:
-        return np.minimum(t / T, 1.0)
+        done = t / T
+        return np.minimum(done, 1.0, out=done) if type(done) is np.ndarray else np.minimum(done, 1.0)
     return xp.where(t < T, xp.minimum(t / T, 1.0), 1.0)
 
 
@@ -127,13 +128,53 @@ def cosine_between(xp, start, end, t, T):
     weight is ``sin²(π/2·min(f, 1 − f))``, with ``1 − f`` from :func:`remaining`, and the
     larger one 1 minus it, so a value near either end keeps its digits (one sine per point).
     """
+    if xp is SCALAR:  # fraction(SCALAR, t, T) inline: the common case of sched(i)
+        weight = (1 + math.cos(math.pi * (t / T if t < T else 1.0))) / 2
+        return start * weight + end * (1 - weight)
     done = fraction(xp, t, T)
+    if type(done) is np.ndarray:  # NumPy made it: the same operations, in place
+        half: np.ndarray = done
+        half *= np.pi
+        np.cos(half, out=half)
+        half += 1
+        half /= 2
+        return start * half + end * (1 - half)
     if _direct(xp):
         half = (1 + xp.cos(xp.pi * done)) / 2
         return start * half + end * (1 - half)
     small = xp.sin(xp.pi / 2 * xp.minimum(done, remaining(xp, t, T))) ** 2
     first_half = done <= 0.5
     return start * xp.where(first_half, 1 - small, small) + end * xp.where(first_half, small, 1 - small)
+
+
+def linear_at(start: float, end: float, T: float) -> Callable[[float], float]:
+    """:func:`linear_between` ``(SCALAR, start, end, t, T)`` as a function of the float ``t`` alone,
+    its constants bound: the same arithmetic, for the scalar forms of nodes."""
+
+    def at(t: float) -> float:
+        if t < T:
+            done = t / T
+            return start * (1 - done) + end * done
+        return final
+
+    final = start * (1 - 1.0) + end * 1.0
+    return at
+
+
+def cosine_at(start: float, end: float, T: float) -> Callable[[float], float]:
+    """:func:`cosine_between` ``(SCALAR, start, end, t, T)`` as a function of the float ``t`` alone,
+    its constants bound: the same arithmetic, for the scalar forms of nodes."""
+    pi, cos = math.pi, math.cos
+
+    def at(t: float) -> float:
+        if t < T:
+            half = (1 + cos(pi * (t / T))) / 2
+            return start * half + end * (1 - half)
+        return final
+
+    half = (1 + cos(pi * 1.0)) / 2
+    final = start * half + end * (1 - half)
+    return at
 
 
 def one_minus_power(xp, base: float, exponent):
@@ -218,6 +259,7 @@ class Periods:
         self.spans = [self.length * stretch for stretch in stretches]
         self.tabulated = len(stretches)  # periods 0 .. tabulated-1 come from the table
         self.end = starts[-1] if self.tabulated == count else self._last_end()
+        self._arrays = (np.asarray(starts), np.asarray(self.spans), np.asarray(stretches))
 
     def _last_end(self) -> float:
         """When the last of ``count`` periods ends (inf for infinitely many, or past float range)."""
@@ -233,7 +275,8 @@ class Periods:
         of ``count`` periods time stops at its end: ``k = count − 1`` and ``tau = span``.
         ``k`` is a float (or float array).
         """
-        t = xp.minimum(t, self.end)
+        if self.end < math.inf or xp is not np:
+            t = xp.minimum(t, self.end)
         if self.mult == 1:
             k = xp.minimum(floor_div(xp, t, self.length), self.count - 1)
             return Period(k, t - k * self.length, self.length, 1.0)
@@ -248,7 +291,46 @@ class Periods:
         span = self.spans[k]
         return Period(float(k), min(t - self.starts[k], span), span, self.stretches[k])
 
+    def scalar_locate(self) -> Callable[[float], Tuple[float, float, float, float]]:
+        """``locate(SCALAR, t)`` as a function of the float ``t`` alone, the table bound: the same
+        period (``bisect`` on the tabulated starts), without the dispatch of each call."""
+        end, count = self.end, self.count
+        if self.mult == 1:
+            length = self.length
+
+            def uniform(t: float):
+                if t > end:
+                    t = end
+                k = t // length
+                if k > last:
+                    k = last
+                return k, t - k * length, length, 1.0
+
+            last = count - 1
+
+            return uniform
+        starts, spans, stretches, last = self.starts, self.spans, self.stretches, self.tabulated - 1
+        closed = self._closed
+        table_end = starts[-1] if self.tabulated < count else math.inf  # where the closed form takes over
+        find = bisect.bisect_right
+
+        def tabulated(t: float):
+            if t > end:
+                t = end
+            if t >= table_end:
+                return closed(SCALAR, t)
+            k = find(starts, t) - 1
+            if k > last:
+                k = last
+            span = spans[k]
+            tau = t - starts[k]
+            return float(k), tau if tau < span else span, span, stretches[k]
+
+        return tabulated
+
     def _locate_array(self, xp, t):
+        if xp is np:
+            return self._locate_numpy(t)
         index = xp.clip(xp.searchsorted(xp.asarray(self.starts), t, side="right") - 1, 0, self.tabulated - 1)
         span = xp.take(xp.asarray(self.spans), index)
         near = Period(
@@ -261,6 +343,26 @@ class Periods:
             return near
         beyond, far = t >= self.starts[-1], self._closed(xp, t)
         return Period(*(xp.where(beyond, b, a) for a, b in zip(near, far)))
+
+    def _locate_numpy(self, t):
+        """:meth:`_locate_array` for NumPy: the closed form only at the points past the table (often
+        none), and no more passes over the array than the lookup needs."""
+        starts, spans, stretches = self._arrays
+        shape = np.shape(t)
+        t = np.asarray(t).reshape(-1)
+        index = np.searchsorted(starts, t, side="right")
+        index -= 1
+        np.clip(index, 0, self.tabulated - 1, out=index)
+        span = spans.take(index)
+        tau = np.subtract(t, starts.take(index))
+        np.minimum(tau, span, out=tau)
+        found = (index.astype(np.float64), tau, span, stretches.take(index))
+        if self.tabulated < self.count:
+            beyond = t >= self.starts[-1]
+            if beyond.any():
+                for near, far in zip(found, self._closed(np, t[beyond])):
+                    near[beyond] = far
+        return Period(*(part.reshape(shape) for part in found))
 
     def _closed(self, xp, t):
         """The period of ``t`` from the closed form, for periods past the table."""

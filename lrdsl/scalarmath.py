@@ -4,10 +4,16 @@ A node formula written against ``xp`` runs unchanged with ``xp=SCALAR`` (one flo
 ``math`` underneath) and with ``xp=numpy`` or ``jax.numpy`` (arrays). The common names are
 plain-float functions here; any other name falls back to NumPy's function (slower, same values),
 so a formula written for NumPy always works in the scalar evaluator too.
+
+A node may also declare a *scalar form* (:func:`scalar_form`): a function of its parameters that
+returns ``t -> float`` with everything that depends only on the parameters computed once, for
+``sched(i)``. It is the same arithmetic as the formula run with ``xp=SCALAR`` (tests/test_scalar_forms.py
+checks every declared form against the formula over NumPy arrays).
 """
 
 import math
 from types import SimpleNamespace
+from typing import Callable, Dict
 
 import numpy as np
 
@@ -70,3 +76,19 @@ SCALAR = _ScalarNamespace(
     e=math.e,
     inf=math.inf,
 )
+
+
+FORMS: Dict[Callable, Callable] = {}
+"""The declared scalar forms, by the node formula they stand for."""
+
+
+def scalar_form(formula: Callable) -> Callable[[Callable], Callable]:
+    """Declare the decorated ``factory(*params) -> (t -> float)`` as the plain-float form of the node
+    formula ``formula(xp, t, *params)``: the compiler calls it once with the node's parameter
+    values (in the node's order) and evaluates ``sched(i)`` with the function it returns."""
+
+    def declare(factory: Callable) -> Callable:
+        FORMS[formula] = factory
+        return factory
+
+    return declare

@@ -25,7 +25,7 @@ from .text import describe
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
-_EXACT = 2.0**53  # counters below this are whole numbers exactly in a float
+_EXACT_INT = 2**53  # counters below this are whole numbers exactly in a float
 COUNTERS = {"it": "iteration", "ep": "epoch", "tok": "tokens", "sp": "samples"}  # a counter's name, by unit
 
 
@@ -57,7 +57,9 @@ class Schedule:
         # clock units per unit of each counter; None where it cannot convert, except that a
         # timeless schedule (a constant, a lone plateau) takes any counter as it is
         self._ratios = {unit: clock.ratio(unit) or ((1.0, 1.0) if curve.timeless else None) for unit in UNIT_WORDS}
-        self._by_iteration = self._ratios["it"] == (1.0, 1.0)
+        # sched(i) takes a plain int or float below these without the counter checks (0: never)
+        self._fast_ints = _EXACT_INT if self._ratios["it"] == (1.0, 1.0) else 0
+        self._fast_floats = float(self._fast_ints)
 
     @property
     def curve(self):
@@ -72,13 +74,10 @@ class Schedule:
 
     # -- evaluation ------------------------------------------------------------------------------
     def __call__(self, iteration=None, epoch=None, *, tokens=None, samples=None) -> float:
-        if (
-            epoch is None
-            and tokens is None
-            and samples is None
-            and self._by_iteration
-            and type(iteration) in (int, float)
-            and 0 <= iteration < _EXACT
+        if epoch is tokens is samples is None and (
+            0 <= iteration < self._fast_ints  # an int compared with an int: no conversion
+            if type(iteration) is int
+            else type(iteration) is float and 0.0 <= iteration < self._fast_floats
         ):
             t = float(iteration)  # the training loop's case, without the checks' cost
         else:
@@ -89,6 +88,13 @@ class Schedule:
             raise
         except (ArithmeticError, ValueError):  # the float path stops where IEEE arithmetic goes on
             value = self._ieee(t)
+        if type(value) is float and 0.0 <= value < _INF:
+            self.position = t
+            return value
+        return self._checked(t, value)
+
+    def _checked(self, t: float, value) -> float:
+        """``value`` at ``t`` as a float, or the EvaluationError saying why it is not a learning rate."""
         if value >= 0.0 and value < _INF:
             self.position = t
             return float(value)

@@ -5,10 +5,13 @@ import contextlib
 import os
 import time
 
+import numpy as np
 import pytest
 
 import lrdsl
+from lrdsl.authoring import schedule_node
 from lrdsl.config import load_document
+from lrdsl.plugins import build_registry
 
 
 def deep_dict(depth):
@@ -63,3 +66,28 @@ def test_a_config_path_that_is_not_a_regular_file_is_refused_without_blocking(tm
     os.mkfifo(fifo)
     with pytest.raises(lrdsl.config.ConfigError, match="a config is a regular file"):
         load_document(str(fifo))
+
+
+def test_a_failing_phase_no_point_lies_in_is_not_evaluated():
+    """sched(i) and sched.values([i]) agree: a plugin node that always fails, in a phase after the
+    points asked, is never evaluated (issue 15), whatever the order or shape of the points."""
+
+    @schedule_node()
+    def broken(xp, t):
+        """Always fails."""
+        raise RuntimeError("never works")
+
+    class Plugin:
+        @lrdsl.hookimpl
+        def lrdsl_nodes(self):
+            return [broken]
+
+    registry = build_registry(entry_points=False, plugins={"acme": Plugin()})
+    sched = lrdsl.compile("constant(0.1) for 10 then broken()", registry=registry)
+    assert sched(3) == 0.1
+    assert sched.values([3]).tolist() == [0.1]
+    assert sched.values([9, 3, 0]).tolist() == [0.1] * 3  # unsorted
+    assert sched.values(np.array([[3.0], [1.0]])).tolist() == [[0.1], [0.1]]
+    for evaluate in (lambda: sched(12), lambda: sched.values([12]), lambda: sched.values([3, 12])):
+        with pytest.raises(lrdsl.errors.PluginError, match="node 'broken' from plugin 'acme' failed"):
+            evaluate()

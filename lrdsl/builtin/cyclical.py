@@ -27,8 +27,8 @@ from ..authoring import (
     schedule_node,
 )
 from ..errors import ParameterError
-from ..exact import cosine_between, floor_div, linear_between, one_minus_power, periods, power
-from ..scalarmath import SCALAR
+from ..exact import cosine_at, cosine_between, floor_div, linear_at, linear_between, one_minus_power, periods, power
+from ..scalarmath import SCALAR, scalar_form
 from ..text import shorten
 from .nodeutil import describe_call
 
@@ -52,7 +52,18 @@ def check_periods(name: str, mult: float, times: float) -> None:
 
 def _sgdr(xp, t, T, mult, decay, end, times, base):
     k, tau, span, _ = periods(T, mult, times).locate(xp, t)
-    return cosine_between(xp, base * decay**k, end, tau, span)
+    return cosine_between(xp, base if decay == 1 else base * decay**k, end, tau, span)  # decay^k = 1: exact
+
+
+def _sgdr_at(T, mult, decay, end, times, base):
+    """:func:`_sgdr` on one float: the period from the table of starts (``bisect``)."""
+    locate = periods(T, mult, times).scalar_locate()
+
+    def at(t):
+        k, tau, span, _ = locate(t)
+        return cosine_between(SCALAR, base if decay == 1 else base * decay**k, end, tau, span)
+
+    return at
 
 
 @built_schedule_node(
@@ -91,6 +102,7 @@ def sgdr(
     check_periods("sgdr", mult, times)
     return Built(
         lambda xp, t: _sgdr(xp, t, T, mult, decay, end, times, base),
+        scalar=_sgdr_at(T, mult, decay, end, times, base),
         label=describe_call("sgdr", T=T, mult=mult, decay=decay, end=end, times=times, base=base),
     )
 
@@ -101,11 +113,12 @@ def sgdr(
 def _repeated(x: SubSchedule, times: float, mult: float, decay: float, label: str) -> Built:
     """``x`` repeated: period k stretched by mult^k and scaled by decay^k."""
     inner_scalar, inner_formula = x.scalar, x.formula
-    locate = periods(x.length, mult, times).locate
+    table = periods(x.length, mult, times)
+    locate, locate_at = table.locate, table.scalar_locate()
 
     def scalar(t):
-        period = locate(SCALAR, t)
-        return decay**period.k * inner_scalar(period.tau / period.stretch)
+        k, tau, _, stretch = locate_at(t)
+        return decay**k * inner_scalar(tau / stretch)
 
     def formula(xp, t):
         period = locate(xp, t)
@@ -187,15 +200,47 @@ def cyclic(
         rising = tau <= up
         scale = xp.where(rising, tau / up, (period - tau) / down)
         unscale = xp.where(rising, (up - tau) / up, (tau - up) / down)  # 1 − scale, without cancelling
-    if mode == "triangular":
-        factor, unfactor = 1.0, 0.0
-    elif mode == "triangular2":
-        factor = 0.5**k
-        unfactor = 1 - factor  # exact: a power of 2
-    else:
-        factor, unfactor = power(xp, gamma, t), one_minus_power(xp, gamma, t)
+    factor, unfactor = _amplitude(xp, mode, gamma, k, t)
     # low + (high − low)·scale·factor as a convex combination: no cancellation when high < low
     return low * (unscale + scale * unfactor) + high * (scale * factor)
+
+
+def _amplitude(xp, mode: str, gamma: float, k, t):
+    """``(f, 1 − f)``: the factor of cyclic's amplitude in cycle ``k`` at time ``t``, by mode."""
+    if mode == "triangular":
+        return 1.0, 0.0
+    if mode == "triangular2":
+        factor = 0.5**k
+        return factor, 1 - factor  # exact: a power of 2
+    return power(xp, gamma, t), one_minus_power(xp, gamma, t)
+
+
+@scalar_form(cyclic)
+def _cyclic_at(up, down, low, high, mode, gamma):
+    period = up + down
+    if mode == "triangular" and down == 0:  # f = 1: low·unscale + high·scale, the same value
+        return lambda t: low * ((up - (t - t // period * period)) / up) + high * ((t - t // period * period) / up)
+    if mode == "triangular":
+
+        def triangular(t):
+            tau = t - t // period * period
+            if tau <= up:
+                return low * ((up - tau) / up) + high * (tau / up)
+            return low * ((tau - up) / down) + high * ((period - tau) / down)
+
+        return triangular
+
+    def scaled(t):
+        k = t // period
+        tau = t - k * period
+        if down == 0 or tau <= up:
+            scale, unscale = tau / up, (up - tau) / up
+        else:
+            scale, unscale = (period - tau) / down, (tau - up) / down
+        factor, unfactor = _amplitude(SCALAR, mode, gamma, k, t)
+        return low * (unscale + scale * unfactor) + high * (scale * factor)
+
+    return scaled
 
 
 # -- onecycle -------------------------------------------------------------------------------------
@@ -252,9 +297,7 @@ def onecycle(
       div_factor=div, final_div_factor=final_div, three_phase) at every step 0..T−1;
       optax's onecycle schedules peak at int(pct·T): see docs/equivalence.md
     """
-    initial = base / div
-    levels = (initial, base, initial, initial / final_div) if three_phase else (initial, base, initial / final_div)
-    ends = onecycle_phases(T, pct, three_phase)
+    levels, ends = _onecycle_levels(T, pct, div, final_div, three_phase, base), onecycle_phases(T, pct, three_phase)
     t = xp.minimum(t, T - 1)
     values, start = [], 0.0
     for number, end in enumerate(ends):
@@ -269,3 +312,40 @@ def onecycle(
     for end, value in zip(reversed(ends[:-1]), reversed(values[:-1])):
         out = xp.where(t <= end, value, out)
     return out
+
+
+def _onecycle_levels(T, pct, div, final_div, three_phase, base):
+    """The values at the starts and ends of onecycle's phases."""
+    initial = base / div
+    return (initial, base, initial, initial / final_div) if three_phase else (initial, base, initial / final_div)
+
+
+@scalar_form(onecycle)
+def _onecycle_at(T, pct, div, final_div, anneal, three_phase, base):
+    """onecycle on one float: the phase is picked first and only its anneal computed."""
+    levels, ends = _onecycle_levels(T, pct, div, final_div, three_phase, base), onecycle_phases(T, pct, three_phase)
+    phases, start = [], 0.0
+    for number, end in enumerate(ends):
+        if end > start:
+            how = cosine_at if anneal == "cos" else linear_at
+            phases.append((end, start, how(levels[number], levels[number + 1], end - start)))
+        else:  # an empty phase is at its end at once
+            phases.append((end, start, _fixed(levels[number + 1] + 0 * 0.0)))
+        start = end
+    last = T - 1
+    (end1, _, first), *middle, (_, start_last, final) = phases
+    if not middle:
+        return lambda t: first(t) if t <= end1 else final((t if t < last else last) - start_last)
+
+    def at(t):
+        t = min(t, last)
+        for end, start, anneal in phases[:-1]:
+            if t <= end:
+                return anneal(t - start)
+        return final(t - start_last)
+
+    return at
+
+
+def _fixed(value: float):
+    return lambda t: value

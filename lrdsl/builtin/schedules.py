@@ -1,11 +1,14 @@
 """The core schedule nodes (docs/language.md §10): formulas of local time ``t`` written once against ``xp``.
 
 ``b`` is the incoming base (docs/language.md §5); durations arrive in the schedule's clock unit.
+Each node's scalar form (:func:`lrdsl.scalarmath.scalar_form`) follows it: the formula's
+arithmetic on one float, its parameters bound, for ``sched(i)``.
 """
 
 from ..authoring import BASE, Duration, nonnegative, positive, schedule_node
-from ..exact import cosine_between, floor_div, linear_between
+from ..exact import cosine_at, cosine_between, floor_div, linear_at, linear_between
 from ..hookspecs import hookimpl
+from ..scalarmath import scalar_form
 
 
 @schedule_node(checks={"value": nonnegative})
@@ -15,6 +18,12 @@ def constant(xp, t, value: float = BASE):
     - value >= 0 (default: the incoming base b)
     """
     return value + 0 * t
+
+
+@scalar_form(constant)
+def _constant_at(value):
+    fixed = value + 0 * 0.0
+    return lambda t: fixed
 
 
 @schedule_node(horizon="s", checks={"s": positive, "c": nonnegative, "base": nonnegative})
@@ -28,6 +37,11 @@ def power(xp, t, s: Duration, c: float = 1.0, base: float = BASE):
     return base / (1 + t / s) ** c
 
 
+@scalar_form(power)
+def _power_at(s, c, base):
+    return lambda t: base / (1 + t / s) ** c
+
+
 @schedule_node(aliases=("time_based",), checks={"d": nonnegative, "s": positive, "base": nonnegative})
 def inverse_time(xp, t, d: float, s: Duration = 1, staircase: bool = False, base: float = BASE):
     """Inverse-time decay: base / (1 + d·p), p = t/s (floored if staircase).
@@ -38,6 +52,13 @@ def inverse_time(xp, t, d: float, s: Duration = 1, staircase: bool = False, base
     """
     p = floor_div(xp, t, s) if staircase else t / s
     return base / (1 + d * p)
+
+
+@scalar_form(inverse_time)
+def _inverse_time_at(d, s, staircase, base):
+    if staircase:
+        return lambda t: base / (1 + d * (t // s))
+    return lambda t: base / (1 + d * (t / s))
 
 
 @schedule_node(
@@ -55,6 +76,13 @@ def exponential(xp, t, s: Duration, rate: float = 0.1, staircase: bool = False, 
     return base * rate**p
 
 
+@scalar_form(exponential)
+def _exponential_at(s, rate, staircase, base):
+    if staircase:
+        return lambda t: base * rate ** (t // s)
+    return lambda t: base * rate ** (t / s)
+
+
 @schedule_node(horizon="s", checks={"s": positive, "gamma": nonnegative, "base": nonnegative})
 def step(xp, t, s: Duration, gamma: float = 0.1, base: float = BASE):
     """Step decay: base · gamma^floor(t/s).
@@ -63,6 +91,11 @@ def step(xp, t, s: Duration, gamma: float = 0.1, base: float = BASE):
     - matches torch StepLR(step_size=s, gamma=gamma)
     """
     return base * gamma ** floor_div(xp, t, s)
+
+
+@scalar_form(step)
+def _step_at(s, gamma, base):
+    return lambda t: base * gamma ** (t // s)
 
 
 @schedule_node(horizon="T", checks={"T": positive, "start": nonnegative, "end": nonnegative})
@@ -75,6 +108,11 @@ def linear(xp, t, T: Duration, start: float = BASE, end: float = 0.0):
     return linear_between(xp, start, end, t, T)  # a convex combination: never below 0 by rounding
 
 
+@scalar_form(linear)
+def _linear_at(T, start, end):
+    return linear_at(start, end, T)
+
+
 @schedule_node(horizon="T", checks={"T": positive, "start": nonnegative, "base": nonnegative})
 def warmup(xp, t, T: Duration, start: float = 0.0, base: float = BASE):
     """Linear warmup: start + (base − start) · min(t, T)/T, then holds ``base``.
@@ -83,6 +121,11 @@ def warmup(xp, t, T: Duration, start: float = 0.0, base: float = BASE):
     - matches torch LinearLR(start_factor=start/base, end_factor=1, total_iters=T)
     """
     return linear_between(xp, start, base, t, T)
+
+
+@scalar_form(warmup)
+def _warmup_at(T, start, base):
+    return linear_at(start, base, T)
 
 
 @schedule_node(horizon="T", checks={"T": positive, "end": nonnegative, "base": nonnegative})
@@ -94,6 +137,11 @@ def cosine(xp, t, T: Duration, end: float = 0.0, base: float = BASE):
       past T_max; lrdsl holds), optax cosine_decay_schedule and Keras CosineDecay
     """
     return cosine_between(xp, base, end, t, T)
+
+
+@scalar_form(cosine)
+def _cosine_at(T, end, base):
+    return cosine_at(base, end, T)
 
 
 @hookimpl
