@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
-from typing import Any, Callable, List, NamedTuple, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -327,6 +328,17 @@ class Periods:
             return float(k), tau if tau < span else span, span, stretches[k]
 
         return tabulated
+
+    def sorted_pieces(self, t) -> Optional[List[Tuple[int, int, int]]]:
+        """``[(k, low, high), ...]``: the periods ``k`` that the points of ``t`` lie in, each with its
+        points ``t[low:high]``, when ``t`` is a sorted 1-D NumPy array within the table of starts
+        (so a formula can work period by period on slices); else None."""
+        if type(t) is not np.ndarray or t.ndim != 1 or not t.size or self.mult == 1:
+            return None
+        if not t[-1] < self.starts[-1] or (t.size > 1 and not (t[1:] >= t[:-1]).all()):
+            return None
+        edges = [0, *np.searchsorted(t, self._arrays[0][1 : self.tabulated], side="left").tolist(), t.size]
+        return [(k, low, high) for k, (low, high) in enumerate(itertools.pairwise(edges)) if high > low]
 
     def _locate_array(self, xp, t):
         if xp is np:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from .text import describe
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
+_phase_of = bisect.bisect_right
 _EXACT_INT = 2**53  # counters below this are whole numbers exactly in a float
 COUNTERS = {"it": "iteration", "ep": "epoch", "tok": "tokens", "sp": "samples"}  # a counter's name, by unit
 
@@ -54,6 +56,9 @@ class Schedule:
         self.position: Optional[float] = None  # clock time of the last sched(...) call
         self._curve = curve
         self._at = curve.at
+        # a sequence of phases is dispatched in __call__ itself (one call fewer per value)
+        self._starts = [start for start, _ in curve.parts] if len(curve.parts) > 1 else None
+        self._phases = [phase.at for _, phase in curve.parts]
         # clock units per unit of each counter; None where it cannot convert, except that a
         # timeless schedule (a constant, a lone plateau) takes any counter as it is
         self._ratios = {unit: clock.ratio(unit) or ((1.0, 1.0) if curve.timeless else None) for unit in UNIT_WORDS}
@@ -83,7 +88,12 @@ class Schedule:
         else:
             t = self._time({"it": iteration, "ep": epoch, "tok": tokens, "sp": samples})
         try:
-            value = self._at(t)
+            starts = self._starts
+            if starts is None:
+                value = self._at(t)
+            else:  # curve.at's own dispatch: the phase whose start is the last one <= t, at its local time
+                index = _phase_of(starts, t) - 1
+                value = self._phases[index](t - starts[index])
         except LRDSLError:
             raise
         except (ArithmeticError, ValueError):  # the float path stops where IEEE arithmetic goes on

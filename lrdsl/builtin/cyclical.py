@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..authoring import (
     BASE,
     Built,
@@ -51,8 +53,18 @@ def check_periods(name: str, mult: float, times: float) -> None:
 
 
 def _sgdr(xp, t, T, mult, decay, end, times, base):
-    k, tau, span, _ = periods(T, mult, times).locate(xp, t)
-    return cosine_between(xp, base if decay == 1 else base * decay**k, end, tau, span)  # decay^k = 1: exact
+    table = periods(T, mult, times)
+    pieces = table.sorted_pieces(t) if xp is np else None
+    if pieces is None:
+        k, tau, span, _ = table.locate(xp, t)
+        return cosine_between(xp, base if decay == 1 else base * decay**k, end, tau, span)  # decay^k = 1: exact
+    out = np.empty_like(t)
+    for k, low, high in pieces:  # sorted times: each period's cosine on its slice, its constants plain floats
+        span = table.spans[k]
+        tau = np.subtract(t[low:high], table.starts[k])
+        np.minimum(tau, span, out=tau)
+        out[low:high] = cosine_between(np, base if decay == 1 else base * decay ** float(k), end, tau, span)
+    return out
 
 
 def _sgdr_at(T, mult, decay, end, times, base):
