@@ -254,9 +254,15 @@ def _over_numpy(t, parts) -> np.ndarray:
     flat = t.reshape(-1)
     if flat.size < 2 or (flat[1:] >= flat[:-1]).all():
         return _over_sorted(flat, parts).reshape(t.shape)
-    order = np.argsort(flat, kind="stable")
+    phase = np.searchsorted([start for start, _ in parts], flat, side="right")
+    phase -= 1
+    np.maximum(phase, 0, out=phase)
     out = np.empty_like(flat)
-    out[order] = _over_sorted(flat[order], parts)
+    for number, (start, curve) in enumerate(parts):
+        chosen = phase == number
+        if chosen.any():
+            local = flat[chosen]
+            out[chosen] = curve.over(local - start if start else local, np)
     return out.reshape(t.shape)
 
 
