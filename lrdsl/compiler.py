@@ -24,7 +24,7 @@ from .exact import fraction
 from .printer import to_text
 from .recurrence import compile_recur
 from .recurrence import identifier as recurrence_identifier
-from .scalarmath import SCALAR
+from .scalarmath import HOLDS, SCALAR
 from .specs import FunctionSpec, ScheduleSpec
 from .vocabulary import IDENTIFIERS, RECURRENCE_IDENTIFIERS, UNIT_WORDS
 
@@ -103,7 +103,9 @@ def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
     if spec.build is not None:
         return _from_built(spec.build(ctx.node_context(), *values))
     assert spec.formula is not None  # a schedule node has a build function or a formula
-    return curves.node(spec.formula, values, node)
+    holds = HOLDS.get(spec.formula)
+    settles = values[[param.name for param in spec.params].index(holds)] if holds else math.inf
+    return curves.node(spec.formula, values, node, settles)
 
 
 def _from_built(built: Built) -> curves.Curve:

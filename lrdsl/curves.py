@@ -26,7 +26,7 @@ from .text import shorten
 class Curve:
     """A compiled expression of local time ``t`` (in clock units)."""
 
-    __slots__ = ("at", "over", "constant", "label", "parts", "end", "stateful", "timeless")
+    __slots__ = ("at", "over", "constant", "label", "parts", "end", "stateful", "timeless", "settles")
 
     def __init__(
         self,
@@ -38,6 +38,7 @@ class Curve:
         stateful: Tuple = (),
         timeless: Optional[bool] = None,
         end: float = math.inf,
+        settles: float = math.inf,
     ):
         self.at = at
         self.over = over
@@ -48,6 +49,7 @@ class Curve:
         self.stateful = stateful  # objects with report(), state_dict(), load_state_dict()
         # whether the value never depends on time (a constant, or only on reported metrics)
         self.timeless = constant is not None if timeless is None else timeless
+        self.settles = settles  # the value is the same at every time from this one on (inf: unknown)
 
     def describe(self, limit: int = 80) -> str:
         """The source text of this curve, shortened to ``limit`` characters."""
@@ -85,9 +87,10 @@ def of_time(scalar: Callable[[float], float], array: Callable, label) -> Curve:
     return Curve(scalar, array, label)
 
 
-def node(evaluate: Callable, values: Sequence, label) -> Curve:
+def node(evaluate: Callable, values: Sequence, label, settles: float = math.inf) -> Curve:
     """A schedule node's formula ``evaluate(xp, t, *values)`` with its parameters bound; floats go
-    through the node's scalar form where it declares one (:func:`lrdsl.scalarmath.scalar_form`)."""
+    through the node's scalar form where it declares one (:func:`lrdsl.scalarmath.scalar_form`).
+    ``settles``: the time from which its value no longer changes, where the node declares one."""
     args = tuple(values)
     form = FORMS.get(evaluate)
     if form is not None:
@@ -95,7 +98,7 @@ def node(evaluate: Callable, values: Sequence, label) -> Curve:
     else:
         scalar = SCALAR
         at = lambda t: evaluate(scalar, t, *args)  # noqa: E731
-    return Curve(at, lambda t, xp: evaluate(xp, t, *args), label)
+    return Curve(at, lambda t, xp: evaluate(xp, t, *args), label, settles=settles)
 
 
 _scalar_pow = math.pow  # never a complex number, unlike **
@@ -197,8 +200,8 @@ def function(evaluate: Callable, arguments: Sequence[Curve], label) -> Curve:
 
 def held(curve: Curve, length: float) -> Curve:
     """``curve`` on [0, length], holding its value at ``length`` afterwards."""
-    if curve.constant is not None or math.isinf(length):
-        return curve
+    if curve.constant is not None or math.isinf(length) or curve.settles <= length:
+        return curve  # already the same value at every time from ``length`` on
     f, F = curve.at, curve.over
     return Curve(
         lambda t: f(t if t < length else length),

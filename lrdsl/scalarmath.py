@@ -13,7 +13,7 @@ checks every declared form against the formula over NumPy arrays).
 
 import math
 from types import SimpleNamespace
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
@@ -81,14 +81,22 @@ SCALAR = _ScalarNamespace(
 FORMS: Dict[Callable, Callable] = {}
 """The declared scalar forms, by the node formula they stand for."""
 
+HOLDS: Dict[Callable, str] = {}
+"""The parameter from whose value on a node's formula is constant (``T`` of ``cosine``), by formula."""
 
-def scalar_form(formula: Callable) -> Callable[[Callable], Callable]:
+
+def scalar_form(formula: Callable, holds_from: Optional[str] = None) -> Callable[[Callable], Callable]:
     """Declare the decorated ``factory(*params) -> (t -> float)`` as the plain-float form of the node
     formula ``formula(xp, t, *params)``: the compiler calls it once with the node's parameter
-    values (in the node's order) and evaluates ``sched(i)`` with the function it returns."""
+    values (in the node's order) and evaluates ``sched(i)`` with the function it returns.
+
+    ``holds_from`` names the parameter from whose value on the formula gives the same value on
+    every backend (a horizon the node holds after), so a last phase needs no hold of its own."""
 
     def declare(factory: Callable) -> Callable:
         FORMS[formula] = factory
+        if holds_from is not None:
+            HOLDS[formula] = holds_from
         return factory
 
     return declare

@@ -15,7 +15,7 @@ import lrdsl
 from lrdsl.builtin import cyclical
 from lrdsl.exact import cosine_at, cosine_between, linear_at, linear_between, periods
 from lrdsl.plugins import build_registry
-from lrdsl.scalarmath import FORMS, SCALAR
+from lrdsl.scalarmath import FORMS, HOLDS, SCALAR
 
 REGISTRY = build_registry(entry_points=False)
 
@@ -81,6 +81,21 @@ def test_a_scalar_form_is_its_formula(name, case):
     scalars = np.array([_scalar(form, float(t)) for t in POINTS], dtype=object)
     fine = np.array([isinstance(v, float) for v in scalars])
     np.testing.assert_allclose(scalars[fine].astype(float), array[fine], rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize(
+    "name, case",
+    [(name, case) for name, cases in CASES.items() for case in cases if REGISTRY.get(name).formula in HOLDS],
+)
+def test_a_node_that_holds_is_constant_from_its_horizon(name, case):
+    """What ``holds_from`` declares (a last phase then needs no hold): the same value at and after it."""
+    spec = REGISTRY.get(name)
+    args = [case[param.name] for param in spec.params]
+    horizon = case[HOLDS[spec.formula]]
+    later = horizon + np.array([0.0, 0.5, 1.0, 7.0, 1e6, 1e15])
+    assert (spec.formula(np, later, *args) == spec.formula(np, np.array([horizon]), *args)).all()
+    form = FORMS[spec.formula](*args)
+    assert {form(float(t)) for t in later} == {form(float(horizon))}
 
 
 @pytest.mark.parametrize("start, end, T", [(0.8, 1e-5, 100.0), (0.0, 2.0, 3.0), (1.0, 1.0, 0.5)])

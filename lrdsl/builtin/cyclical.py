@@ -332,7 +332,7 @@ def _onecycle_levels(T, pct, div, final_div, three_phase, base):
     return (initial, base, initial, initial / final_div) if three_phase else (initial, base, initial / final_div)
 
 
-@scalar_form(onecycle)
+@scalar_form(onecycle, holds_from="T")  # from T − 1 on
 def _onecycle_at(T, pct, div, final_div, anneal, three_phase, base):
     """onecycle on one float: the phase is picked first and only its anneal computed."""
     levels, ends = _onecycle_levels(T, pct, div, final_div, three_phase, base), onecycle_phases(T, pct, three_phase)

@@ -108,7 +108,7 @@ def linear(xp, t, T: Duration, start: float = BASE, end: float = 0.0):
     return linear_between(xp, start, end, t, T)  # a convex combination: never below 0 by rounding
 
 
-@scalar_form(linear)
+@scalar_form(linear, holds_from="T")
 def _linear_at(T, start, end):
     return linear_at(start, end, T)
 
@@ -123,7 +123,7 @@ def warmup(xp, t, T: Duration, start: float = 0.0, base: float = BASE):
     return linear_between(xp, start, base, t, T)
 
 
-@scalar_form(warmup)
+@scalar_form(warmup, holds_from="T")
 def _warmup_at(T, start, base):
     return linear_at(start, base, T)
 
@@ -139,7 +139,7 @@ def cosine(xp, t, T: Duration, end: float = 0.0, base: float = BASE):
     return cosine_between(xp, base, end, t, T)
 
 
-@scalar_form(cosine)
+@scalar_form(cosine, holds_from="T")
 def _cosine_at(T, end, base):
     return cosine_at(base, end, T)
 
