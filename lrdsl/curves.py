@@ -19,14 +19,14 @@ import numpy as np
 
 from .errors import EvaluationError
 from .exact import power
-from .scalarmath import FORMS, SCALAR
+from .scalarmath import FORMS, SCALAR, SCALES
 from .text import shorten
 
 
 class Curve:
     """A compiled expression of local time ``t`` (in clock units)."""
 
-    __slots__ = ("at", "over", "constant", "label", "parts", "end", "stateful", "timeless", "settles")
+    __slots__ = ("at", "over", "constant", "label", "parts", "end", "stateful", "timeless", "settles", "scaled")
 
     def __init__(
         self,
@@ -39,6 +39,7 @@ class Curve:
         timeless: Optional[bool] = None,
         end: float = math.inf,
         settles: float = math.inf,
+        scaled: Optional[Callable[[float], Callable]] = None,
     ):
         self.at = at
         self.over = over
@@ -50,6 +51,7 @@ class Curve:
         # whether the value never depends on time (a constant, or only on reported metrics)
         self.timeless = constant is not None if timeless is None else timeless
         self.settles = settles  # the value is the same at every time from this one on (inf: unknown)
+        self.scaled = scaled  # c -> (t -> at(t) * c) as one function, where the node provides it
 
     def describe(self, limit: int = 80) -> str:
         """The source text of this curve, shortened to ``limit`` characters."""
@@ -92,13 +94,14 @@ def node(evaluate: Callable, values: Sequence, label, settles: float = math.inf)
     through the node's scalar form where it declares one (:func:`lrdsl.scalarmath.scalar_form`).
     ``settles``: the time from which its value no longer changes, where the node declares one."""
     args = tuple(values)
-    form = FORMS.get(evaluate)
-    if form is not None:
-        at = form(*args)
-    else:
+    over = lambda t, xp: evaluate(xp, t, *args)  # noqa: E731
+    form: Optional[Callable] = FORMS.get(evaluate)
+    if form is None:
         scalar = SCALAR
-        at = lambda t: evaluate(scalar, t, *args)  # noqa: E731
-    return Curve(at, lambda t, xp: evaluate(xp, t, *args), label, settles=settles)
+        return Curve(lambda t: evaluate(scalar, t, *args), over, label, settles=settles)
+    declared: Callable = form
+    scaled = (lambda c: declared(*args, scale=c)) if evaluate in SCALES else None
+    return Curve(declared(*args), over, label, settles=settles, scaled=scaled)
 
 
 _scalar_pow = math.pow  # never a complex number, unlike **
@@ -137,11 +140,12 @@ def binary(op: str, left: Curve, right: Curve, label) -> Curve:
     if right.constant is not None:
         c = right.constant
         return Curve(
-            _WITH_CONSTANT[op](f, c, False),
+            left.scaled(c) if op == "*" and left.scaled else _WITH_CONSTANT[op](f, c, False),
             lambda t, xp: array_op(F(t, xp), c),
             label,
             stateful=stateful,
             timeless=timeless,
+            settles=left.settles,
         )
     if left.constant is not None:
         c = left.constant
@@ -150,11 +154,12 @@ def binary(op: str, left: Curve, right: Curve, label) -> Curve:
         else:
             over = lambda t, xp: array_op(c, G(t, xp))  # noqa: E731
         return Curve(
-            _WITH_CONSTANT[op](g, c, True),
+            right.scaled(c) if op == "*" and right.scaled else _WITH_CONSTANT[op](g, c, True),
             over,
             label,
             stateful=stateful,
             timeless=timeless,
+            settles=right.settles,
         )
     return Curve(
         _OF_TWO[op](f, g),

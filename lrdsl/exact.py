@@ -133,7 +133,7 @@ def cosine_between(xp, start, end, t, T):
         weight = (1 + math.cos(math.pi * (t / T if t < T else 1.0))) / 2
         return start * weight + end * (1 - weight)
     done = fraction(xp, t, T)
-    if type(done) is np.ndarray:  # NumPy made it: the same operations, in place
+    if xp is np and type(done) is np.ndarray:  # fraction made it: the same operations, in place
         half: np.ndarray = done
         half *= np.pi
         np.cos(half, out=half)
@@ -148,34 +148,56 @@ def cosine_between(xp, start, end, t, T):
     return start * xp.where(first_half, 1 - small, small) + end * xp.where(first_half, small, 1 - small)
 
 
-def linear_at(start: float, end: float, T: float) -> Callable[[float], float]:
+def linear_at(start: float, end: float, T: float, scale: Optional[float] = None) -> Callable[[float], float]:
     """:func:`linear_between` ``(SCALAR, start, end, t, T)`` as a function of the float ``t`` alone,
-    its constants bound: the same arithmetic, for the scalar forms of nodes."""
+    its constants bound: the same arithmetic, for the scalar forms of nodes; times ``scale`` when
+    given (``0.1 * warmup(...)`` in one call)."""
+    final = start * (1 - 1.0) + end * 1.0
+    if scale is None:
 
-    def at(t: float) -> float:
+        def at(t: float) -> float:
+            if t < T:
+                done = t / T
+                return start * (1 - done) + end * done
+            return final
+
+        return at
+    final_scaled = final * scale
+
+    def scaled(t: float) -> float:
         if t < T:
             done = t / T
-            return start * (1 - done) + end * done
-        return final
+            return (start * (1 - done) + end * done) * scale
+        return final_scaled
 
-    final = start * (1 - 1.0) + end * 1.0
-    return at
+    return scaled
 
 
-def cosine_at(start: float, end: float, T: float) -> Callable[[float], float]:
+def cosine_at(start: float, end: float, T: float, scale: Optional[float] = None) -> Callable[[float], float]:
     """:func:`cosine_between` ``(SCALAR, start, end, t, T)`` as a function of the float ``t`` alone,
-    its constants bound: the same arithmetic, for the scalar forms of nodes."""
+    its constants bound: the same arithmetic, for the scalar forms of nodes; times ``scale`` when
+    given (``0.5 * cosine(...)`` in one call)."""
     pi, cos = math.pi, math.cos
-
-    def at(t: float) -> float:
-        if t < T:
-            half = (1 + cos(pi * (t / T))) / 2
-            return start * half + end * (1 - half)
-        return final
-
     half = (1 + cos(pi * 1.0)) / 2
     final = start * half + end * (1 - half)
-    return at
+    if scale is None:
+
+        def at(t: float) -> float:
+            if t < T:
+                half = (1 + cos(pi * (t / T))) / 2
+                return start * half + end * (1 - half)
+            return final
+
+        return at
+    final_scaled = final * scale
+
+    def scaled(t: float) -> float:
+        if t < T:
+            half = (1 + cos(pi * (t / T))) / 2
+            return (start * half + end * (1 - half)) * scale
+        return final_scaled
+
+    return scaled
 
 
 def one_minus_power(xp, base: float, exponent):

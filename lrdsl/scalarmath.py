@@ -13,7 +13,7 @@ checks every declared form against the formula over NumPy arrays).
 
 import math
 from types import SimpleNamespace
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Set
 
 import numpy as np
 
@@ -84,19 +84,28 @@ FORMS: Dict[Callable, Callable] = {}
 HOLDS: Dict[Callable, str] = {}
 """The parameter from whose value on a node's formula is constant (``T`` of ``cosine``), by formula."""
 
+SCALES: Set[Callable] = set()
+"""The formulas whose scalar form takes ``scale=c``: ``form(t) * c`` in one call."""
 
-def scalar_form(formula: Callable, holds_from: Optional[str] = None) -> Callable[[Callable], Callable]:
+
+def scalar_form(
+    formula: Callable, holds_from: Optional[str] = None, scales: bool = False
+) -> Callable[[Callable], Callable]:
     """Declare the decorated ``factory(*params) -> (t -> float)`` as the plain-float form of the node
     formula ``formula(xp, t, *params)``: the compiler calls it once with the node's parameter
     values (in the node's order) and evaluates ``sched(i)`` with the function it returns.
 
     ``holds_from`` names the parameter from whose value on the formula gives the same value on
-    every backend (a horizon the node holds after), so a last phase needs no hold of its own."""
+    every backend (a horizon the node holds after), so a last phase needs no hold of its own;
+    ``scales``: the factory also takes ``scale=c`` and returns ``t -> form(t) * c`` (the same
+    product), so ``c * node(...)`` costs no call of its own."""
 
     def declare(factory: Callable) -> Callable:
         FORMS[formula] = factory
         if holds_from is not None:
             HOLDS[formula] = holds_from
+        if scales:
+            SCALES.add(formula)
         return factory
 
     return declare

@@ -79,10 +79,15 @@ class Schedule:
 
     # -- evaluation ------------------------------------------------------------------------------
     def __call__(self, iteration=None, epoch=None, *, tokens=None, samples=None) -> float:
-        if epoch is tokens is samples is None and (
-            0 <= iteration < self._fast_ints  # an int compared with an int: no conversion
-            if type(iteration) is int
-            else type(iteration) is float and 0.0 <= iteration < self._fast_floats
+        if (
+            epoch is None
+            and tokens is None
+            and samples is None
+            and (
+                0 <= iteration < self._fast_ints  # an int compared with an int: no conversion
+                if type(iteration) is int
+                else type(iteration) is float and 0.0 <= iteration < self._fast_floats
+            )
         ):
             t = float(iteration)  # the training loop's case, without the checks' cost
         else:

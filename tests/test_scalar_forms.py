@@ -15,7 +15,7 @@ import lrdsl
 from lrdsl.builtin import cyclical
 from lrdsl.exact import cosine_at, cosine_between, linear_at, linear_between, periods
 from lrdsl.plugins import build_registry
-from lrdsl.scalarmath import FORMS, HOLDS, SCALAR
+from lrdsl.scalarmath import FORMS, HOLDS, SCALAR, SCALES
 
 REGISTRY = build_registry(entry_points=False)
 
@@ -96,6 +96,26 @@ def test_a_node_that_holds_is_constant_from_its_horizon(name, case):
     assert (spec.formula(np, later, *args) == spec.formula(np, np.array([horizon]), *args)).all()
     form = FORMS[spec.formula](*args)
     assert {form(float(t)) for t in later} == {form(float(horizon))}
+
+
+@pytest.mark.parametrize(
+    "name, case",
+    [(name, case) for name, cases in CASES.items() for case in cases if REGISTRY.get(name).formula in SCALES],
+)
+def test_a_scaled_form_is_the_form_times_the_constant(name, case):
+    """What ``scales`` declares (``c * node(...)`` then costs no call of its own): the same product."""
+    spec = REGISTRY.get(name)
+    args = [case[param.name] for param in spec.params]
+    form = FORMS[spec.formula](*args)
+    for c in (0.1, 0.03125, 3.0, 0.0):
+        scaled = FORMS[spec.formula](*args, scale=c)
+        assert [scaled(float(t)) for t in POINTS] == [form(float(t)) * c for t in POINTS]
+
+
+def test_a_node_times_a_constant_is_one_call():
+    sched = lrdsl.compile("0.5 * cosine(T=100)")
+    assert sched.curve.at.__qualname__ == "cosine_at.<locals>.scaled"
+    assert [sched(i) for i in range(150)] == (0.5 * lrdsl.compile("cosine(T=100)").values(np.arange(150))).tolist()
 
 
 @pytest.mark.parametrize("start, end, T", [(0.8, 1e-5, 100.0), (0.0, 2.0, 3.0), (1.0, 1.0, 0.5)])

@@ -108,9 +108,9 @@ def linear(xp, t, T: Duration, start: float = BASE, end: float = 0.0):
     return linear_between(xp, start, end, t, T)  # a convex combination: never below 0 by rounding
 
 
-@scalar_form(linear, holds_from="T")
-def _linear_at(T, start, end):
-    return linear_at(start, end, T)
+@scalar_form(linear, holds_from="T", scales=True)
+def _linear_at(T, start, end, scale=None):
+    return linear_at(start, end, T, scale)
 
 
 @schedule_node(horizon="T", checks={"T": positive, "start": nonnegative, "base": nonnegative})
@@ -123,9 +123,9 @@ def warmup(xp, t, T: Duration, start: float = 0.0, base: float = BASE):
     return linear_between(xp, start, base, t, T)
 
 
-@scalar_form(warmup, holds_from="T")
-def _warmup_at(T, start, base):
-    return linear_at(start, base, T)
+@scalar_form(warmup, holds_from="T", scales=True)
+def _warmup_at(T, start, base, scale=None):
+    return linear_at(start, base, T, scale)
 
 
 @schedule_node(horizon="T", checks={"T": positive, "end": nonnegative, "base": nonnegative})
@@ -139,9 +139,9 @@ def cosine(xp, t, T: Duration, end: float = 0.0, base: float = BASE):
     return cosine_between(xp, base, end, t, T)
 
 
-@scalar_form(cosine, holds_from="T")
-def _cosine_at(T, end, base):
-    return cosine_at(base, end, T)
+@scalar_form(cosine, holds_from="T", scales=True)
+def _cosine_at(T, end, base, scale=None):
+    return cosine_at(base, end, T, scale)
 
 
 @hookimpl
