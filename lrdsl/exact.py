@@ -21,7 +21,9 @@ products instead, so a boundary at an integer counter lands on the same iteratio
   table of period starts computed once in float64 (exact for integer lengths and multipliers).
 
 Each takes the array namespace ``xp`` first, like a node formula, and is part of the
-authoring API (:mod:`lrdsl.authoring`) for plugin nodes.
+authoring API (:mod:`lrdsl.authoring`) for plugin nodes. For the scalar forms of the built-in
+nodes (:func:`lrdsl.scalarmath.scalar_form`), :func:`linear_at`, :func:`cosine_at` and
+:meth:`Periods.scalar_locate` are the same arithmetic on one float with the constants bound.
 """
 
 from __future__ import annotations
