@@ -16,27 +16,36 @@ built-in is a bug and raises; a broken third-party plugin never takes the librar
 Users turn entry-point loading off with ``LRDSL_NO_PLUGINS=1`` or block distributions with
 ``LRDSL_BLOCK_PLUGINS=dist1,dist2`` (distribution or entry-point names); in Python,
 :func:`configure_plugins` does the same and overrides the environment.
+
+pluggy and :mod:`importlib.metadata` are imported when plugins are loaded, not with lrdsl. Reading
+the entry points means reading every installed distribution (10-20 ms); when there is none in
+the group ``lrdsl``, the user cache (:mod:`lrdsl.usercache`) notes it with the folders of
+``sys.path`` and their modification times, and the next process that sees the same folders
+unchanged skips the reading (:func:`_entry_points`).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata
 import os
 import re
+import sys
+import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypedDict
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypedDict
 
-import pluggy
-
-from . import hookspecs
+from . import usercache
 from .errors import PluginError, did_you_mean
 from .guard import FAILURES, failure, fenced
-from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
 from .registry import NameClashError, Registry, withdrawn_reason
 from .specs import spec_of
+
+if TYPE_CHECKING:
+    import importlib.metadata
+
+    import pluggy
 
 BUILTIN_PLUGINS = (
     "lrdsl.builtin.functions",
@@ -49,6 +58,8 @@ ENTRY_POINT_GROUP = "lrdsl"
 ENV_NO_PLUGINS = "LRDSL_NO_PLUGINS"
 ENV_BLOCK_PLUGINS = "LRDSL_BLOCK_PLUGINS"
 _FALSE = ("", "0", "false", "no", "off")
+NO_ENTRY_POINTS = "no-entry-points"  # the user-cache file noting the sys.path folders without any
+SETTLED_SECONDS = 2.0  # a folder changed more recently may still be changing: never noted
 
 
 class LRDSLPluginWarning(UserWarning):
@@ -133,6 +144,8 @@ class LoadedPlugins:
         self._check_hooks(plugin, name, source)
 
     def _check_hooks(self, plugin, name: str, source: str) -> None:
+        from . import hookspecs
+
         callers = self.manager.get_hookcallers(plugin) or []
         known = [n for n in dir(hookspecs) if n.startswith("lrdsl_")]
         for caller in callers:
@@ -147,13 +160,50 @@ class LoadedPlugins:
 
 
 def _entry_points() -> List[importlib.metadata.EntryPoint]:
+    """The entry points of the group ``lrdsl``, each once, sorted by distribution and name.
+
+    Skipped (no entry point) when the user cache notes none for these ``sys.path`` folders as
+    they are now: installing or removing a distribution changes its folder's modification time,
+    which is how :mod:`importlib.metadata` itself tells that its own cache is stale."""
+    folders = _path_folders()
+    if folders is not None and usercache.read_text(NO_ENTRY_POINTS) == folders:
+        return []
+    import importlib.metadata
+
     seen, unique = set(), []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         key = (_dist_name(ep), ep.name, ep.value)
         if key not in seen:  # the same distribution twice on sys.path
             seen.add(key)
             unique.append(ep)
+    if not unique and folders is not None:
+        usercache.write_text(NO_ENTRY_POINTS, folders)
     return sorted(unique, key=lambda ep: (normalise(_dist_name(ep)), ep.name))
+
+
+def _path_folders() -> Optional[str]:
+    """Each ``sys.path`` entry with its modification time (ns), one a line; None when that cannot
+    vouch for the installed distributions: a finder other than the standard path finder reports
+    distributions, or a folder changed in the last :data:`SETTLED_SECONDS` (it may change again
+    within the same timestamp)."""
+    import importlib.machinery
+
+    if any(
+        getattr(finder, "find_distributions", None) is not None and finder is not importlib.machinery.PathFinder
+        for finder in sys.meta_path
+    ):
+        return None
+    lines, settled = [sys.prefix], time.time() - SETTLED_SECONDS
+    for entry in sys.path:
+        folder = os.path.abspath(entry or ".")
+        try:
+            modified = os.stat(folder).st_mtime_ns
+        except OSError:
+            modified = -1
+        if modified / 1e9 > settled:
+            return None
+        lines.append(f"{modified} {folder}")
+    return "\n".join(lines)
 
 
 def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
@@ -165,6 +215,10 @@ def load_plugins(
     policy: Optional[PluginPolicy] = None, plugins: Optional[Mapping[str, object]] = None
 ) -> LoadedPlugins:
     """The built-in plugins, then ``plugins`` (source name -> module or object), then entry points."""
+    import pluggy
+
+    from . import hookspecs
+
     policy = plugin_policy() if policy is None else policy
     manager = pluggy.PluginManager("lrdsl")
     manager.add_hookspecs(hookspecs)
@@ -258,6 +312,15 @@ def build_registry(
         for spec in _hook_specs(impl, source):
             _add(registry, spec, source)
     return registry
+
+
+def __getattr__(name: str) -> Any:
+    """``lrdsl.plugins.hookimpl`` (the marker of :mod:`lrdsl.hookspecs`), as before pluggy was deferred."""
+    if name != "hookimpl":
+        raise AttributeError(f"module 'lrdsl.plugins' has no attribute {name!r}")
+    from .hookspecs import hookimpl
+
+    return hookimpl
 
 
 @functools.cache
