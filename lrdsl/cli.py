@@ -23,8 +23,6 @@ when it runs, so that ``lrdsl --help`` and the light commands start fast.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import shutil
 import sys
@@ -266,6 +264,8 @@ def _print_keys(scheds, unit, name, points, marks, every_mark, labels) -> None:
 
 def _write_csv(path: str, points, scheds, values, name: str, second) -> Path:
     """The numbers drawn, one row per point: the counter (and the second one), then each schedule."""
+    import csv
+
     target = Path(path)
     header = [name] + ([COUNTERS[second[0]][2]] if second else []) + [s.expression for s in scheds]
     try:
@@ -293,6 +293,8 @@ def _points(text: str):
 
 
 def cmd_eval(args) -> None:
+    import json
+
     sched = _compile(args, args.expression)
     points = _points(args.at)
     unit = args.by
@@ -317,6 +319,8 @@ def cmd_check(args) -> int:
     """Compile, print the canonical form, and lint against the run: exit 0 when clean (or only
     warnings without --strict), 1 on warnings with --strict, 2 on errors. A search template is
     checked by lrdsl.search.check and its dimensions listed."""
+    import json
+
     variables = dict(args.var)
     if distributions(parse(args.expression)) or any(True for _ in variable_templates(variables)):
         return _check_template(args, variables)
@@ -347,6 +351,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_explain(args) -> None:
+    import json
+
     if args.checkpoint is None and args.expression is None:
         raise LRDSLError("lrdsl explain: give a schedule (TEXT) or --checkpoint FILE")
     if args.checkpoint is not None:
@@ -369,6 +375,8 @@ def cmd_explain(args) -> None:
 
 
 def _read_checkpoint(path: str):
+    import json
+
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -381,6 +389,8 @@ def _read_checkpoint(path: str):
 
 
 def _check_template(args, variables) -> int:
+    import json
+
     from .search import check as search_check
 
     given = {"base": args.base, "steps_per_epoch": args.steps_per_epoch, "total": args.total}

@@ -58,7 +58,7 @@ ENTRY_POINT_GROUP = "lrdsl"
 ENV_NO_PLUGINS = "LRDSL_NO_PLUGINS"
 ENV_BLOCK_PLUGINS = "LRDSL_BLOCK_PLUGINS"
 _FALSE = ("", "0", "false", "no", "off")
-NO_ENTRY_POINTS = "no-entry-points"  # the user-cache file noting the sys.path folders without any
+NO_ENTRY_POINTS = "no-entry-points"  # the user-cache files noting sys.path folders without any start so
 SETTLED_SECONDS = 2.0  # a folder changed more recently may still be changing: never noted
 
 
@@ -166,7 +166,7 @@ def _entry_points() -> List[importlib.metadata.EntryPoint]:
     they are now: installing or removing a distribution changes its folder's modification time,
     which is how :mod:`importlib.metadata` itself tells that its own cache is stale."""
     folders = _path_folders()
-    if folders is not None and usercache.read_text(NO_ENTRY_POINTS) == folders:
+    if folders is not None and usercache.read_text(_note_name()) == folders:
         return []
     import importlib.metadata
 
@@ -177,8 +177,17 @@ def _entry_points() -> List[importlib.metadata.EntryPoint]:
             seen.add(key)
             unique.append(ep)
     if not unique and folders is not None:
-        usercache.write_text(NO_ENTRY_POINTS, folders)
+        usercache.write_text(_note_name(), folders)
     return sorted(unique, key=lambda ep: (normalise(_dist_name(ep)), ep.name))
+
+
+def _note_name() -> str:
+    """The note's file name: one per interpreter and ``sys.path`` after its first entry (the
+    script's folder or the working folder, which is checked but would make a file per folder)."""
+    import zlib
+
+    key = "\n".join([sys.executable, *sys.path[1:]]).encode("utf-8", "surrogateescape")
+    return f"{NO_ENTRY_POINTS}-{zlib.crc32(key):08x}"
 
 
 def _path_folders() -> Optional[str]:
