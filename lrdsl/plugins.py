@@ -19,9 +19,9 @@ Users turn entry-point loading off with ``LRDSL_NO_PLUGINS=1`` or block distribu
 
 pluggy and :mod:`importlib.metadata` are imported when plugins are loaded, not with lrdsl. Reading
 the entry points means reading every installed distribution (10-20 ms); when there is none in
-the group ``lrdsl``, the user cache (:mod:`lrdsl.usercache`) notes it with the folders of
-``sys.path`` and their modification times, and the next process that sees the same folders
-unchanged skips the reading (:func:`_entry_points`).
+the group ``lrdsl``, the user cache (:mod:`lrdsl.usercache`) notes it with the modification
+times of the folders of ``sys.path`` and of their distributions' ``entry_points.txt``, and the
+next process that finds them unchanged skips the reading (:func:`_entry_points`).
 """
 
 from __future__ import annotations
@@ -163,8 +163,9 @@ def _entry_points() -> List[importlib.metadata.EntryPoint]:
     """The entry points of the group ``lrdsl``, each once, sorted by distribution and name.
 
     Skipped (no entry point) when the user cache notes none for these ``sys.path`` folders as
-    they are now: installing or removing a distribution changes its folder's modification time,
-    which is how :mod:`importlib.metadata` itself tells that its own cache is stale."""
+    they are now (:func:`_path_folders`): installing or removing a distribution changes its
+    folder's modification time (which is how :mod:`importlib.metadata` itself tells that its own
+    cache is stale), and rewriting a distribution's entry points changes its ``entry_points.txt``'s."""
     folders = _path_folders()
     if folders is not None and usercache.read_text(_note_name()) == folders:
         return []
@@ -191,10 +192,11 @@ def _note_name() -> str:
 
 
 def _path_folders() -> Optional[str]:
-    """Each ``sys.path`` entry with its modification time (ns), one a line; None when that cannot
-    vouch for the installed distributions: a finder other than the standard path finder reports
-    distributions, or a folder changed in the last :data:`SETTLED_SECONDS` (it may change again
-    within the same timestamp)."""
+    """What the installed distributions' entry points depend on, one line each: every ``sys.path``
+    folder and every ``*.dist-info``/``*.egg-info`` in it, with the modification time (ns) of
+    the folder and of its ``entry_points.txt`` (-1: none). None when that cannot vouch for them:
+    a finder other than the standard path finder reports distributions, or a file or folder
+    changed in the last :data:`SETTLED_SECONDS` (it may change again within the same timestamp)."""
     import importlib.machinery
 
     if any(
@@ -202,17 +204,32 @@ def _path_folders() -> Optional[str]:
         for finder in sys.meta_path
     ):
         return None
-    lines, settled = [sys.prefix], time.time() - SETTLED_SECONDS
+    lines, settled = [sys.prefix], (time.time() - SETTLED_SECONDS) * 1e9
     for entry in sys.path:
         folder = os.path.abspath(entry or ".")
-        try:
-            modified = os.stat(folder).st_mtime_ns
-        except OSError:
-            modified = -1
-        if modified / 1e9 > settled:
+        stamps = [(folder, _modified(folder))]
+        stamps += [(name, _modified(os.path.join(folder, name, "entry_points.txt"))) for name in _metadata(folder)]
+        if any(modified > settled for _, modified in stamps):
             return None
-        lines.append(f"{modified} {folder}")
+        lines += [f"{modified} {name}" for name, modified in stamps]
     return "\n".join(lines)
+
+
+def _metadata(folder: str) -> List[str]:
+    """The names of the distributions' metadata folders in ``folder`` (none if it is not a folder)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if e.name.endswith((".dist-info", ".egg-info")))
+    except OSError:
+        return []
+
+
+def _modified(path: str) -> int:
+    """The modification time of ``path`` in ns, -1 when it is not there."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _dist_name(ep: importlib.metadata.EntryPoint) -> str:

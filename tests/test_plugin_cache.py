@@ -28,13 +28,19 @@ def site(tmp_path, monkeypatch):
     importlib.invalidate_caches()
 
 
-def install(folder, dist: str) -> None:
-    """A distribution with an entry point in the group lrdsl, as pip writes it."""
+def install(folder, dist: str, group: str = "lrdsl") -> None:
+    """A distribution with an entry point in ``group``, as pip writes it."""
     info = folder / f"{dist}-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[lrdsl]\nnodes = some_module\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\nnodes = some_module\n")
     importlib.invalidate_caches()
+
+
+def settle(*paths, at: float = AN_HOUR_AGO) -> None:
+    """Set the modification time of ``paths`` to ``at`` (by default the same instant for every call)."""
+    for path in paths:
+        os.utime(path, (at, at))
 
 
 def scanning_fails(monkeypatch):
@@ -92,3 +98,15 @@ def test_a_cache_folder_that_cannot_be_made_is_no_error(site, tmp_path, monkeypa
     monkeypatch.setenv("LRDSL_CACHE_DIR", str(blocked / "cache"))
     assert plugins._entry_points() == []
     assert usercache.read_text(plugins._note_name()) is None
+
+
+def test_an_entry_point_added_in_place_to_a_distribution_invalidates_the_note(site):
+    install(site, "console_dist", group="console_scripts")
+    entry_points = site / "console_dist-1.0.dist-info" / "entry_points.txt"
+    settle(site, entry_points.parent, entry_points)
+    assert plugins._entry_points() == []  # noted
+    entry_points.write_text("[lrdsl]\nnodes = some_module\n")  # rewritten in place: no folder changes
+    settle(site, entry_points.parent)  # the folders' times as before
+    settle(entry_points, at=AN_HOUR_AGO + 60)
+    importlib.invalidate_caches()
+    assert [ep.name for ep in plugins._entry_points()] == ["nodes"]
