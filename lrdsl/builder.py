@@ -5,7 +5,7 @@ the first expression is parsed, not when lrdsl is imported (:func:`lrdsl.parser.
 from __future__ import annotations
 
 import math
-from typing import List, Tuple
+from typing import List, Set, Tuple
 
 from lark import Token, Transformer, v_args
 
@@ -118,13 +118,15 @@ class ASTBuilder(Transformer):
     def call(self, name, *arguments):
         args: List[ast.Expr] = []
         kwargs: List[Tuple[str, ast.Expr]] = []
+        given: Set[str] = set()  # the keywords so far
         for argument in arguments:
             if argument is None:
                 continue
             if isinstance(argument, _Keyword):
                 key, value, where = argument
-                if key in (k for k, _ in kwargs):
+                if key in given:
                     raise Located(f"argument {key!r} given twice in {name}(...)", where)
+                given.add(key)
                 kwargs.append((key, value))
             elif kwargs:
                 raise Located(f"positional argument after keyword arguments in {name}(...)", _position(name))

@@ -15,13 +15,14 @@ lrdsl --version
 
 Messages speak the command line's words: where the library says ``pass total=``, the command
 says ``--total`` (:func:`cli_words`).
+
+Each command imports what only it needs (the plotter, the converters, the server, the search)
+when it runs, so that ``lrdsl --help`` and the light commands start fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import shutil
 import sys
@@ -29,18 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, listing, plotting
+from . import __version__, listing
 from .cliwords import cli_words, option
-from .convert import from_file
 from .errors import LRDSLError
-from .explain import explain
 from .lint import lint, restarts
 from .parser import parse
 from .plugins import default_registry
 from .schedule import compile_schedule
-from .search import check as search_check
-from .search import sweep, sweep_config
-from .serve import server as playground
 from .templates import distributions, variable_templates
 from .textplot import MARKERS, render
 from .updates import steps
@@ -237,6 +233,14 @@ def cmd_plot(args) -> None:
     _print_keys(scheds, unit, name, points, marks, every_mark, labels)
     if args.csv:
         print(f"wrote {_write_csv(args.csv, points, scheds, values, name, second)}")
+    if args.png or args.svg:
+        _save_charts(args, scheds, unit, points, values, marks, second)
+
+
+def _save_charts(args, scheds, unit: str, points, values, marks, second) -> None:
+    """The chart as PNG and/or SVG files (--png, --svg; matplotlib)."""
+    from . import plotting
+
     for fmt in ("png", "svg"):
         path = getattr(args, fmt)
         if path:
@@ -260,6 +264,8 @@ def _print_keys(scheds, unit, name, points, marks, every_mark, labels) -> None:
 
 def _write_csv(path: str, points, scheds, values, name: str, second) -> Path:
     """The numbers drawn, one row per point: the counter (and the second one), then each schedule."""
+    import csv
+
     target = Path(path)
     header = [name] + ([COUNTERS[second[0]][2]] if second else []) + [s.expression for s in scheds]
     try:
@@ -287,6 +293,8 @@ def _points(text: str):
 
 
 def cmd_eval(args) -> None:
+    import json
+
     sched = _compile(args, args.expression)
     points = _points(args.at)
     unit = args.by
@@ -311,6 +319,8 @@ def cmd_check(args) -> int:
     """Compile, print the canonical form, and lint against the run: exit 0 when clean (or only
     warnings without --strict), 1 on warnings with --strict, 2 on errors. A search template is
     checked by lrdsl.search.check and its dimensions listed."""
+    import json
+
     variables = dict(args.var)
     if distributions(parse(args.expression)) or any(True for _ in variable_templates(variables)):
         return _check_template(args, variables)
@@ -341,6 +351,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_explain(args) -> None:
+    import json
+
     if args.checkpoint is None and args.expression is None:
         raise LRDSLError("lrdsl explain: give a schedule (TEXT) or --checkpoint FILE")
     if args.checkpoint is not None:
@@ -352,13 +364,19 @@ def cmd_explain(args) -> None:
                 "lrdsl explain --checkpoint: the checkpoint holds its schedule and options; give it alone "
                 f"(got {', '.join(['TEXT'] * (args.expression is not None) + given)})"
             )
+        from .explain import explain
+
         explanation = explain(state=_read_checkpoint(args.checkpoint))
     else:
+        from .explain import explain
+
         explanation = explain(_compile(args, args.expression))
     print(json.dumps(explanation.as_dict()) if args.json else explanation)
 
 
 def _read_checkpoint(path: str):
+    import json
+
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -371,6 +389,10 @@ def _read_checkpoint(path: str):
 
 
 def _check_template(args, variables) -> int:
+    import json
+
+    from .search import check as search_check
+
     given = {"base": args.base, "steps_per_epoch": args.steps_per_epoch, "total": args.total}
     given.update(tokens_per_step=args.tokens_per_step, samples_per_step=args.samples_per_step)
     found, compiled = search_check(args.expression, variables, **{k: v for k, v in given.items() if v is not None})
@@ -409,6 +431,8 @@ def _check_template(args, variables) -> int:
 
 def cmd_sweep(args) -> int:
     """Run an Optuna study of the config's template (lrdsl.search.sweep)."""
+    from .search import sweep, sweep_config
+
     config = sweep_config.load(args.config).with_overrides(storage=args.storage, n_trials=args.n_trials)
     return sweep.run(config, workers=args.workers, plot=args.plot, top=args.top)
 
@@ -428,10 +452,14 @@ def cmd_nodes(args) -> None:
 
 def cmd_convert(args) -> None:
     """Print the lrdsl string of a peer's JSON scheduler config (DeepSpeed, Keras, HF)."""
+    from .convert import from_file
+
     print(from_file(args.file))
 
 
 def cmd_serve(args) -> None:
+    from .serve import server as playground
+
     playground.serve(args.host, args.port, open_browser=args.open)
 
 

@@ -6,7 +6,6 @@ expected, and (for names) the closest valid ones.
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterable
 
 
@@ -101,6 +100,8 @@ def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """The candidates closest to ``name``, best first: the same name in another case (``t`` for
     ``T``, ``ADAM`` for ``adam``), the lrdsl name of a peer's word (:data:`PEER_WORDS`), then the
     nearest in spelling."""
+    import difflib  # only when a name is wrong: importing lrdsl does not import it
+
     strings = sorted({c for c in candidates if isinstance(c, str)})
     text = str(name)
     first = [c for c in strings if c.lower() == text.lower() and c != text]

@@ -16,27 +16,36 @@ built-in is a bug and raises; a broken third-party plugin never takes the librar
 Users turn entry-point loading off with ``LRDSL_NO_PLUGINS=1`` or block distributions with
 ``LRDSL_BLOCK_PLUGINS=dist1,dist2`` (distribution or entry-point names); in Python,
 :func:`configure_plugins` does the same and overrides the environment.
+
+pluggy and :mod:`importlib.metadata` are imported when plugins are loaded, not with lrdsl. Reading
+the entry points means reading every installed distribution (10-20 ms); when there is none in
+the group ``lrdsl``, the user cache (:mod:`lrdsl.usercache`) notes it with the modification
+times of the folders of ``sys.path`` and of their distributions' ``entry_points.txt``, and the
+next process that finds them unchanged skips the reading (:func:`_entry_points`).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata
 import os
 import re
+import sys
+import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypedDict
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypedDict
 
-import pluggy
-
-from . import hookspecs
+from . import usercache
 from .errors import PluginError, did_you_mean
 from .guard import FAILURES, failure, fenced
-from .hookspecs import hookimpl  # noqa: F401  (lrdsl.plugins.hookimpl, as before)
 from .registry import NameClashError, Registry, withdrawn_reason
 from .specs import spec_of
+
+if TYPE_CHECKING:
+    import importlib.metadata
+
+    import pluggy
 
 BUILTIN_PLUGINS = (
     "lrdsl.builtin.functions",
@@ -49,6 +58,8 @@ ENTRY_POINT_GROUP = "lrdsl"
 ENV_NO_PLUGINS = "LRDSL_NO_PLUGINS"
 ENV_BLOCK_PLUGINS = "LRDSL_BLOCK_PLUGINS"
 _FALSE = ("", "0", "false", "no", "off")
+NO_ENTRY_POINTS = "no-entry-points"  # the user-cache files noting sys.path folders without any start so
+SETTLED_SECONDS = 2.0  # a folder changed more recently may still be changing: never noted
 
 
 class LRDSLPluginWarning(UserWarning):
@@ -133,6 +144,8 @@ class LoadedPlugins:
         self._check_hooks(plugin, name, source)
 
     def _check_hooks(self, plugin, name: str, source: str) -> None:
+        from . import hookspecs
+
         callers = self.manager.get_hookcallers(plugin) or []
         known = [n for n in dir(hookspecs) if n.startswith("lrdsl_")]
         for caller in callers:
@@ -147,13 +160,76 @@ class LoadedPlugins:
 
 
 def _entry_points() -> List[importlib.metadata.EntryPoint]:
+    """The entry points of the group ``lrdsl``, each once, sorted by distribution and name.
+
+    Skipped (no entry point) when the user cache notes none for these ``sys.path`` folders as
+    they are now (:func:`_path_folders`): installing or removing a distribution changes its
+    folder's modification time (which is how :mod:`importlib.metadata` itself tells that its own
+    cache is stale), and rewriting a distribution's entry points changes its ``entry_points.txt``'s."""
+    folders = _path_folders()
+    if folders is not None and usercache.read_text(_note_name()) == folders:
+        return []
+    import importlib.metadata
+
     seen, unique = set(), []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         key = (_dist_name(ep), ep.name, ep.value)
         if key not in seen:  # the same distribution twice on sys.path
             seen.add(key)
             unique.append(ep)
+    if not unique and folders is not None:
+        usercache.write_text(_note_name(), folders)
     return sorted(unique, key=lambda ep: (normalise(_dist_name(ep)), ep.name))
+
+
+def _note_name() -> str:
+    """The note's file name: one per interpreter and ``sys.path`` after its first entry (the
+    script's folder or the working folder, which is checked but would make a file per folder)."""
+    import zlib
+
+    key = "\n".join([sys.executable, *sys.path[1:]]).encode("utf-8", "surrogateescape")
+    return f"{NO_ENTRY_POINTS}-{zlib.crc32(key):08x}"
+
+
+def _path_folders() -> Optional[str]:
+    """What the installed distributions' entry points depend on, one line each: every ``sys.path``
+    folder and every ``*.dist-info``/``*.egg-info`` in it, with the modification time (ns) of
+    the folder and of its ``entry_points.txt`` (-1: none). None when that cannot vouch for them:
+    a finder other than the standard path finder reports distributions, or a file or folder
+    changed in the last :data:`SETTLED_SECONDS` (it may change again within the same timestamp)."""
+    import importlib.machinery
+
+    if any(
+        getattr(finder, "find_distributions", None) is not None and finder is not importlib.machinery.PathFinder
+        for finder in sys.meta_path
+    ):
+        return None
+    lines, settled = [sys.prefix], (time.time() - SETTLED_SECONDS) * 1e9
+    for entry in sys.path:
+        folder = os.path.abspath(entry or ".")
+        stamps = [(folder, _modified(folder))]
+        stamps += [(name, _modified(os.path.join(folder, name, "entry_points.txt"))) for name in _metadata(folder)]
+        if any(modified > settled for _, modified in stamps):
+            return None
+        lines += [f"{modified} {name}" for name, modified in stamps]
+    return "\n".join(lines)
+
+
+def _metadata(folder: str) -> List[str]:
+    """The names of the distributions' metadata folders in ``folder`` (none if it is not a folder)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if e.name.endswith((".dist-info", ".egg-info")))
+    except OSError:
+        return []
+
+
+def _modified(path: str) -> int:
+    """The modification time of ``path`` in ns, -1 when it is not there."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
@@ -165,6 +241,10 @@ def load_plugins(
     policy: Optional[PluginPolicy] = None, plugins: Optional[Mapping[str, object]] = None
 ) -> LoadedPlugins:
     """The built-in plugins, then ``plugins`` (source name -> module or object), then entry points."""
+    import pluggy
+
+    from . import hookspecs
+
     policy = plugin_policy() if policy is None else policy
     manager = pluggy.PluginManager("lrdsl")
     manager.add_hookspecs(hookspecs)
@@ -258,6 +338,15 @@ def build_registry(
         for spec in _hook_specs(impl, source):
             _add(registry, spec, source)
     return registry
+
+
+def __getattr__(name: str) -> Any:
+    """``lrdsl.plugins.hookimpl`` (the marker of :mod:`lrdsl.hookspecs`), as before pluggy was deferred."""
+    if name != "hookimpl":
+        raise AttributeError(f"module 'lrdsl.plugins' has no attribute {name!r}")
+    from .hookspecs import hookimpl
+
+    return hookimpl
 
 
 @functools.cache

@@ -44,7 +44,9 @@ class Registry:
         Raises :class:`PluginError` if it is not a node and :class:`NameClashError` if any of its
         names is taken (or withdrawn); then nothing is registered.
         """
-        spec = spec_of(node).with_source(source)
+        spec = spec_of(node)
+        if spec.source != source:  # a spec of that source already is not copied (and validated) again
+            spec = spec.with_source(source)
         for name in spec.names:
             if name in self._by_name:
                 raise NameClashError(name, source, self._by_name[name], (self._by_name[name].source,))

@@ -18,9 +18,20 @@ from typing import Dict, List, Set, Tuple
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lrdsl"
 
+SUBCOMMAND = "each subcommand imports what only it needs when it runs (--help stays fast)"
 DEFERRED = {
     ("lrdsl.ast", "lrdsl.printer"): "Expr.__str__ prints through the printer, which reads the AST",
     ("lrdsl.parser", "lrdsl.builder"): "the builder subclasses lark's Transformer: lark loads with the first parse",
+    ("lrdsl", "lrdsl.optim.optimizer"): "lrdsl.optimizer loads the optimizers on first use (PEP 562)",
+    ("lrdsl", "lrdsl.hookspecs"): "lrdsl.hookimpl loads pluggy on first use (PEP 562)",
+    ("lrdsl.plugins", "lrdsl.hookspecs"): "pluggy loads with the plugins, not with lrdsl",
+    ("lrdsl.cli", "lrdsl.explain"): SUBCOMMAND,
+    ("lrdsl.cli", "lrdsl.plotting"): "only --png/--svg draw with matplotlib",
+    ("lrdsl.cli", "lrdsl.convert"): SUBCOMMAND,
+    ("lrdsl.cli", "lrdsl.serve.server"): SUBCOMMAND,
+    ("lrdsl.cli", "lrdsl.search.check"): SUBCOMMAND,
+    ("lrdsl.cli", "lrdsl.search.sweep"): SUBCOMMAND,
+    ("lrdsl.cli", "lrdsl.search.sweep_config"): SUBCOMMAND,
 }
 
 

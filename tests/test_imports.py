@@ -57,3 +57,31 @@ def test_every_module_imports_on_its_own():
         if process.wait(timeout=120) != 0
     }
     assert not failed and len(running) >= 40, failed
+
+
+def _imported_by(code: str) -> set:
+    """The modules that ``code`` imports in a fresh interpreter, beyond those the interpreter starts with."""
+    probe = f"import sys; before = set(sys.modules)\n{code}\nprint('\\n'.join(sorted(set(sys.modules) - before)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_import_lrdsl_leaves_the_plugins_the_parser_and_the_optimizers_for_later():
+    imported = _imported_by("import lrdsl")
+    assert "lrdsl.schedule" in imported  # the probe sees the package's imports
+    assert not imported & {"pluggy", "importlib.metadata", "lark", "lrdsl.optim", "lrdsl.hookspecs"}
+
+
+def test_the_cli_imports_a_subcommands_modules_only_when_it_runs():
+    imported = _imported_by("import lrdsl.cli; lrdsl.cli.build_parser().format_help()")
+    assert "lrdsl.cli" in imported
+    heavy = {"lrdsl.serve", "lrdsl.search", "lrdsl.convert", "lrdsl.explain", "lrdsl.plotting", "lrdsl.optim"}
+    assert not imported & heavy

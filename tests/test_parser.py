@@ -24,8 +24,10 @@ from lrdsl.ast import (
     String,
     TupleExpr,
     Variable,
+    depth,
 )
 from lrdsl.errors import LRDSLSyntaxError
+from lrdsl.parser import MAX_DEPTH
 
 FIXTURE = Path(__file__).parent / "fixtures" / "roundtrip.txt"
 
@@ -239,3 +241,9 @@ def test_a_cache_folder_that_cannot_be_made_or_read_is_no_error(tmp_path):
         table.write_bytes(b"garbage")
     done = _parse_in_a_fresh_process(str(corrupt))
     assert done.returncode == 0 and done.stdout == "warmup(T=5) then cosine(T=95)\n", done.stderr
+
+
+def test_the_depth_limit_is_exact():
+    deepest = "-(" * (MAX_DEPTH - 1) + "x" + ")" * (MAX_DEPTH - 1)  # a Neg per level, then the name
+    assert depth(parse(deepest)) == MAX_DEPTH
+    assert "nested too deeply" in _rejected("-(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH)
