@@ -1,0 +1,352 @@
+"""Contract violations the fuzz suite found, each reduced to a plain test (no hypothesis).
+
+Each test says what happened and what the contract (tests/fuzz/contract.py: a value or an
+LRDSLError, within 1 s; a failed operation changes nothing) expects instead. A test fails
+until the library is fixed; none is marked skip or xfail. The open ones are listed in
+``contract.KNOWN`` (so that the fuzz tests count them and go on, instead of failing a second
+time on them); the first five are fixed and stay as regression tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrdsl
+import lrdsl.config
+from lrdsl.authoring import Built, built_schedule_node, optimizer_node, schedule_node
+from lrdsl.plugins import build_registry
+
+from . import contract
+from .contract import KNOWN, attempt, check_agree
+from .strategies import Exploding, IntSubclass, aliased, aliased_dict, deep_dict
+
+TARGET = "regression"
+
+
+@pytest.fixture(autouse=True)
+def strict(monkeypatch):
+    """Here a known violation fails: these tests are where it is carried."""
+    monkeypatch.setattr(contract, "REPORT_KNOWN", False)
+
+
+def test_non_ascii_digit_runs_over_4300_digits_are_a_syntax_error():
+    """'١' * 4301 (Arabic-Indic digits match the grammar's \\d) escaped as Python's ValueError
+    "Exceeds the limit (4300 digits) for integer string conversion": the 400-character literal
+    cap counts only [0-9.]. Expected: LRDSLSyntaxError, as for '1' * 401."""
+    outcome = attempt(TARGET, "parse", lambda: lrdsl.parse("١" * 4301), "'١' * 4301")
+    assert isinstance(outcome.error, lrdsl.errors.LRDSLSyntaxError)
+
+
+def test_an_integer_beyond_uint64_is_taken_by_both_evaluators_or_by_neither():
+    """sched(2**64) gives a value (the counter becomes float(2**64)), but sched.values([2**64]) raises
+    LRDSLError "the iterations must be real numbers, got objects" (NumPy makes an object array of a
+    Python int above 2**64 - 1). Expected: the same outcome both ways (sched(i) and values([i]) agree,
+    docs/language.md §4.1, §9.2), here the value, as for 2**63."""
+    sched = lrdsl.compile("warmup(T=5) then cosine(T=95, end=1e-5)")
+    scalar = attempt(TARGET, "sched(2**64)", lambda: sched(2**64), 2**64)
+    array = attempt(TARGET, "values([2**64])", lambda: sched.values([2**64]), 2**64)
+    check_agree(TARGET, scalar, array, "at iteration 2**64")
+
+
+def test_an_epoch_beyond_the_float_range_in_iterations_is_an_evaluation_error_both_ways():
+    """With steps_per_epoch=1e300, sched(epoch=1e10) raised OverflowError ("cannot convert float
+    infinity to integer", in lrdsl.exact.to_iterations) and sched.values(epochs=[1e10]) returned
+    [0.0] with two NumPy RuntimeWarnings (overflow in multiply, invalid value in subtract).
+    Expected: an EvaluationError both ways ("the epoch ... is too large for this schedule's clock")."""
+    sched = lrdsl.compile("cosine(T=10)", steps_per_epoch=1e300)
+    scalar = attempt(TARGET, "sched(epoch=1e10)", lambda: sched(epoch=1e10), 1e10)
+    array = attempt(TARGET, "values(epochs=[1e10])", lambda: sched.values(epochs=[1e10]), 1e10)
+    assert isinstance(scalar.error, lrdsl.errors.EvaluationError)
+    assert isinstance(array.error, lrdsl.errors.EvaluationError)
+
+
+def test_values_over_arrays_of_more_than_32_dimensions_fail_with_an_lrdsl_error():
+    """sched.values(points) with points of 33 or more dimensions (NumPy allows 64) raised
+    RuntimeError "this function only supports up to 32 dimensions but the array has 33." where
+    a point or a value is bad: ``t.flat[...]`` in lrdsl.counters.counters (a negative point) and in
+    Schedule.values (a negative value). Expected: the EvaluationError those paths mean to raise
+    (or an LRDSLError refusing such arrays)."""
+    sched = lrdsl.compile("1 / (it - 7)")  # negative before iteration 7
+    bad_value = attempt(TARGET, "values", lambda: sched.values(np.zeros((1,) * 33)), "np.zeros((1,) * 33)")
+    assert isinstance(bad_value.error, lrdsl.LRDSLError)
+    bad_point = attempt(TARGET, "values", lambda: sched.values(np.full((1,) * 33, -1.0)), "np.full((1,) * 33, -1.0)")
+    assert isinstance(bad_point.error, lrdsl.LRDSLError)
+
+
+class _IntWithoutFloat(int):
+    def __float__(self):
+        raise ValueError("no float")
+
+
+def test_an_int_subclass_is_read_the_same_way_by_both_evaluators():
+    """Minor. For an int subclass whose __float__ raises, sched(x) refuses the counter ("the iteration
+    must be a number") while sched.values([x]) reads it through NumPy (as the int 3) and gives a
+    value. Expected: the same outcome both ways, e.g. by reading integers with operator.index."""
+    sched = lrdsl.compile("warmup(T=5) then cosine(T=95, end=1e-5)")
+    x = _IntWithoutFloat(3)
+    check_agree(
+        TARGET,
+        attempt(TARGET, "sched", lambda: sched(x), x),
+        attempt(TARGET, "values", lambda: sched.values([x]), x),
+        "x = 3",
+    )
+
+
+# -- open: listed in contract.KNOWN ----------------------------------------------------------------
+
+
+def test_an_unprintable_argument_is_described_within_a_second_without_raising():
+    """lrdsl.text.describe (used by every "..., got <value>" message) runs repr() on what the user
+    passed: sched({"a": {"a": ...}}) 100,000 levels deep raised RecursionError, an aliased dict of
+    2**60 leaves (60 shared levels) spent unbounded time in repr, and an object whose __repr__
+    raises let that exception (here RuntimeError) escape; the same from Schedule, plateau and
+    Optimizer load_state_dict (via lrdsl.schema). Expected: the LRDSLError the input deserves
+    ("the iteration must be a number, got ..."), within 1 s, describing the value with a bounded
+    repr (reprlib, or the type and size only) that never raises."""
+    sched = lrdsl.compile("cosine(T=10)")
+    for shown, make in [
+        ("deep_dict(100_000)", lambda: deep_dict(100_000)),
+        ("aliased_dict(60)", lambda: aliased_dict(60)),
+    ]:
+        outcome = attempt(TARGET, "sched(x)", lambda make=make: sched(make()), shown)
+        assert isinstance(outcome.error, lrdsl.LRDSLError)
+    outcome = attempt(TARGET, "sched(x)", lambda: sched(Exploding()), "Exploding()")
+    assert isinstance(outcome.error, lrdsl.LRDSLError)
+    state = sched.state_dict()
+    state["position"] = deep_dict(100_000)
+    outcome = attempt(TARGET, "load_state_dict", lambda: sched.load_state_dict(state), "a 100,000-deep position")
+    assert isinstance(outcome.error, lrdsl.LRDSLError)
+
+
+def test_a_counter_of_more_than_4300_digits_is_an_evaluation_error():
+    """sched(10**5000) raised ValueError "Exceeds the limit (4300 digits) for integer string
+    conversion": lrdsl.counters.counter formats str(point)[:12] for its "too large for a float"
+    message. Expected: that EvaluationError (describe the int by its size, as lrdsl.text.describe
+    does for ints of more than 256 bits)."""
+    sched = lrdsl.compile("cosine(T=10)")
+    outcome = attempt(TARGET, "sched(10**5000)", lambda: sched(10**5000), "10**5000")
+    assert isinstance(outcome.error, lrdsl.errors.EvaluationError)
+
+
+def test_a_saved_number_whose_float_raises_is_refused_with_an_lrdsl_error():
+    """Schedule.load_state_dict with the position's time an int subclass whose __float__ raises
+    ValueError let that ValueError escape from lrdsl.schema.Number.check (float(value) catches only
+    OverflowError). Expected: the state is refused with an LRDSLError naming the entry, and the
+    schedule is unchanged."""
+    sched = lrdsl.compile("cosine(T=10)")
+    sched(3)
+    state = sched.state_dict()
+    state["position"]["time"] = IntSubclass(1)
+    before = sched.state_dict()
+    outcome = attempt(TARGET, "load_state_dict", lambda: sched.load_state_dict(state), "time=IntSubclass(1)")
+    assert isinstance(outcome.error, lrdsl.LRDSLError)
+    assert sched.state_dict() == before
+
+
+def test_every_known_violation_names_an_open_regression_test():
+    """contract.KNOWN stays in step with this file: each entry names a test here and a valid pattern."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    for name, pattern in KNOWN:
+        assert f"def {name}(" in source, f"contract.KNOWN names {name}, which is not a test in {__file__}"
+        re.compile(pattern)
+
+
+class _RefusingState:
+    """A plugin node's state whose report() raises before changing anything."""
+
+    def report(self, metric):
+        raise ValueError("this node takes no reports")
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+@built_schedule_node(stateful=True)
+def refusing(ctx):
+    """A timeless node whose state refuses every report."""
+    return Built(lambda xp, t: 0.5 + 0 * t, label="refusing()", states=(_RefusingState(),), timeless=True)
+
+
+class _RefusingPlugin:
+    @lrdsl.hookimpl
+    def lrdsl_nodes(self):
+        return [refusing]
+
+
+def test_a_failed_report_changes_no_node():
+    """Schedule.report(metric) feeds the metric-driven nodes one after another and keeps what the
+    first ones did when a later one fails: with "plateau(patience=0) * refusing()" (a plugin node
+    whose report raises, giving a PluginError), a failed report(0.5) still counted a report in the
+    plateau (and, after a worse metric, cut its value). Expected: a failed report changes no node
+    (save the nodes' states first and restore them on failure, as resume.rolled_back does for
+    loading); the same for Optimizer.report."""
+    registry = build_registry(entry_points=False, plugins={"refusing-plugin": _RefusingPlugin()})
+    sched = lrdsl.compile("plateau(patience=0) * refusing()", registry=registry)
+    before = sched.state_dict()
+    outcome = attempt(TARGET, "report", lambda: sched.report(0.5), "report(0.5)")
+    assert isinstance(outcome.error, lrdsl.errors.PluginError)
+    assert sched.state_dict() == before
+
+
+@schedule_node()
+def always_fails(xp, t, value: float = 0.5):
+    """A formula that raises whatever time it is given."""
+    raise TypeError("a bug in the plugin")
+
+
+@built_schedule_node()
+def wrong_shape(ctx):
+    """A built node whose formula returns two values whatever the points."""
+    return Built(lambda xp, t: np.ones(2), label="wrong_shape()")
+
+
+@optimizer_node()
+def huge_state(param, grad, state, lr: float = 0.1):
+    """An update rule that keeps an integer too large for a float in its state."""
+    param -= lr * grad
+    state["count"] = 10**400
+
+
+class _BuggyPlugin:
+    @lrdsl.hookimpl
+    def lrdsl_nodes(self):
+        return [always_fails, wrong_shape, huge_state]
+
+
+def buggy_registry():
+    return build_registry(entry_points=False, plugins={"buggy-plugin": _BuggyPlugin()})
+
+
+def test_a_failing_phase_not_reached_fails_neither_evaluator():
+    """With "warmup(T=3) then always_fails()" (a plugin formula that raises), sched(0) is 0.0 (only the
+    warmup is evaluated), but sched.values([0]) raises PluginError: the vectorised evaluator calls
+    the second phase's formula although no point lies in it. Expected: both evaluators agree at
+    every point (docs/language.md §4.1, §9.2): evaluate a phase only over its own points (skip a
+    phase with none), so that values([0]) is [0.0], and both raise at iteration 3 and later."""
+    sched = lrdsl.compile("warmup(T=3) then always_fails()", registry=buggy_registry())
+    for i in (0, 3):
+        check_agree(
+            TARGET,
+            attempt(TARGET, "sched(i)", lambda i=i: sched(i), i),
+            attempt(TARGET, "values([i])", lambda i=i: sched.values([i]), i),
+            f"iteration {i}",
+        )
+
+
+def test_a_built_formula_of_the_wrong_shape_is_a_plugin_error():
+    """A built node whose formula returns np.ones(2) for one point: sched(0) is a PluginError
+    ("returned a float64 array of shape (2,), not a number"), but sched.values([0]) raised NumPy's
+    ValueError "operands could not be broadcast together" (lrdsl/schedule.py, values). Expected: a
+    PluginError naming the plugin and node, saying the shape expected and the shape returned."""
+    sched = lrdsl.compile("wrong_shape()", registry=buggy_registry())
+    outcome = attempt(TARGET, "values([0])", lambda: sched.values([0]), "values([0])")
+    assert isinstance(outcome.error, lrdsl.errors.PluginError)
+
+
+def test_an_update_rule_keeping_a_huge_int_is_a_plugin_error():
+    """An optimizer node whose update rule stores state["count"] = 10**400: step() raised TypeError
+    "ufunc 'isfinite' not supported for the input types" from lrdsl.guard.malformed. Expected: a
+    PluginError naming the plugin, the node and the state entry, with parameters and state as
+    they were before the step."""
+    params = [np.ones(3)]
+    opt = lrdsl.optimizer("huge_state()", params, registry=buggy_registry())
+    outcome = attempt(TARGET, "step", lambda: opt.step([np.ones(3)]), "step")
+    assert isinstance(outcome.error, lrdsl.errors.PluginError)
+    assert params[0].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_config_integer_of_more_than_4300_digits_is_a_config_error(tmp_path):
+    """A TOML or YAML document with an integer of 5,000 digits (x = 111...1) made
+    lrdsl.config.load_document raise ValueError "Exceeds the limit (4300 digits) for integer string
+    conversion" (from tomllib and from PyYAML's int constructor, in lrdsl/config.py _parse). Expected:
+    a ConfigError naming the file (and the key, where the parser tells it)."""
+    for suffix, text in [(".toml", "x = " + "1" * 5000 + "\n"), (".yaml", "x: " + "1" * 5000 + "\n")]:
+        path = tmp_path / f"huge{suffix}"
+        path.write_text(text, encoding="utf-8")
+        outcome = attempt(TARGET, "load_document", lambda path=path: lrdsl.config.load_document(str(path)), path)
+        assert isinstance(outcome.error, lrdsl.config.ConfigError)
+
+
+def test_a_config_path_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    """lrdsl.config.load_document on a named pipe (os.mkfifo, e.g. a crafted path or /dev/stdin)
+    blocked in open() until a writer came: forever. Expected: a ConfigError at once ("... is not a
+    regular file"), checked with os.stat before opening."""
+    path = tmp_path / "pipe.json"
+    os.mkfifo(path)
+    outcome = attempt(TARGET, "load_document", lambda: lrdsl.config.load_document(str(path)), path)
+    assert isinstance(outcome.error, lrdsl.config.ConfigError)
+
+
+class _RaisingMapping(dict):
+    """A mapping whose iteration and item access raise (a misbehaving ``variables=`` table)."""
+
+    def __iter__(self):
+        raise RuntimeError("iter")
+
+    def __getitem__(self, key):
+        raise RuntimeError("getitem")
+
+    def __len__(self):
+        raise RuntimeError("len")
+
+
+def test_a_variables_argument_is_checked_and_shown_within_a_second_by_compile_and_optimizer():
+    """lrdsl.compile checks variables= in lrdsl/schedule.py _variables, but shows the refused value with
+    an unbounded f"{variables!r:.80}" (RecursionError for {1: a 100,000-deep dict}, ValueError for
+    {1: 10**5000}, unbounded time for an aliased list of 2**60 leaves) and iterates and copies a
+    mapping whose methods raise (RuntimeError escapes); a variable of 10**5000 used as $x raised
+    ValueError in lrdsl/binding.py _value_tree; lrdsl.optimizer (lrdsl/optim/expression.py
+    parse_optimizer) does not check variables= at all: dict(variables) raised TypeError for 5,
+    ValueError for "x=1", and a non-string name gave TypeError in binding.py. Expected: an
+    LRDSLError within 1 s for each, naming what was wrong with a bounded description."""
+    cases = [
+        ({1: deep_dict(100_000)}, "{1: deep_dict(100_000)}"),
+        ({1: 10**5000}, "{1: 10**5000}"),
+        (aliased_dict(60), "aliased_dict(60)"),
+        (_RaisingMapping(x=1), "a mapping whose methods raise"),
+        ({"x": 10**5000}, "{'x': 10**5000}"),
+        (5, "5"),
+        ("x=1", "'x=1'"),
+        ({1: "x"}, "{1: 'x'}"),
+    ]
+    for variables, shown in cases:
+        compiled = attempt(TARGET, "compile", lambda v=variables: lrdsl.compile("$x", variables=v), shown)
+        assert not compiled.ok, shown
+        made = attempt(
+            TARGET, "optimizer", lambda v=variables: lrdsl.optimizer("adam(lr=$x)", [np.ones(2)], variables=v), shown
+        )
+        assert not made.ok, shown
+
+
+def test_a_recursive_variables_table_never_makes_a_checkpoint_that_is_not_plain_data():
+    """lrdsl.compile("$x", variables=table) with table = {"x": 0.1, "self": table} compiles, and its
+    state_dict() holds the whole table, cycle included: json.dumps raises "Circular reference
+    detected", so the checkpoint cannot be written. Expected: variables are plain data (numbers,
+    strings, lists of them, tables of them) and a cycle is refused with an LRDSLError naming the
+    variable; or only the variables the expression uses are saved."""
+    table: dict = {"x": 0.1}
+    table["self"] = table
+    compiled = attempt(TARGET, "compile", lambda: lrdsl.compile("$x", variables=table), "a recursive table")
+    if compiled.ok:
+        state = compiled.value.state_dict()
+        encoded = attempt(TARGET, "json", lambda: json.dumps(state), "state_dict()")
+        assert encoded.ok, encoded.describe()
+
+
+def test_values_over_an_aliased_nested_list_is_refused_within_a_second():
+    """Minor. sched.values(x) with x = [a, a], a = [b, b], ... 60 levels (a list of 2**60 leaves built
+    from 60 shared lists) spent 20+ s in np.asarray (lrdsl/counters.py counters) before an
+    LRDSLError. Expected: refused within 1 s, e.g. by counting the leaves of a nested list
+    with a budget (or refusing nested lists deeper than NumPy's 64 dimensions) before np.asarray."""
+    sched = lrdsl.compile("cosine(T=10)")
+    outcome = attempt(TARGET, "values", lambda: sched.values(aliased(60)), "aliased(60)")
+    assert isinstance(outcome.error, lrdsl.LRDSLError)
