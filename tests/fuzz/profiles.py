@@ -1,12 +1,13 @@
 """How long the fuzz suite runs: two hypothesis profiles, chosen by ``LRDSL_FUZZ``.
 
-- ``short`` (the default, what CI runs): the whole ``tests/fuzz`` directory takes about a
-  minute on a 2-core machine. ``derandomize=True`` and no example database: CI runs the same
+- ``short`` (the default, what CI runs): the whole ``tests/fuzz`` directory takes about 80 s
+  on the project's shared 2-core machine. ``derandomize=True`` and no example database: CI runs the same
   inputs at every commit, so a red build always comes from the change under test, never from
   a new random draw; what the long runs find is kept as plain regression tests
   (``test_regressions.py``) instead.
-- ``long`` (``LRDSL_FUZZ=long``): :data:`LONG_FACTOR` times as many examples per test (about
-  half an hour), random, with hypothesis' example database in ``.hypothesis/``, so a failure
+- ``long`` (``LRDSL_FUZZ=long``): :data:`LONG_FACTOR` (``LRDSL_FUZZ_FACTOR``, default 30)
+  times as many examples per test (about half an hour; a factor of 6 took five minutes), random,
+  with hypothesis' example database in ``.hypothesis/``, so a failure
   found once replays on the next run until it is fixed.
 
 The profiles are registered as ``lrdsl-fuzz-short`` and ``lrdsl-fuzz-long`` but never
