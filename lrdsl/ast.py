@@ -165,6 +165,45 @@ class BinOp(Expr):
         yield self.right
 
 
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    """``left op right`` with ``op`` one of ``< <= > >= == !=``: a condition (docs/language.md §7.3)."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    def children(self):
+        yield self.left
+        yield self.right
+
+
+@dataclass(frozen=True)
+class Logic(Expr):
+    """``left and right``, ``left or right``: conditions combined."""
+
+    op: str  # "and" or "or"
+    left: Expr
+    right: Expr
+
+    def children(self):
+        yield self.left
+        yield self.right
+
+
+@dataclass(frozen=True)
+class Not(Expr):
+    """``not operand``: a condition negated."""
+
+    operand: Expr
+
+    def children(self):
+        yield self.operand
+
+
 @dataclass(frozen=True)
 class Phase(Expr):
     """One phase of a sequence: ``body`` or ``body for length``."""

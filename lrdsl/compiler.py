@@ -17,13 +17,16 @@ from . import ast, curves
 from .binding import Binder, label, variable_tree
 from .built import Built, SubSchedule
 from .clock import FACTORS
-from .context import Context, located
+from .conditions import compile_where
+from .context import Context, located, positioned
 from .errors import EvaluationError, ParameterError, PhaseError, UnitError, UnknownNameError, did_you_mean
 from .exact import fraction
 from .printer import to_text
+from .recurrence import compile_recur
+from .recurrence import identifier as recurrence_identifier
 from .scalarmath import SCALAR
 from .specs import FunctionSpec, ScheduleSpec
-from .vocabulary import IDENTIFIERS, UNIT_WORDS
+from .vocabulary import IDENTIFIERS, RECURRENCE_IDENTIFIERS, UNIT_WORDS
 
 
 class _Lazy:
@@ -40,7 +43,13 @@ class _Lazy:
 
 
 def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
-    """A numeric expression as a Curve of local time."""
+    """A numeric expression as a Curve of local time; an error is placed at the innermost node
+    with a position."""
+    with positioned(node, inside=isinstance(node, ast.Variable)):
+        return _compile_expr(node, ctx)
+
+
+def _compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
     if isinstance(node, ast.Number):
         return curves.constant(float(node.value), node)
     if isinstance(node, ast.Call):
@@ -59,6 +68,11 @@ def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
         raise ParameterError(
             f"a duration ({to_text(node)}) is only allowed as a length: a node's duration parameter or after 'for'"
         )
+    if isinstance(node, (ast.Compare, ast.Logic, ast.Not)):
+        raise ParameterError(
+            f"a condition ({label(node)}) is not a number; it is only allowed as the first argument of "
+            "where(condition, a, b)"
+        )
     raise ParameterError(f"{_what(node)} ({label(node)}) is only allowed as a parameter value")
 
 
@@ -69,7 +83,11 @@ def _what(node: ast.Expr) -> str:
 
 
 def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
-    """A call of a schedule node or a function."""
+    """A call of a schedule node or a function, or of the forms ``where`` and ``recur``."""
+    if node.name == "where":
+        return compile_where(node, ctx, compile_expr)
+    if node.name == "recur":
+        return compile_recur(node, ctx, compile_expr, BINDER.length)
     spec = ctx.registry.get(
         node.name, kinds=("schedule", "function"), where=f"at {located(node)[2:-1]}: " if node.pos else ""
     )
@@ -136,9 +154,16 @@ def _identifier(node: ast.Name, ctx: Context) -> curves.Curve:
                 "to the phase, or pass total="
             )
         return curves.of_time(lambda t: fraction(SCALAR, t, length), lambda t, xp: fraction(xp, t, length), name)
+    if name in RECURRENCE_IDENTIFIERS:
+        return recurrence_identifier(node, ctx)
     if name == "inf":
         raise ParameterError(
             f"'inf'{located(node)} is only allowed where a count may be unbounded (e.g. repeat(x, times=inf))"
+        )
+    if name.lower() == "nan":
+        raise ParameterError(
+            f"'{name}'{located(node)}: there is no NaN in the language, since a learning rate must be a number; "
+            "write the value meant"
         )
     raise UnknownNameError(
         f"unknown identifier {name!r}{located(node)}"
@@ -171,6 +196,11 @@ BINDER = Binder(compile_expr, compile_sub)
 
 def natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
     """The length an expression has on its own (docs/language.md §6.3), or None."""
+    with positioned(node, inside=isinstance(node, ast.Variable)):
+        return _natural_length(node, ctx)
+
+
+def _natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
     if isinstance(node, ast.Phases):
         total = 0.0
         for phase in node.phases:
@@ -181,8 +211,10 @@ def natural_length(node: ast.Expr, ctx: Context) -> Optional[float]:
                 return None
             total += length
         return total
-    if isinstance(node, ast.Call):
-        spec = ctx.registry.get(node.name, where="")
+    if isinstance(node, ast.Call) and node.name == "recur":
+        return None  # a recurrence goes on while its phase lasts
+    if isinstance(node, ast.Call) and node.name != "where":
+        spec = ctx.registry.get(node.name, kinds=("schedule", "function"))
         if isinstance(spec, ScheduleSpec):
             bound = BINDER.arguments(node, spec)
             if spec.horizon and spec.horizon in bound:
@@ -203,42 +235,45 @@ def compile_phases(phases, ctx: Context, source) -> curves.Curve:
     compiled, start, base = [], 0.0, ctx.base
     count = len(phases)
     for number, phase in enumerate(phases, start=1):
-        last = number == count
-        phase_label = _Lazy(phase.body)
-        if number > 1 and ctx.phase_length is not None and start >= ctx.phase_length:
-            _unreachable(phases, number, start, ctx)
-            break
-        if phase.length is not None:
-            length = BINDER.length(phase.length, ctx, f"phase {number} ({phase_label}): for")
-            if length <= 0:
-                raise PhaseError(f"phase {number} ({phase_label}): 'for' must be a positive duration")
-        elif not last:
-            natural = natural_length(phase.body, ctx)
-            if natural is None:
-                raise PhaseError(
-                    f"phase {number} ({phase_label}) is followed by another phase but has no "
-                    f"length; write '{phase_label} for <duration>' (e.g. 'for 10ep'), or give "
-                    "its horizon parameter"
-                )
-            length = natural
-        elif ctx.phase_length is not None:
-            length = ctx.phase_length - start
-        else:
-            length = math.inf
-        curve = compile_expr(
-            phase.body,
-            replace(ctx, base=base, phase_length=length, enclosing=_Lazy(phase.body, f"phase {number} ({{}})")),
-        )
-        compiled.append((start, length, curve))
-        next_reached = ctx.phase_length is None or start + length < ctx.phase_length
-        if not last and next_reached:
-            if curve.stateful:
-                raise PhaseError(
-                    f"phase {number} ({phase_label}) is driven by reported metrics, so its end "
-                    "value is unknown at compile time; make it the last phase"
-                )
-            base = _end_value(curve, length, number, phase_label)
-        start += length
+        with positioned(phase.body):  # an error about the phase points at it
+            last = number == count
+            phase_label = _Lazy(phase.body)
+            if number > 1 and ctx.phase_length is not None and start >= ctx.phase_length:
+                _unreachable(phases, number, start, ctx)
+                break
+            if phase.length is not None:
+                length = BINDER.length(phase.length, ctx, f"phase {number} ({phase_label}): for")
+                if length <= 0:
+                    raise PhaseError(f"phase {number} ({phase_label}): 'for' must be a positive duration")
+            elif not last:
+                natural = natural_length(phase.body, ctx)
+                if natural is None:
+                    raise PhaseError(
+                        f"phase {number} ({phase_label}) is followed by another phase but has no "
+                        f"length; write '{phase_label} for <duration>' (e.g. 'for 10ep'), or give "
+                        "its horizon parameter"
+                    )
+                length = natural
+            elif ctx.phase_length is not None:
+                length = ctx.phase_length - start
+                if ctx.enclosing is None and number > 1:
+                    _check_fits(phases, start, length, ctx, ctx.phase_length)
+            else:
+                length = math.inf
+            curve = compile_expr(
+                phase.body,
+                replace(ctx, base=base, phase_length=length, enclosing=_Lazy(phase.body, f"phase {number} ({{}})")),
+            )
+            compiled.append((start, length, curve))
+            next_reached = ctx.phase_length is None or start + length < ctx.phase_length
+            if not last and next_reached:
+                if curve.stateful:
+                    raise PhaseError(
+                        f"phase {number} ({phase_label}) is driven by reported metrics, so its end "
+                        "value is unknown at compile time; make it the last phase"
+                    )
+                base = _end_value(curve, length, number, phase_label)
+            start += length
     return curves.sequence(compiled, source)
 
 
@@ -262,6 +297,22 @@ def _unreachable(phases, number: int, start: float, ctx: Context) -> None:
         f"phase {number} ({phase_label}){later} is never reached: it starts at {start:g} {unit}, at or "
         f"after the end of {ctx.enclosing}, which lasts {ctx.phase_length:g} {unit}"
     )
+
+
+def _check_fits(phases, start: float, left: float, ctx: Context, total: float) -> None:
+    """The last top-level phase must fit in what is left of the training length when the phases are
+    written in shares of it: ``warmup(60%) then cosine(T=60%)`` adds up to 120% of ``total``."""
+    if not any(isinstance(n, ast.Duration) and n.unit == "%" for p in phases for n in ast.walk(p.body)):
+        return
+    last = phases[-1].body
+    natural = natural_length(last, ctx)
+    if natural is not None and natural > left * (1 + 1e-9):
+        unit = UNIT_WORDS[ctx.clock.unit]
+        raise PhaseError(
+            f"phase {len(phases)} ({_Lazy(last)}) starts at {start:g} {unit} ({start / total:.0%} of total) and "
+            f"lasts {natural:g} {unit}: the phases add up to {(start + natural) / total:.0%} of total = "
+            f"{total:g} {unit}; shorten them, or write the last one without its horizon so it takes the rest"
+        )
 
 
 def _end_value(curve: curves.Curve, length: float, number: int, phase_label) -> float:

@@ -48,13 +48,15 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from . import ast
+from .config_places import placed
 from .errors import LRDSLError, UnknownNameError, did_you_mean
 from .parser import parse
 from .schedule import Schedule, compile_schedule
 
 _REFERENCE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)$")
 _NUMBER = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
-OPTIONS = ("base", "steps_per_epoch", "total", "variables")
+OPTIONS = ("base", "steps_per_epoch", "total", "tokens_per_step", "samples_per_step", "variables")
+_RUN_OPTIONS = OPTIONS[:-1]  # the options a table next to a string entry may give it too
 _MISSING = object()
 
 
@@ -83,6 +85,8 @@ def load_document(source) -> Dict[str, Any]:
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".yaml", ".yml", ".toml", ".json"):
         raise ConfigError(f"{path}: unknown config format {suffix!r}; expected .yaml, .yml, .toml or .json")
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or a device would block or never end
+        raise ConfigError(f"{path}: a config is a regular file")
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -118,7 +122,7 @@ def _parse(data: bytes, suffix: str, path: str):
                 raise ConfigError("reading TOML on Python 3.10 needs tomli: pip install tomli") from None
         try:
             return tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError) as error:  # TOMLDecodeError is one; so is an int of 4300+ digits
             raise ConfigError(f"{path}: invalid TOML: {error}") from None
     try:
         import yaml
@@ -126,7 +130,7 @@ def _parse(data: bytes, suffix: str, path: str):
         raise ConfigError("reading YAML needs PyYAML: pip install pyyaml") from None
     try:
         return yaml.safe_load(data)
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError) as error:  # a ValueError: an int of more than 4300 digits
         raise ConfigError(f"{path}: invalid YAML: {error}") from None
 
 
@@ -185,19 +189,25 @@ class ConfigEntry:
     base: Optional[float] = None
     steps_per_epoch: Optional[float] = None
     total: Any = None
+    tokens_per_step: Optional[float] = None
+    samples_per_step: Optional[float] = None
     variables: Dict[str, Any] = field(default_factory=dict)
+    path: Optional[str] = None  # the file it was read from: errors in the expression point into it
 
     def options(self) -> Dict[str, Any]:
         """Keyword arguments for a schedule: :func:`lrdsl.compile`, ``ScheduleLR``, the JAX ``schedule()``,
-        Keras' ``LRDSLSchedule`` (``base`` only when the entry has one)."""
-        out = {"steps_per_epoch": self.steps_per_epoch, "total": self.total, "variables": self.variables}
-        if self.base is not None:
-            out["base"] = self.base
+        Keras' ``LRDSLSchedule``: only the options the entry gives, so the caller may add the others
+        (``lrdsl.compile(entry.text, total=10_000, **entry.options())``)."""
+        given = {name: getattr(self, name) for name in _RUN_OPTIONS}
+        out: Dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+        if self.variables:
+            out["variables"] = self.variables
         return out
 
     def optimizer_options(self) -> Dict[str, Any]:
         """Keyword arguments for an optimizer factory: :func:`lrdsl.optimizer` and the bridges'
-        ``optimizer()`` (``steps_per_epoch``, ``total``, ``variables``).
+        ``optimizer()``: the options the entry gives (not ``base``), so the caller may add the
+        others (``lrdsl.optimizer(entry.text, params, total=10_000, **entry.optimizer_options())``).
 
         An optimizer string has no ``base`` (its schedules give absolute values, incoming base
         1.0); an entry that sets one is refused rather than silently ignored.
@@ -208,10 +218,15 @@ class ConfigEntry:
                 "not take (its schedules give absolute values): put the learning rate in the "
                 "string, e.g. adamw(lr=warmup(5%, base=$lr) then cosine()), and remove 'base'"
             )
-        return {"steps_per_epoch": self.steps_per_epoch, "total": self.total, "variables": self.variables}
+        return self.options()
 
     def compile(self, registry=None) -> Schedule:
-        return compile_schedule(self.text, registry=registry, **self.options())
+        """The schedule, compiled with the entry's options; an error names the file, the key and the
+        spot in the file."""
+        try:
+            return compile_schedule(self.text, registry=registry, **self.options())
+        except LRDSLError as error:
+            raise placed(error, self.path, self.key, self.text) from None
 
 
 def _scopes(key: str) -> List[str]:
@@ -282,7 +297,7 @@ def load_entry(
 
     ``overrides`` are ``base``, ``steps_per_epoch`` and ``total``; given ones win over the entry's.
     """
-    unknown = set(overrides) - set(OPTIONS[:3])
+    unknown = set(overrides) - set(_RUN_OPTIONS)
     if unknown:
         raise ConfigError(f"unknown option(s) {sorted(unknown)}; options: {', '.join(OPTIONS)}")
     _check_key(key)
@@ -291,7 +306,10 @@ def load_entry(
             f"variables={variables!r:.80}: expected a mapping from names (strings) to values, e.g. {{'warmup': 500}}"
         )
     document = load_document(source)
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
     text, options = _split_entry(lookup(document, key), key)
+    if not options:  # a string entry: options may sit next to it (optimizer.schedule and optimizer.total)
+        options = _siblings(document, key)
     table = options.pop("variables", None) or {}
     if not isinstance(table, Mapping):
         raise ConfigError(f"config entry {key!r}: 'variables' must be a table of name: value")
@@ -303,7 +321,11 @@ def load_entry(
         )
     resolved = {name: _dereference(document, value, key) for name, value in table.items()}
     resolved.update(variables or {})
-    for name in _variable_names(text):
+    try:
+        names = _variable_names(text)
+    except LRDSLError as error:
+        raise placed(error, path, key, text) from None
+    for name in names:
         if name not in resolved:
             resolved[name] = _resolve_name(document, name, key)
     options = {
@@ -311,7 +333,18 @@ def load_entry(
         for name, value in options.items()
     }
     options.update({name: _number(value, name) for name, value in overrides.items() if value is not None})
-    return ConfigEntry(text, key, variables=resolved, **options)
+    return ConfigEntry(text, key, variables=resolved, path=path, **options)
+
+
+def _siblings(document: Mapping[str, Any], key: str) -> Dict[str, Any]:
+    """The options in the table that holds the string entry at ``key`` (``total: 10000`` next to
+    ``schedule: "..."``); the top level's do not count, since they belong to the whole config."""
+    if "." not in key:
+        return {}
+    table = lookup(document, key.rsplit(".", 1)[0], None)
+    if not isinstance(table, Mapping):
+        return {}
+    return {name: table[name] for name in _RUN_OPTIONS if name in table and table[name] is not None}
 
 
 def _number(value, name: str, where: str = "", written=None):

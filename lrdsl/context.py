@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, Optional
 
 from . import ast
 from .built import NodeContext
 from .clock import Clock
+from .errors import LRDSLError
 from .registry import Registry
 
 
@@ -19,6 +21,8 @@ class Context:
     (docs/language.md §5); ``phase_length`` the length of the enclosing phase in clock units
     (None: unbounded) and ``enclosing`` that phase (printable; None at the top level, where
     the length is the training length); ``notes`` collects warnings for the whole compile.
+    ``recurrence`` is what ``lr`` and ``k`` mean here: inside the update of ``recur(...)``, that
+    recurrence's binding (:class:`lrdsl.recurrence.Binding`); elsewhere None.
     """
 
     registry: Registry
@@ -29,10 +33,38 @@ class Context:
     phase_length: Optional[float]
     enclosing: Optional[object] = None
     notes: List[str] = field(default_factory=list)
+    recurrence: Optional[Any] = None
+
+    @classmethod
+    def of(cls, schedule, phase_length: Optional[float] = None) -> Context:
+        """The context a compiled :class:`~lrdsl.Schedule`'s top level was compiled in (its registry,
+        clock, variables and base), for reading its parts again (lint, explain)."""
+        return cls(
+            registry=schedule.registry,
+            clock=schedule.clock,
+            variables=schedule.options.variables,
+            lr0=schedule.base,
+            base=schedule.base,
+            phase_length=phase_length,
+        )
 
     def node_context(self) -> NodeContext:
         """The public view a built node's ``build`` receives."""
         return NodeContext(base=self.base, lr0=self.lr0, phase_length=self.phase_length, unit=self.clock.unit)
+
+
+@contextmanager
+def positioned(node: ast.Expr, inside: bool = False) -> Iterator[None]:
+    """Run the block; an :class:`LRDSLError` it raises without a position takes ``node``'s (the
+    innermost node with a position is the spot). ``inside``: the block compiles a text of its own
+    (a ``$variable``'s), whose positions are not the expression's, so ``node``'s replaces them."""
+    try:
+        yield
+    except LRDSLError as error:
+        pos = getattr(node, "pos", None)
+        if pos and (error.line is None or inside) and not error.pointed:
+            error.line, error.column = pos
+        raise
 
 
 def located(node: ast.Expr) -> str:

@@ -33,7 +33,7 @@ def counter(point: Any, name: str) -> float:
     try:
         value = float(operator.index(point)) if isinstance(point, (int, np.integer)) else float(point)
     except OverflowError:
-        raise EvaluationError(f"the {name} {str(point)[:12]}... is too large for a float") from None
+        raise EvaluationError(f"the {name}, {describe(point)}, is too large for a float") from None
     except Exception:  # no __float__, or one that raises: a counter must be a number
         raise LRDSLError(f"the {name} must be a number, got {describe(point)}") from None
     if not math.isfinite(value) or value < 0:

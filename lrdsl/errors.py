@@ -11,7 +11,13 @@ from typing import Iterable
 
 
 class LRDSLError(ValueError):
-    """Base of every error the library raises on bad input."""
+    """Base of every error the library raises on bad input. ``line`` and ``column`` (1-based) are
+    where in the expression it is, when known; ``pointed`` says the message shows that spot."""
+
+    line: int | None = None
+    column: int | None = None
+    pointed: bool = False
+    bare: str | None = None  # the message without the caret lines, once pointed
 
 
 class LRDSLSyntaxError(LRDSLError):
@@ -21,6 +27,7 @@ class LRDSLSyntaxError(LRDSLError):
         super().__init__(message)
         self.line = line
         self.column = column
+        self.pointed = line is not None
 
 
 class UnknownNameError(LRDSLError):
@@ -47,6 +54,11 @@ class ArrayError(LRDSLError):
     """Arrays given to an optimizer do not fit: parameters, gradients (count, shape, dtype, NaN) or saved state."""
 
 
+class TemplateError(LRDSLError):
+    """A search template (a string with ``choice``/``uniform``/... in it) where a concrete schedule is
+    needed, or a template that is malformed (bounds, choices, names); see :mod:`lrdsl.search`."""
+
+
 class PluginError(LRDSLError):
     """A plugin declared something invalid, or two sources provide the same name."""
 
@@ -56,10 +68,46 @@ class ScheduleChangeWarning(UserWarning):
     the warning says what changed and what it does to the learning rate."""
 
 
+PEER_WORDS = {
+    "size": "s",
+    "step_size": "s",
+    "steps": "T",
+    "t_max": "T",
+    "total_steps": "T",
+    "total_iters": "T",
+    "decay_steps": "T",
+    "num_training_steps": "T",
+    "warmup_steps": "T",
+    "period": "T",
+    "eta_min": "end",
+    "min_lr": "end",
+    "final_lr": "end",
+    "alpha": "end",
+    "lr": "base",
+    "max_lr": "base",
+    "initial_lr": "base",
+    "learning_rate": "base",
+    "decay_rate": "rate",
+    "milestones": "at",
+    "boundaries": "at",
+    "t_mult": "mult",
+    "pct_start": "pct",
+}
+"""What the peers (torch, Keras, HF, timm) call a parameter, and the lrdsl name of the same thing:
+``step(size=10)`` suggests ``s``, ``cosine(t_max=100)`` suggests ``T``."""
+
+
 def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
-    """The candidates closest in spelling to ``name``, best first."""
+    """The candidates closest to ``name``, best first: the same name in another case (``t`` for
+    ``T``, ``ADAM`` for ``adam``), the lrdsl name of a peer's word (:data:`PEER_WORDS`), then the
+    nearest in spelling."""
     strings = sorted({c for c in candidates if isinstance(c, str)})
-    return difflib.get_close_matches(str(name), strings, n=limit, cutoff=0.5)
+    text = str(name)
+    first = [c for c in strings if c.lower() == text.lower() and c != text]
+    meant = PEER_WORDS.get(text.lower())
+    first += [meant] if meant in strings and meant not in first else []
+    spelled = difflib.get_close_matches(text, strings, n=limit, cutoff=0.5)
+    return (first + [c for c in spelled if c not in first])[:limit]
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -109,7 +109,7 @@ class _Checker:
         self.spans = schedule.phase_spans(self.unit)
         self.phases = ast.phases_of(schedule.tree)
         self.window = length if length is not None else _fallback_window(schedule, self.spans)
-        self.points = _points(self.window, self.unit)
+        self.points = sample_points(self.window, self.unit)
         with np.errstate(all="ignore"):
             self.values = np.asarray(schedule.array_function(np, self.unit)(self.points), dtype=np.float64)
 
@@ -257,20 +257,18 @@ class _Checker:
         written_in_epochs = any(isinstance(n, ast.Duration) and n.unit == "ep" for n in ast.walk(self.schedule.tree))
         if not written_in_epochs or (self.unit == "it" and not self.steps_per_epoch):
             return []
-        restarts = [t for t in _restarts(self.points, self.values) if not self._on_epoch_boundary(t)]
-        if not restarts:
+        found = [t for t in restarts(self.points, self.values) if not self._on_epoch_boundary(t)]
+        if not found:
             return []
-        shown = ", ".join(self.where(t) for t in restarts[:3]) + (
-            f" and {len(restarts) - 3} more" if len(restarts) > 3 else ""
-        )
+        shown = ", ".join(self.where(t) for t in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
         return [
             Finding(
                 "warning",
                 "fractional-restart",
-                f"{len(restarts)} restart(s) fall inside an epoch: {shown}; the durations are written in epochs, "
+                f"{len(found)} restart(s) fall inside an epoch: {shown}; the durations are written in epochs, "
                 "so a restart was probably meant at an epoch boundary",
-                restarts[0],
-                len(restarts) and (length - restarts[0]) / length,
+                found[0],
+                len(found) and (length - found[0]) / length,
             )
         ]
 
@@ -300,30 +298,31 @@ def _fallback_window(schedule, spans) -> float:
     return spans[-1][0] + (natural if natural else FALLBACK_WINDOW)
 
 
+def window(schedule) -> float:
+    """The span, in clock units, that :func:`lint` looks at without a run: the schedule's own
+    ``total``, else where its last phase ends, else its last phase's start plus its natural length
+    (or plus 1000 clock units)."""
+    length = _own_length(schedule)
+    return length if length is not None else _fallback_window(schedule, schedule.phase_spans(schedule.clock.unit))
+
+
 def _natural_length(schedule, phase: ast.Phase) -> Optional[float]:
     """The natural length of a top-level phase's body (docs/language.md §6.3), or None."""
-    ctx = Context(
-        registry=schedule.registry,
-        clock=schedule.clock,
-        variables=schedule.options.variables,
-        lr0=schedule.base,
-        base=schedule.base,
-        phase_length=None,
-    )
+    ctx = Context.of(schedule)
     try:
         return natural_length(phase.body, ctx)
     except LRDSLError:
         return None
 
 
-def _points(window: float, unit: str) -> np.ndarray:
+def sample_points(window: float, unit: str) -> np.ndarray:
     """Every update of an iteration clock up to :data:`DENSE_LIMIT`, else a fine grid over the window."""
     if unit == "it" and window <= DENSE_LIMIT:
         return np.arange(0.0, math.ceil(window))
     return np.linspace(0.0, window, GRID_POINTS)[:-1]
 
 
-def _restarts(points: np.ndarray, values: np.ndarray) -> List[float]:
+def restarts(points: np.ndarray, values: np.ndarray) -> List[float]:
     """Where the value jumps up after falling: the first point of each new cycle."""
     if values.size < 3:
         return []
@@ -333,4 +332,4 @@ def _restarts(points: np.ndarray, values: np.ndarray) -> List[float]:
     return [float(points[i]) for i in jumps]
 
 
-__all__ = ["Finding", "Run", "lint"]
+__all__ = ["Finding", "Run", "lint", "restarts", "sample_points", "window"]

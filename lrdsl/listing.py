@@ -46,10 +46,12 @@ def node_rows(registry: Optional[Registry] = None, kind: Optional[str] = None) -
     ]
 
 
-def node_table(registry: Optional[Registry] = None, kind: Optional[str] = None) -> str:
+def node_table(registry: Optional[Registry] = None, kind: Optional[str] = None, width: Optional[int] = None) -> str:
     """Every node (or every node of ``kind``) as a text table: name, kind, source, signature, summary.
 
-    Names two plugins both provide are listed after the table as disabled, with the fix.
+    With ``width`` (the terminal's columns), a row longer than that is cut and ends with ``…``
+    (``lrdsl nodes NAME`` shows a node in full). Names two plugins both provide are listed after
+    the table as disabled, with the fix.
     """
     registry = _registry(registry)
     rows = node_rows(registry, kind)
@@ -58,13 +60,21 @@ def node_table(registry: Optional[Registry] = None, kind: Optional[str] = None) 
         name = row["name"] + (f" ({', '.join(row['aliases'])})" if row["aliases"] else "")
         cells.append([name] + [str(row[c]) for c in COLUMNS[1:]])
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1] for line in cells]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1] for line in cells]
+    if width is not None:
+        lines = [_fitted(line, width) for line in lines]
     withdrawn = registry.withdrawn()
     if withdrawn:
         lines.append("")
         lines.append("disabled by a name clash:")
         lines.extend(f"  {withdrawn_reason(name, sources)}" for name, sources in sorted(withdrawn.items()))
     return "\n".join(lines)
+
+
+def _fitted(line: str, width: int) -> str:
+    """``line`` cut to ``width`` characters, ending with ``…`` where cut."""
+    line = line.rstrip()
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
 
 
 def node_doc(node: Union[str, NodeSpec], registry: Optional[Registry] = None) -> str:

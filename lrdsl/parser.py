@@ -8,22 +8,19 @@ tree, no recursion), so deep or huge inputs end in an :class:`LRDSLSyntaxError`,
 from __future__ import annotations
 
 import functools
-import math
+import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import List, Tuple, Union, cast
-
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+from typing import cast
 
 from . import ast
 from .errors import LRDSLError, LRDSLSyntaxError
-from .vocabulary import KEYWORDS
 
 MAX_LENGTH = 100_000  # characters in one expression
 MAX_DEPTH = 100  # nesting levels of the AST
 MAX_NUMBER_LENGTH = 400  # characters in one number literal
+_POSITION = re.compile(r"line (\d+), column (\d+)")
 _LONG_NUMBER = re.compile(rf"[0-9.]{{{MAX_NUMBER_LENGTH + 1}}}")
 
 _TERMINAL_NAMES = {
@@ -32,6 +29,7 @@ _TERMINAL_NAMES = {
     "STRING": 'a string ("...")',
     "NAME": "a name",
     "VARIABLE": "a $variable",
+    "COMPARE": "a comparison (< <= > >= == !=)",
     "$END": "end of the expression",
 }
 
@@ -45,130 +43,65 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parent.parent / "grammar" / "lrdsl.lark").read_text(encoding="utf-8")
 
 
-class _Keyword(tuple):
-    """A ``name=value`` argument on its way into a :class:`~lrdsl.ast.Call`."""
-
-
-def _position(token: Token) -> ast.Position:
-    return None if token.line is None or token.column is None else (token.line, token.column)
-
-
-def _identifier(token: Token) -> str:
-    if str(token) in KEYWORDS:
-        raise _Located(f"{str(token)!r} is a keyword and cannot be used as a name", _position(token))
-    return str(token)
-
-
-def _number(text: str):
-    value = int(text) if text.isdigit() else float(text)
-    try:
-        finite = math.isfinite(float(value))
-    except OverflowError:  # an integer beyond float range
-        finite = False
-    if not finite:
-        raise LRDSLSyntaxError(f"number {text[:30]!r}... is too large for a float")
-    return value
-
-
-@v_args(inline=True)
-class ASTBuilder(Transformer):
-    """One method per grammar rule alias."""
-
-    def expr(self, *phases):
-        if len(phases) == 1 and phases[0].length is None:
-            return phases[0].body
-        return ast.Phases(phases)
-
-    def phase(self, body, length=None):
-        return ast.Phase(body, length)
-
-    def add(self, left, right):
-        return ast.BinOp("+", left, right)
-
-    def sub(self, left, right):
-        return ast.BinOp("-", left, right)
-
-    def mul(self, left, right):
-        return ast.BinOp("*", left, right)
-
-    def div(self, left, right):
-        return ast.BinOp("/", left, right)
-
-    def pow(self, left, right):
-        return ast.BinOp("**", left, right)
-
-    def neg(self, operand):
-        if isinstance(operand, ast.Number):
-            return ast.Number(-operand.value)
-        return ast.Neg(operand)
-
-    def number(self, token):
-        return ast.Number(_number(str(token)))
-
-    def duration(self, token):
-        text = str(token)
-        unit = "%" if text.endswith("%") else "tok" if text.endswith("tok") else text[-2:]
-        return ast.Duration(_number(text[: -len(unit)]), unit)
-
-    def string(self, token):
-        return ast.String(str(token)[1:-1])
-
-    def true(self):
-        return ast.Boolean(True)
-
-    def false(self):
-        return ast.Boolean(False)
-
-    def list(self, *items):
-        return ast.ListExpr(tuple(item for item in items if item is not None))
-
-    def tuple(self, *items):
-        return ast.TupleExpr(tuple(item for item in items if item is not None))
-
-    def name(self, token):
-        return ast.Name(_identifier(token), _position(token))
-
-    def variable(self, token):
-        return ast.Variable(str(token)[1:], _position(token))
-
-    def keyword(self, name, value):
-        return _Keyword((_identifier(name), value, _position(name)))
-
-    def call(self, name, *arguments):
-        args: List[ast.Expr] = []
-        kwargs: List[Tuple[str, ast.Expr]] = []
-        for argument in arguments:
-            if argument is None:
-                continue
-            if isinstance(argument, _Keyword):
-                key, value, where = argument
-                if key in (k for k, _ in kwargs):
-                    raise _Located(f"argument {key!r} given twice in {name}(...)", where)
-                kwargs.append((key, value))
-            elif kwargs:
-                raise _Located(f"positional argument after keyword arguments in {name}(...)", _position(name))
-            else:
-                args.append(argument)
-        return ast.Call(_identifier(name), tuple(args), tuple(kwargs), _position(name))
-
-
-class _Located(Exception):
-    """Raised inside the builder; turned into an LRDSLSyntaxError with a caret by parse()."""
-
-    def __init__(self, message, where):
-        super().__init__(message)
-        self.message, self.where = message, where
-
-
 @functools.cache
-def _parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True, transformer=ASTBuilder())
+def _parser():
+    """The LALR parser, built on the first parse (lark is imported then, not with lrdsl); its tables
+    come from a cache file when one is there (:func:`_cache_file`)."""
+    from lark import Lark
+
+    from .builder import ASTBuilder
+
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        maybe_placeholders=True,
+        transformer=ASTBuilder(),
+        cache=_cache_file(),
+    )
+
+
+def _cache_file():
+    """Where lark keeps the parse tables between processes: ``$LRDSL_CACHE_DIR`` or the user's cache
+    folder (``$XDG_CACHE_HOME/lrdsl``, ``~/.cache/lrdsl``), one file per grammar and lark version
+    (lark checks both when it reads it). False (no cache) when that folder cannot be made; lark
+    itself goes on without the cache when the file cannot be read or written."""
+    import hashlib
+
+    import lark
+
+    folder = os.environ.get("LRDSL_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "lrdsl"
+    )
+    digest = hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()[:16]
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return False
+    return os.path.join(folder, f"grammar-{digest}-lark-{lark.__version__}.tables")
 
 
 def _line_column(text: str, offset: int):
     """The 1-based (line, column) of character ``offset``."""
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def pointed(error: LRDSLError, text: str) -> LRDSLError:
+    """``error`` (raised compiling ``text``) with its spot shown as a syntax error shows it: the
+    line and column, then the source line with a caret; unchanged when it has no position or
+    already shows it."""
+    if error.line is None or error.column is None or error.pointed:
+        return error
+    message = str(error)
+    named = _POSITION.search(message)  # the spot the message names is the precise one
+    line, column = (int(named[1]), int(named[2])) if named else (error.line, error.column)
+    if not named:
+        message += f" (line {line}, column {column})"
+    error.line, error.column = line, column
+    error.args = (f"{message}\n{caret(text, line, column)}",)
+    error.pointed, error.bare = True, message
+    return error
 
 
 def caret(text: str, line: int, column: int, width: int = 72) -> str:
@@ -197,7 +130,10 @@ def _expected(names) -> str:
     return ", ".join(sorted(words)) or "something else"
 
 
-def _syntax_error(text: str, error: Union[UnexpectedCharacters, UnexpectedToken, UnexpectedEOF]) -> LRDSLSyntaxError:
+def _syntax_error(text: str, error) -> LRDSLSyntaxError:
+    """A lark ``UnexpectedInput`` (characters, a token or the end) as an LRDSLSyntaxError with a caret."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF
+
     line, column = max(error.line, 1), max(error.column, 1)
     if isinstance(error, UnexpectedCharacters):
         found = repr(error.char)
@@ -231,11 +167,16 @@ def parse(text: str) -> ast.Expr:
             line,
             column,
         )
+    parser = _parser()
+    from lark.exceptions import UnexpectedInput  # loaded with the parser
+
+    from .builder import Located
+
     try:
-        tree = cast(ast.Expr, _parser().parse(text))  # the builder transforms while parsing
-    except (UnexpectedCharacters, UnexpectedToken, UnexpectedEOF) as error:  # lark's UnexpectedInput
+        tree = cast(ast.Expr, parser.parse(text))  # the builder transforms while parsing
+    except UnexpectedInput as error:
         raise _syntax_error(text, error) from None
-    except _Located as error:
+    except Located as error:
         line, column = error.where
         raise LRDSLSyntaxError(
             f"{error.message} (line {line}, column {column})\n{caret(text, line, column)}", line, column

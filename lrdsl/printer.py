@@ -11,7 +11,7 @@ import math
 from . import ast
 
 # Binding strength, loosest first (docs/language.md §3.2).
-SEQUENCE, PHASE, SUM, PRODUCT, UNARY, POWER, ATOM = range(7)
+SEQUENCE, PHASE, OR, AND, NOT, COMPARE, SUM, PRODUCT, UNARY, POWER, ATOM = range(11)
 
 _BINARY = {
     "+": (SUM, SUM, PRODUCT),
@@ -19,6 +19,9 @@ _BINARY = {
     "*": (PRODUCT, PRODUCT, UNARY),
     "/": (PRODUCT, PRODUCT, UNARY),
     "**": (POWER, ATOM, UNARY),
+    "or": (OR, OR, AND),
+    "and": (AND, AND, NOT),
+    **dict.fromkeys(ast.COMPARISONS, (COMPARE, SUM, SUM)),  # non-associative: a < b < c is an error
 }  # op: (own strength, left needs, right needs)
 
 
@@ -76,13 +79,15 @@ def _text_and_strength(node: ast.Expr):
         return f"{node.name}({_arguments(node)})", ATOM
     if isinstance(node, ast.Neg):
         return "-" + to_text(node.operand, UNARY), UNARY
-    if isinstance(node, ast.BinOp):
+    if isinstance(node, ast.Not):
+        return "not " + to_text(node.operand, NOT), NOT
+    if isinstance(node, (ast.BinOp, ast.Compare, ast.Logic)):
         strength, left, right = _BINARY[node.op]
         return f"{to_text(node.left, left)} {node.op} {to_text(node.right, right)}", strength
     if isinstance(node, ast.Phase):
-        body = to_text(node.body, SUM)
+        body = to_text(node.body, OR)
         if node.length is None:
-            return body, SUM
+            return body, OR
         return f"{body} for {to_text(node.length, ATOM)}", PHASE
     if isinstance(node, ast.Phases):
         return " then ".join(to_text(phase, PHASE) for phase in node.phases), SEQUENCE

@@ -95,7 +95,11 @@ class Registry:
         what = " or ".join(kinds)
         if spec is not None:
             raise UnknownNameError(f"{where}{name!r} is {_a(spec.kind)} node; expected {_a(what)} node here")
-        raise UnknownNameError(f"{where}unknown {what} node {name!r}{did_you_mean(name, candidates)}")
+        suggestion = did_you_mean(name, candidates)
+        other_case = self._by_name.get(name.lower())
+        if not suggestion and other_case is not None:  # ADAM where a schedule is expected: adam is an optimizer
+            suggestion = f"; {other_case.name!r} is {_a(other_case.kind)} node, not {_a(what)} node"
+        raise UnknownNameError(f"{where}unknown {what} node {name!r}{suggestion}")
 
     def names(self, kind: Optional[str] = None) -> List[str]:
         """Sorted names (aliases included) of the given kind, or of every kind."""

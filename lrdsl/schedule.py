@@ -9,7 +9,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from . import amend, ast, resume
+from . import amend, ast, resume, templates
 from .clock import FACTORS, make_clock
 from .compiler import compile_phases
 from .context import Context
@@ -17,10 +17,11 @@ from .counters import counter, counters
 from .errors import EvaluationError, LRDSLError, UnitError
 from .exact import to_clock
 from .options import CompileOptions
-from .parser import parse
+from .parser import parse, pointed
 from .plugins import default_registry
 from .registry import Registry
 from .scalarmath import SCALAR
+from .text import describe
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
@@ -57,6 +58,12 @@ class Schedule:
         # timeless schedule (a constant, a lone plateau) takes any counter as it is
         self._ratios = {unit: clock.ratio(unit) or ((1.0, 1.0) if curve.timeless else None) for unit in UNIT_WORDS}
         self._by_iteration = self._ratios["it"] == (1.0, 1.0)
+
+    @property
+    def curve(self):
+        """The compiled curve: one object for every schedule compiled from the same text, options and
+        registry (the compile cache), so hosts can evaluate it once for all of them."""
+        return self._curve
 
     @functools.cached_property
     def expression(self) -> str:
@@ -288,6 +295,14 @@ class Schedule:
         )
 
 
+def _unquoted(text: str) -> str:
+    """How a number written as a string is written as a number (``'3e-4'`` -> ``3e-4``), or ``<a number>``."""
+    try:
+        return repr(float(text)) if math.isfinite(float(text)) else "<a number>"
+    except ValueError:
+        return "<a number>"
+
+
 def _too_large(unit: str, point: float) -> EvaluationError:
     return EvaluationError(f"the {COUNTERS[unit]} {point!r} is too large for this schedule's clock")
 
@@ -312,7 +327,7 @@ def _trees(tree: ast.Expr, variables: Mapping[str, Any]):
 
 def compile_schedule(
     text_or_node,
-    base: float = 1.0,
+    base: Any = 1.0,
     steps_per_epoch=None,
     total=None,
     variables=None,
@@ -339,6 +354,8 @@ def compile_schedule(
         raise LRDSLError(
             f"compile() takes an lrdsl expression (a string or a parsed node), not {type(text_or_node).__name__}"
         )
+    if isinstance(base, str):
+        raise LRDSLError(f"base={base!r} is a string; the base learning rate is a number: base={_unquoted(base)}")
     if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
         raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
     variables = _variables(variables)
@@ -354,7 +371,10 @@ def compile_schedule(
     compiled = _CACHE.get(key) if key is not None else None
     if compiled is None:
         tree = parse(text_or_node) if isinstance(text_or_node, str) else text_or_node
-        compiled = _compile(tree, float(base), clock, variables, registry)
+        try:
+            compiled = _compile(tree, float(base), clock, variables, registry)
+        except LRDSLError as error:
+            raise pointed(error, text_or_node) if isinstance(text_or_node, str) else error from None
         if key is not None and not compiled[1].stateful:
             _CACHE.put(key, compiled)
     tree, curve, clock, notes = compiled
@@ -363,6 +383,7 @@ def compile_schedule(
 
 def _compile(tree, base, clock_options, variables, registry):
     """``(tree, curve, clock, notes)``."""
+    templates.refuse(tree, variables)  # a string with distributions is sampled first (lrdsl.search)
     clock = make_clock(_trees(tree, variables), **clock_options)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry=registry, clock=clock, variables=variables, lr0=base, base=base, phase_length=total_length)
@@ -421,7 +442,7 @@ def _variables(variables) -> dict:
     if not isinstance(variables, Mapping) or not all(isinstance(name, str) for name in variables):
         raise LRDSLError(
             f"variables must be a mapping from names (strings) to values, e.g. "
-            f'{{"peak_lr": 3e-4}}; got {variables!r:.80}'
+            f'{{"peak_lr": 3e-4}}; got {describe(variables)}'
         )
     return dict(variables)
 

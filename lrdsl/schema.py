@@ -77,7 +77,7 @@ class Number(Schema):
             raise self.refuse(value, path)
         try:
             number = float(value)
-        except OverflowError:
+        except Exception:  # too large, or a number type whose __float__ fails: not a number we can keep
             raise self.refuse(value, path) from None
         if (
             not math.isfinite(number)

@@ -4,6 +4,7 @@ what a user passed."""
 from __future__ import annotations
 
 import math
+import reprlib
 from typing import Any
 
 
@@ -41,4 +42,10 @@ def describe(value: Any) -> str:
         return f"a {dtype} array of shape {shape}"
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of {len(value)} item(s)"
-    return f"{shorten(repr(value), 60)} (of type {type(value).__name__})"
+    if isinstance(value, dict):
+        return f"a {type(value).__name__} of {len(value)} key(s)"  # repr() of a deep table recurses without end
+    return f"{shorten(_SHORT.repr(value), 60)} (of type {type(value).__name__})"
+
+
+_SHORT = reprlib.Repr()  # bounded: a nested or huge value is shown in part, and a failing __repr__ is caught
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 3, 60, 60, 60

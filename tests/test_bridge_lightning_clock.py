@@ -37,12 +37,12 @@ class Module(lightning.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": scheduler.lightning_config()}
 
 
-def fit(tmp_path, module, callbacks):
+def fit(tmp_path, module, callbacks, max_epochs=EPOCHS, ckpt_path=None):
     generator = torch.Generator().manual_seed(1)
     x = torch.randn(BATCHES, 2, 4, generator=generator)
     loader = torch.utils.data.DataLoader(list(zip(x, x.sum(-1, keepdim=True))), batch_size=None)
     trainer = lightning.Trainer(
-        max_epochs=EPOCHS,
+        max_epochs=max_epochs,
         accumulate_grad_batches=WINDOW,
         accelerator="cpu",
         devices=1,
@@ -55,7 +55,7 @@ def fit(tmp_path, module, callbacks):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Lightning's advice on workers and logging
-        trainer.fit(module, loader)
+        trainer.fit(module, loader, ckpt_path=ckpt_path)
     return trainer
 
 

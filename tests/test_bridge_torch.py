@@ -197,10 +197,11 @@ def test_checkpoint_resume_is_exact():
 
     resumed = make_model(seed=5)
     opt = torch.optim.AdamW(resumed.parameters(), lr=0.03)
-    scheduler = ScheduleLR(opt, "constant()")  # the checkpoint's string wins, as in torch
+    scheduler = ScheduleLR(opt, "constant()", on_change="checkpoint")  # the checkpoint's string wins, as in torch
     resumed.load_state_dict(checkpoint["model"])
     opt.load_state_dict(checkpoint["opt"])
-    scheduler.load_state_dict(checkpoint["sched"])
+    with pytest.warns(lrdsl.errors.ScheduleChangeWarning, match="ignores this scheduler's.*texts"):
+        scheduler.load_state_dict(checkpoint["sched"])
     assert scheduler.schedules["lr"][0].expression == lrdsl.parse(TEXT).__str__()
     train(resumed, opt, scheduler, x, y, 17, 40, lrs)
     assert lrs == lrs_straight
@@ -525,3 +526,33 @@ def test_factory_empty_generator_names_the_likely_cause():
     torch.optim.SGD(parameters, lr=0.1)  # the generator is used up
     with pytest.raises(BridgeError, match="can be used only once"):
         optimizer("sgd(lr=0.1)", parameters)
+
+
+def test_a_tensor_learning_rate_is_filled_in_place_at_every_step():
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    optimizer = torch.optim.Adam(params, lr=torch.tensor(0.01))
+    lr = optimizer.param_groups[0]["lr"]
+    scheduler = ScheduleLR(optimizer, "warmup(T=4) then cosine(T=6)", total=10)
+    expected = lrdsl.compile("warmup(T=4) then cosine(T=6)", base=0.01, total=10)
+    for k in range(1, 8):
+        optimizer.step()
+        scheduler.step()
+        assert optimizer.param_groups[0]["lr"] is lr  # the same tensor, filled
+        assert float(lr) == pytest.approx(expected(k), rel=1e-6)
+        assert scheduler.get_last_lr()[0] is not lr and float(scheduler.get_last_lr()[0]) == float(lr)
+
+
+def test_groups_with_one_schedule_share_it_and_keep_their_own_values():
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1} for _ in range(6)]
+    groups.append({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.5})
+    optimizer = torch.optim.SGD(groups, lr=0.1)
+    scheduler = ScheduleLR(optimizer, "warmup(T=3) then cosine(T=7)")
+    same = lrdsl.compile("warmup(T=3) then cosine(T=7)", base=0.1)
+    other = lrdsl.compile("warmup(T=3) then cosine(T=7)", base=0.5)
+    for k in range(1, 10):
+        optimizer.step()
+        scheduler.step()
+        assert [g["lr"] for g in optimizer.param_groups] == [same(k)] * 6 + [other(k)]
+    scheduler.amend("constant()")  # every group's schedule is at the counter, shared or not
+    assert {s.expression for s in scheduler.schedules["lr"][:6]} == {scheduler.schedules["lr"][0].expression}
+    assert "for 9 then constant()" in scheduler.schedules["lr"][6].expression

@@ -80,7 +80,7 @@ def test_check_prints_the_canonical_form():
         (["check", "cosin(T=10)"], "did you mean 'cosine'"),
         (["check", "cosine(T="], "^"),
         (["eval", "cosine(T=10)", "--at", "x"], "--at expects finite numbers"),
-        (["eval", "step(s=5ep)", "--at", "3"], "steps_per_epoch="),
+        (["eval", "step(s=5ep)", "--at", "3"], "--steps-per-epoch"),
         (["plot", "cosine(T=10)", "--iterations", "0"], "at least 1"),
         (["eval", "cosine(T=10)", "--at", "inf", "--json"], "finite numbers"),
         (["eval", "cosine(T=10)", "--at", ",,,"], "finite numbers"),

@@ -74,7 +74,7 @@ def test_variables_resolve_from_the_innermost_table_outwards():
 def test_precedence_explicit_then_entry_then_document():
     entry = load_entry(DOCUMENT, "lr_schedule", variables={"warmup": 7}, total=500)
     assert entry.variables == {"warmup": 7} and entry.total == 500 and entry.base == 3e-4
-    assert entry.options() == {"base": 3e-4, "steps_per_epoch": None, "total": 500, "variables": {"warmup": 7}}
+    assert entry.options() == {"base": 3e-4, "total": 500, "variables": {"warmup": 7}}  # only what it gives
     assert load_schedule(DOCUMENT, "lr_schedule", base=1.0)(50) == pytest.approx(1.0)
 
 
@@ -309,7 +309,7 @@ def test_optimizer_options_fit_every_optimizer_factory():
     from lrdsl.bridges.torch import optimizer as torch_optimizer
 
     entry = load_entry(OPTIMIZER_ENTRIES, "spec")
-    assert entry.optimizer_options() == {"steps_per_epoch": None, "total": 10, "variables": {"lr": 0.01}}
+    assert entry.optimizer_options() == {"total": 10, "variables": {"lr": 0.01}}
     expected = lrdsl.compile("warmup(T=2, base=0.01) then cosine()", total=10).values(np.arange(10))
     opt = lrdsl.optimizer(entry.text, [np.ones(3)], **entry.optimizer_options())
     rates = []

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import lrdsl
-from lrdsl import ast, errors
+from lrdsl import ast, errors, recurrence
 from lrdsl.optim import parse_optimizer
 from lrdsl.plugins import build_registry
 
@@ -152,8 +152,8 @@ def test_inline_expressions_parse_and_name_real_nodes_and_parameters():
                 continue
             raise AssertionError(f"docs/language.md: `{span}` does not parse: {error}") from None
         for call in _calls(tree):
-            spec = REGISTRY.get(call.name)
-            names = [p.name for p in spec.params]
+            forms = {"where": (), "recur": recurrence.PARAMS}  # the compiler's own forms (§7.3, §7.4)
+            names = forms[call.name] if call.name in forms else [p.name for p in REGISTRY.get(call.name).params]
             unknown = [key for key, _ in call.kwargs if key not in names]
             assert not unknown, f"docs/language.md: `{span}`: {call.name} has no parameter {unknown}"
 

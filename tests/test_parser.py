@@ -1,8 +1,12 @@
 """Parser and printer: the AST shape of each construct, the round trip, syntax errors, input limits."""
 
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
+import lark
 import pytest
 
 from lrdsl import LRDSLError, parse
@@ -207,3 +211,31 @@ def test_unbalanced_deep_input_is_a_syntax_error():
 
 def test_long_operator_chain_within_the_limit_is_rejected_cleanly():
     assert "nested too deeply" in _rejected("1" + " + 1" * 5_000)
+
+
+def _parse_in_a_fresh_process(cache_dir: str) -> subprocess.CompletedProcess:
+    code = "import lrdsl; print(lrdsl.parse('warmup(T=5) then cosine(T=95)'))"
+    env = {**os.environ, "LRDSL_CACHE_DIR": cache_dir}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_the_parse_tables_are_cached_per_grammar_and_lark_version(tmp_path):
+    first = _parse_in_a_fresh_process(str(tmp_path))
+    (cached,) = tmp_path.iterdir()
+    assert cached.name.startswith("grammar-") and cached.name.endswith(f"-lark-{lark.__version__}.tables")
+    again = _parse_in_a_fresh_process(str(tmp_path))  # read from the cache
+    assert first.stdout == again.stdout == "warmup(T=5) then cosine(T=95)\n"
+
+
+def test_a_cache_folder_that_cannot_be_made_or_read_is_no_error(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    done = _parse_in_a_fresh_process(str(blocked / "cache"))
+    assert done.returncode == 0 and done.stdout == "warmup(T=5) then cosine(T=95)\n", done.stderr
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    _parse_in_a_fresh_process(str(corrupt))
+    for table in corrupt.iterdir():
+        table.write_bytes(b"garbage")
+    done = _parse_in_a_fresh_process(str(corrupt))
+    assert done.returncode == 0 and done.stdout == "warmup(T=5) then cosine(T=95)\n", done.stderr

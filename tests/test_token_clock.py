@@ -99,6 +99,6 @@ def test_plot_by_tokens(capsys):
 
     assert main(["plot", TEXT, "--base", "3e-4", "--total", "3e11tok"]) == 0
     out = capsys.readouterr().out
-    assert "3e+11 tokens" in out and "tokens    2e+08  0.0003         phase 2 starts" in out
+    assert "3e+11 tokens" in out and "tokens    2e+08  0.0003         [1] phase 2 starts" in out
     assert main(["eval", TEXT, "--total", "3e11tok", "--tokens", "--at", "0,2e8"]) == 0
     assert capsys.readouterr().out.splitlines() == ["tokens 0: 0.0", "tokens 2e+08: 1.0"]

@@ -258,19 +258,32 @@ def test_total_auto_waits_for_the_trainer_and_refuses_an_update_before():
         scheduler.resolve_total(30)
 
 
-def test_a_pending_state_loads_pending_and_a_resolved_one_resolves():
-    state = ScheduleLR(torch.optim.SGD(make_model().parameters(), lr=0.1), "cosine()", total="auto").state_dict()
+def test_a_total_of_auto_is_not_a_change_of_schedule():
+    """A state saved before the total was known takes the scheduler's own total; a checkpoint loaded
+    while the total is pending (a trainer restores it before it gives the total) is compared with
+    the scheduler, under its on_change policy, once the total is known."""
+    pending = ScheduleLR(torch.optim.SGD(make_model().parameters(), lr=0.1), "cosine()", total="auto").state_dict()
     optimizer = torch.optim.SGD(make_model().parameters(), lr=0.1)
-    other = ScheduleLR(optimizer, "cosine()", total=10)
-    other.load_state_dict(state)
-    assert other.pending
-    with pytest.raises(lrdsl.LRDSLError, match=ROUTES):
-        optimizer.step()
-    other.load_state_dict(
-        ScheduleLR(torch.optim.SGD(make_model().parameters(), lr=0.1), "cosine()", total=10).state_dict()
-    )
-    assert not other.pending
-    optimizer.step()  # no longer refused
+    known = ScheduleLR(optimizer, "cosine()", total=10)
+    known.load_state_dict(pending)
+    assert not known.pending and known.state_dict()["total"] == 10
+    optimizer.step()  # not refused
+
+    saved = ScheduleLR(torch.optim.SGD(make_model().parameters(), lr=0.1), "cosine()", total=10)
+    saved.step()
+    saved.step()
+    optimizer = torch.optim.SGD(make_model().parameters(), lr=0.1)
+    waiting = ScheduleLR(optimizer, "cosine()", total="auto")
+    waiting.load_state_dict(saved.state_dict())
+    assert waiting.pending and waiting.last_epoch == 2
+    waiting.resolve_total(10)  # the same run
+    assert lr_of(optimizer) == pytest.approx(lrdsl.compile("cosine()", base=0.1, total=10)(2))
+
+    longer = ScheduleLR(torch.optim.SGD(make_model().parameters(), lr=0.1), "cosine()", total="auto")
+    longer.load_state_dict(saved.state_dict())
+    with pytest.raises(lrdsl.LRDSLError, match=r"(?s)saved with another schedule.*total +saved: 10it +now: 20it"):
+        longer.resolve_total(20)  # a longer run: a change, refused by default
+    assert longer.pending  # and still waiting, nothing changed
 
 
 # -- the state's new fields, strictly -------------------------------------------------------------
@@ -285,7 +298,11 @@ def test_the_state_holds_the_counts_and_refuses_bad_ones():
     good = scheduler.state_dict()
     assert (good["tokens"], good["samples"], good["tokens_per_step"]) == (700.0, None, None)
     lr = lr_of(optimizer)
-    old = {k: v for k, v in good.items() if k not in ("tokens", "samples", "tokens_per_step", "samples_per_step")}
+    old = {
+        k: v
+        for k, v in good.items()
+        if k not in ("tokens", "samples", "tokens_per_step", "samples_per_step", "history")
+    }
     bad = [
         ({**good, "tokens": -1}, BridgeError, r"'tokens' is -1 .*; expected None or a finite number >= 0"),
         ({**good, "tokens": "700"}, BridgeError, r"'tokens' is '700'"),
@@ -295,7 +312,7 @@ def test_the_state_holds_the_counts_and_refuses_bad_ones():
         ({k: v for k, v in good.items() if k != "tokens"}, BridgeError, "the state has no 'tokens'"),
         ({**good, "tokens_seen": 5}, BridgeError, "unknown key.*'tokens_seen'"),
         ({**old, "lrdsl_version": 1, "tokens": 700.0}, BridgeError, "unknown key.*'tokens'"),  # format 1 had none
-        ({**good, "lrdsl_version": 3}, BridgeError, "not saved by lrdsl"),
+        ({**good, "lrdsl_version": 4}, BridgeError, "not saved by lrdsl"),
         ({**good, "tokens_per_step": "x"}, lrdsl.LRDSLError, "do not compile.*tokens_per_step"),
         (
             {**good, "texts": {"lr": ["cosine(T=10)"]}, "total": None, "nodes": {"lr": [[]]}},

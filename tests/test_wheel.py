@@ -30,6 +30,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_contains_the_grammar(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "lrdsl/grammar/lrdsl.lark" in names
+    assert {f"lrdsl/serve/static/{name}" for name in ("index.html", "app.js", "style.css")} <= set(names)
     assert not any(name.startswith(("tests/", "grammar/")) for name in names)
 
 

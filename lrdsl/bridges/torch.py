@@ -42,9 +42,10 @@ from ._optim import counterpart, parse
 torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
+from .. import resume  # noqa: E402
 from ..clock import FACTORS  # noqa: E402
 from ..counters import counter  # noqa: E402
-from ..errors import LRDSLError, UnitError  # noqa: E402
+from ..errors import LRDSLError, ScheduleChangeWarning, UnitError  # noqa: E402
 from ..parser import parse as parse_text  # noqa: E402
 from ..schedule import Schedule, compile_schedule  # noqa: E402
 from ..schema import Anything, Int, ListOf, MapOf, Maybe, Number, OneOf, Record, Text, Where, restoring, validate  # noqa: E402
@@ -56,7 +57,8 @@ INTERVALS = ("step", "epoch")
 REDUCTIONS = ("mean", "max", "min", "none")
 COUNTS = {"tokens": "tok", "samples": "sp"}  # the cumulative counts a ScheduleLR can be fed, and their units
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
-_STATE_VERSION = 2  # 2 added the token and sample counts; a state of version 1 still loads
+_STATE_VERSION = 3  # 2 added the token and sample counts, 3 the history of amendments; older states load
+_CONFIG_KEYS = ("texts", "bases", "steps_per_epoch", "total", "variables", "tokens_per_step", "samples_per_step")
 
 GroupText = Union[str, None]
 PerGroup = Union[GroupText, Sequence[GroupText]]
@@ -145,6 +147,17 @@ def _reader(schedule: Optional[Schedule], by_epoch: bool, counted: Tuple[str, ..
     return schedule.__call__
 
 
+def _distinct(schedules: List[Optional[Schedule]], calls: list) -> List[Tuple[Callable, List[int]]]:
+    """``(call, group indices)`` for each distinct schedule of the groups: groups whose schedules are
+    one compiled curve (the same string, options and base: a cached compile) are evaluated once per
+    step. A schedule with metric state is compiled for itself, so it is never shared."""
+    plan: Dict[int, Tuple[Callable, List[int]]] = {}
+    for index, (schedule, call) in enumerate(zip(schedules, calls)):
+        if schedule is not None:
+            plan.setdefault(id(schedule.curve), (call, []))[1].append(index)
+    return list(plan.values())
+
+
 def _check_counters(schedules: Mapping[str, List[Optional[Schedule]]], interval: str, counts: Counts) -> None:
     """Raise a UnitError saying what to pass if a schedule cannot be read by the counter it will be read by."""
     counted = _counted(schedules, counts)
@@ -192,6 +205,7 @@ def _state_schema(groups: int, version: int) -> Record:
         "variables": MapOf(Text(), Anything()),
         "nodes": MapOf(keys, per_group),
     }
+    optional = {"history": MapOf(keys, ListOf(Maybe(ListOf(resume.HISTORY_ENTRY)), groups))} if version >= 3 else {}
     if version >= 2:
         fields.update(
             {
@@ -201,7 +215,13 @@ def _state_schema(groups: int, version: int) -> Record:
                 "samples": Maybe(Number(min=0)),
             }
         )
-    return Record(fields)
+    return Record(fields, optional=optional)
+
+
+def _choices() -> str:
+    return "build the scheduler with on_change= to choose: " + "; ".join(
+        f"{name!r}: {meaning}" for name, meaning in resume.POLICIES.items() if name != "error"
+    )
 
 
 def _hook(scheduler: ScheduleLR, register: Callable, method: Callable):
@@ -292,6 +312,9 @@ class ScheduleLR(LRScheduler):
             counting while the optimizer lives, whether or not the scheduler is kept.
         check_ranks_every: under ``torch.distributed``, :meth:`check_ranks` every that many counted
             updates (None: never by itself).
+        on_change: what :meth:`load_state_dict` does with a checkpoint saved from other strings or
+            options (:mod:`lrdsl.resume`): ``"error"`` (default), ``"continue"``, ``"smooth"`` or
+            ``"checkpoint"`` (the saved strings win, torch's behaviour, with a warning).
 
     The k-th update uses the values at counter k. A schedule on a token or sample clock, or any
     schedule once tokens (samples) are fed, is read by the cumulative count fed before the update
@@ -315,6 +338,7 @@ class ScheduleLR(LRScheduler):
         samples_per_step=None,
         follow_optimizer: bool = False,
         check_ranks_every: Optional[int] = None,
+        on_change: str = "error",
     ):
         if interval not in INTERVALS:
             raise BridgeError(
@@ -337,11 +361,13 @@ class ScheduleLR(LRScheduler):
         self.interval = interval
         self.follow_optimizer = follow_optimizer
         self.check_ranks_every = check_ranks_every
+        self.on_change = resume.policy(on_change)
         self._registry = registry
         self._counts: Counts = dict.fromkeys(COUNTS)
         self._fed: set = set()  # the counts fed since the last counted update
         self._started = self._warned = self._stepping = False
         self._waiting: Any = None  # while total is "auto": the pre-step hook that refuses an update
+        self._deferred: Optional[Mapping[str, Any]] = None  # a checkpoint loaded while the total is pending
         groups = optimizer.param_groups
         texts = {"lr": _per_group(schedule, len(groups), "lr")}
         for key, value in (hyperparameters or {}).items():
@@ -404,6 +430,7 @@ class ScheduleLR(LRScheduler):
                     registry=self._registry,
                     tokens_per_step=config["tokens_per_step"],
                     samples_per_step=config["samples_per_step"],
+                    on_change=self.on_change,
                 )
                 for text, base in zip(texts, config["bases"][key])
             ]
@@ -415,7 +442,9 @@ class ScheduleLR(LRScheduler):
         self._counted = _counted(self._schedules, self._counts)
         read = functools.partial(_reader, by_epoch=self.interval == "epoch", counted=self._counted, counts=self._counts)
         self._calls = {key: [read(s) for s in per_group] for key, per_group in self._schedules.items()}
-        self._others = [(*_split_key(key), calls) for key, calls in self._calls.items() if key != "lr"]
+        plans = {key: _distinct(self._schedules[key], calls) for key, calls in self._calls.items()}
+        self._lr_plan = plans["lr"]
+        self._others = [(*_split_key(key), plan) for key, plan in plans.items() if key != "lr"]
 
     def _all(self):
         return [s for per_group in self._schedules.values() for s in per_group if s is not None]
@@ -450,10 +479,19 @@ class ScheduleLR(LRScheduler):
         ``step()``) raises an :class:`~lrdsl.LRDSLError` naming the ways to give the total."""
         if not self.pending:
             raise BridgeError(f"resolve_total(): this scheduler's total is {self._config['total']!r}, not 'auto'")
+        pending = self._schedules, self._config
         config = {**self._config, "total": total}
         schedules = self._compile(config, self.interval, self._counts)  # total="auto" again: still pending
         self._schedules, self._config = schedules, config
         self._plan()
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            try:
+                self.load_state_dict(deferred)
+            except LRDSLError:
+                (self._schedules, self._config), self._deferred = pending, deferred
+                self._plan()
+                raise
         self._apply_all()
         self._sync_pending()
 
@@ -552,25 +590,80 @@ class ScheduleLR(LRScheduler):
                     f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
                 )
             self._fed.clear()
-        super().step(epoch)
+        if epoch is None and self._step_count > 1:
+            self._next()  # what torch's step() does once its first-call checks are behind it, without its overhead
+        else:
+            super().step(epoch)
         if self._others:
             self._apply_others()
         if self.check_ranks_every and self.last_epoch % self.check_ranks_every == 0:
             self.check_ranks()
 
+    def _next(self) -> None:
+        """Move the counter by one and write the learning rates for the next update: what torch's
+        ``step()`` does once its first-call checks are behind it (its ``_last_lr`` keeps a copy of
+        a tensor lr), without its per-step overhead. The param groups are read at every step, since
+        ``optimizer.load_state_dict`` replaces them."""
+        self._step_count += 1
+        self.last_epoch += 1
+        point, groups = self.last_epoch, self.optimizer.param_groups
+        for call, indices in self._lr_plan:
+            value = call(point)
+            for index in indices:
+                _write(groups[index], "lr", None, value)
+        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups]
+
     def _apply_others(self) -> None:
         point = self.last_epoch
         groups = self.optimizer.param_groups
-        for name, index, calls in self._others:
-            for group, call in zip(groups, calls):
-                if call is not None:
-                    _write(group, name, index, call(point))
+        for name, item, plan in self._others:
+            for call, indices in plan:
+                value = call(point)
+                for index in indices:
+                    _write(groups[index], name, item, value)
 
     def _apply_all(self) -> None:
         for group, value in zip(self.optimizer.param_groups, self._values("lr")):
             write_value(group, "lr", value)
         self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
         self._apply_others()
+
+    # -- amending the running schedule ----------------------------------------------------------
+    def amend(self, text: PerGroup, at=None, total=None) -> List[Optional[Schedule]]:
+        """Install, for every param group, the learning-rate schedule that follows the current one up
+        to ``at`` (default: the current counter) and ``text`` (one string, or one per group; None
+        keeps a group's) after it, from the value there: ``Schedule.amend`` (docs/language.md §13).
+        ``total`` replaces the training length; the scheduler must then schedule the lr alone (the
+        other hyperparameters' durations would move). The amendments are kept in ``state_dict()``.
+        Returns the new schedules."""
+        if self.pending:
+            raise BridgeError(f"amend(): the training length is not known yet; {AUTO_ROUTES}")
+        if total is not None and len(self._schedules) > 1:
+            raise BridgeError(
+                f"amend(total=...): this scheduler also schedules {sorted(set(self._schedules) - {'lr'})}, whose "
+                "durations a new total would move; amend without total= (write the new part's durations absolutely)"
+            )
+        texts = _per_group(text, len(self.optimizer.param_groups), "lr")
+        if at is None:  # each schedule at the current counter (groups that share a curve read it once per step)
+            for call in self._calls["lr"]:
+                if call is not None:
+                    call(self.last_epoch)
+        if total is not None and any(new is None and old is not None for old, new in zip(self._schedules["lr"], texts)):
+            raise BridgeError("amend(total=...): a new total needs a new text for every scheduled param group")
+        amended = [
+            old if new is None or old is None else old.amend(new, at=at, total=total)
+            for old, new in zip(self._schedules["lr"], texts)
+        ]
+        self._schedules = {**self._schedules, "lr": amended}
+        lr_texts = [old if s is None else s.expression for old, s in zip(self._config["texts"]["lr"], amended)]
+        self._config = {
+            **self._config,
+            "texts": {**self._config["texts"], "lr": lr_texts},
+            "total": self._config["total"] if total is None else total,
+        }
+        self._plan()
+        self._apply_all()
+        return amended
 
     # -- metric-driven nodes -----------------------------------------------------------------------
     def report(self, metric: float, reduce: str = "mean") -> None:
@@ -654,15 +747,21 @@ class ScheduleLR(LRScheduler):
             "tokens_per_step": config["tokens_per_step"],
             "samples_per_step": config["samples_per_step"],
             **self._counts,
+            "history": {
+                k: [None if s is None else [dict(entry) for entry in s.history] for s in v]
+                for k, v in self._schedules.items()
+            },
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Resume from :meth:`state_dict` (a state of format 1, from before token and sample counts,
-        loads too). As in torch, the checkpoint wins: a scheduler built with another string or
-        other options takes the saved ones. A state that does not fit raises a
-        :class:`BridgeError` (or the error compiling its strings) and changes nothing."""
+        """Resume from :meth:`state_dict` (states of formats 1 and 2, from before the history of
+        amendments, load too). A checkpoint saved from other strings or options is handled by the
+        ``on_change`` policy, schedule by schedule (:mod:`lrdsl.resume`): ``"error"`` refuses,
+        showing the differences; ``"continue"`` and ``"smooth"`` keep the position and use this
+        scheduler's strings; ``"checkpoint"`` takes the saved ones. A state that does not fit
+        raises a :class:`BridgeError` (or the error compiling its strings) and changes nothing."""
         version = state_dict.get("lrdsl_version") if isinstance(state_dict, Mapping) else None
-        if version not in (1, _STATE_VERSION):
+        if version not in (1, 2, _STATE_VERSION):
             raise BridgeError(
                 f"load_state_dict(): this state was not saved by lrdsl's ScheduleLR (state format {_STATE_VERSION})"
             )
@@ -670,62 +769,125 @@ class ScheduleLR(LRScheduler):
             _state_schema(len(self.optimizer.param_groups), version), state_dict, BridgeError, "load_state_dict()"
         )
         keys = sorted(self._config["texts"])
-        for table in ("texts", "bases", "nodes"):
-            if sorted(checked[table]) != keys:
+        for table in ("texts", "bases", "nodes", "history"):
+            if table in checked and sorted(checked[table]) != keys:
                 raise BridgeError(
                     f"load_state_dict(): the state's {table!r} are for {sorted(checked[table])}, but this "
                     f"scheduler schedules {keys}: a checkpoint sets only what the scheduler was built "
                     f"to schedule; {_STATE_HINT}"
                 )
-        interval = checked["interval"]
-        config = {
-            key: checked.get(key)
-            for key in (
-                "texts",
-                "bases",
-                "steps_per_epoch",
-                "total",
-                "variables",
-                "tokens_per_step",
-                "samples_per_step",
-            )
-        }
+        interval, config = checked["interval"], {key: checked.get(key) for key in _CONFIG_KEYS}
         counts: Counts = {name: checked.get(name) for name in COUNTS}
-        fresh = config != self._config
-        if fresh:
-            try:
-                schedules = self._compile(config, interval, counts)
-            except LRDSLError as error:
-                raise type(error)(f"load_state_dict(): the saved schedules do not compile: {error}") from None
-        else:
+        histories = checked.get("history") or {key: [None] * len(texts) for key, texts in config["texts"].items()}
+        if _is_auto(config["total"]) and not self.pending:  # saved before the run's length was known
+            config = {**config, "total": self._config["total"]}
+        elif self.pending and not _is_auto(config["total"]):
+            self._defer(state_dict, checked)
+            return
+        changed = config != self._config or interval != self.interval
+        if not changed:
             schedules = self._schedules
             try:
                 _check_counters(schedules, interval, counts)
             except UnitError as error:
                 raise UnitError(f"load_state_dict(): {error}") from None
+            self._load_nodes(schedules, checked["nodes"], histories)
+        else:
+            try:
+                saved = self._compile(config, interval, counts)
+            except LRDSLError as error:
+                raise type(error)(f"load_state_dict(): the saved schedules do not compile: {error}") from None
+            if self.on_change == "checkpoint":
+                self._load_nodes(saved, checked["nodes"], histories)
+                warnings.warn(self._ignored(config, interval), ScheduleChangeWarning, stacklevel=2)
+                schedules = saved
+            else:
+                config = self._resume_changed(saved, checked, counts, histories)
+                schedules, interval = self._schedules, self.interval
+        self.interval, self._schedules, self._config = interval, schedules, config
+        self._take_counters(checked)
+        self._fed.clear()
+        self._plan()
+        self._apply_all()  # the values at the saved counter, from the schedules that now run
+        self._sync_pending()
+
+    def _defer(self, state: Mapping[str, Any], checked: Mapping[str, Any]) -> None:
+        """A checkpoint loaded while the total is pending (a trainer restores it before it gives the
+        run's length): take its counters now, and compare its schedules with this scheduler's, under
+        the ``on_change`` policy, when :meth:`resolve_total` knows the total."""
+        self._deferred = state
+        self._take_counters(checked)
+
+    def _take_counters(self, checked: Mapping[str, Any]) -> None:
+        """The counters of a checked state: updates, the token and sample counts, torch's own."""
+        self._counts.update({name: checked.get(name) for name in COUNTS})
+        self.last_epoch, self._step_count = checked["last_epoch"], checked["_step_count"]
+        self._last_lr, self.base_lrs = checked["_last_lr"], checked["base_lrs"]
+
+    @staticmethod
+    def _load_nodes(schedules: Mapping[str, List[Optional[Schedule]]], nodes: Mapping[str, list], histories) -> None:
+        """Load the saved states of metric-driven nodes and the histories into ``schedules``, all or none."""
         loaded = [
-            (schedule, nodes)
+            (schedule, state, history)
             for key, per_group in schedules.items()
-            for schedule, nodes in zip(per_group, checked["nodes"][key])
+            for schedule, state, history in zip(per_group, nodes[key], histories[key])
             if schedule is not None
         ]
         try:
-            with restoring([schedule for schedule, _ in loaded]):
-                for schedule, nodes in loaded:
-                    schedule.load_state_dict({"expression": schedule.expression, "base": schedule.base, "nodes": nodes})
+            with restoring([schedule for schedule, _, _ in loaded]):
+                for schedule, state, history in loaded:
+                    schedule.load_state_dict({**schedule.state_dict(), "nodes": state or [], "history": history or []})
         except LRDSLError as error:
             raise BridgeError(
                 f"load_state_dict(): the saved state of a metric-driven node does not fit: {error}; {_STATE_HINT}"
             ) from None
-        self.interval = interval
-        if fresh:
-            self._schedules, self._config = schedules, config
-        self._counts.update(counts)
-        self._fed.clear()
-        self._plan()
-        self.last_epoch, self._step_count = checked["last_epoch"], checked["_step_count"]
-        self._last_lr, self.base_lrs = checked["_last_lr"], checked["base_lrs"]
-        self._sync_pending()
+
+    def _resume_changed(self, saved, checked: Mapping[str, Any], counts: Counts, histories) -> Dict[str, Any]:
+        """Under "error", "continue" or "smooth": resume each schedule of this scheduler from the saved
+        one of the same hyperparameter and group (each plan made, and every refusal raised, before
+        anything changes); the configuration that then runs (a smoothed schedule's text is its own)."""
+        if checked["interval"] != self.interval:
+            raise BridgeError(
+                f"load_state_dict(): the checkpoint counts {checked['interval']}s (interval={checked['interval']!r}), "
+                f"this scheduler {self.interval}s; only on_change='checkpoint' takes the saved interval"
+            )
+        counted = _counted(saved, counts)
+        plans = []
+        for key, per_group in self._schedules.items():
+            for group, (now, before) in enumerate(zip(per_group, saved[key])):
+                where = f"load_state_dict() ({key!r} of param group {group})"
+                if now is None or before is None:
+                    if now is not before and self.on_change == "error":
+                        shown = ["not scheduled" if s is None else repr(s.expression) for s in (before, now)]
+                        raise BridgeError(f"{where}: saved {shown[0]}, now {shown[1]}; {_choices()}")
+                    continue
+                read = _reader(before, self.interval == "epoch", counted, counts)
+                if checked["last_epoch"] >= 0:
+                    read(checked["last_epoch"])  # sets its position: where the checkpoint stood
+                history = histories[key][group] or []
+                state = {**before.state_dict(), "nodes": checked["nodes"][key][group], "history": history}
+                plans.append((key, group, resume.plan(now, state, where)))
+        texts = {key: list(per_group) for key, per_group in self._config["texts"].items()}
+        with resume.rolled_back(self._all()):
+            for key, group, plan in plans:
+                plan.apply()
+                if plan.target is not now:
+                    texts[key][group] = plan.schedule.expression
+        return {**self._config, "texts": texts}
+
+    def _ignored(self, config: Mapping[str, Any], interval: str) -> str:
+        """The warning of on_change='checkpoint': what of this scheduler the checkpoint replaced."""
+        found = [
+            f"{key}: saved {config[key]!r}, now {self._config[key]!r}"
+            for key in _CONFIG_KEYS
+            if config[key] != self._config[key]
+        ]
+        if interval != self.interval:
+            found.append(f"interval: saved {interval!r}, now {self.interval!r}")
+        return (
+            "load_state_dict(): on_change='checkpoint' uses the checkpoint's schedules and ignores this "
+            f"scheduler's ({'; '.join(found)})"
+        )
 
     # -- Lightning ---------------------------------------------------------------------------------
     def lightning_config(self, frequency: int = 1) -> Dict[str, Any]:

@@ -1,7 +1,9 @@
 """The built-in optimizer nodes (docs/language.md §11), registered through the same hook as any plugin.
 
-Each node is its update rule on NumPy arrays, written with the in-place kernels of
-:mod:`lrdsl.optim.kernels` (no allocation after the first step). Names, defaults and
+Each node is its update rule on NumPy arrays, staged (:mod:`lrdsl.optim.staged`): it returns
+``new_state(b)`` and ``new_param(b)``, run block by block to check the whole step before
+anything is written, then to apply it; written with the kernels of :mod:`lrdsl.optim.kernels`
+(no allocation after the first step). Names, defaults and
 updates are PyTorch's (``torch.optim``, single-tensor path); ``lion`` is ``optax.lion``.
 Notation: θ parameter, g gradient, t = ``state.step`` (1 on the first update), γ lr,
 λ weight_decay. Any float hyperparameter, and each item of ``betas``, may be a schedule; the
@@ -24,7 +26,8 @@ import numpy as np
 
 from ..authoring import Check, StateEntry, between, nonnegative, optimizer_node, positive
 from ..hookspecs import hookimpl
-from ..optim.kernels import add_scaled, add_scaled_ratio, ema_into, ema_square_into, sqrt_plus, with_l2
+from ..optim.kernels import add_scaled, add_scaled_into, add_scaled_ratio_into, ema_into, ema_square_into, sqrt_plus
+from ..optim.staged import staged
 
 _BETAS = between(0, 1, high_open=True)
 _ADAM_CHECKS = {"lr": nonnegative, "betas": _BETAS, "eps": nonnegative, "weight_decay": nonnegative}
@@ -36,6 +39,7 @@ _NESTEROV = Check(
 )
 
 
+@staged
 @optimizer_node(
     checks={"lr": nonnegative, "momentum": nonnegative, "dampening": between(0, 1), "weight_decay": nonnegative},
     requires=(_NESTEROV,),
@@ -44,7 +48,7 @@ _NESTEROV = Check(
 def sgd(
     param,
     grad,
-    state,
+    plan,
     lr: float = 1e-3,
     momentum: float = 0.0,
     dampening: float = 0.0,
@@ -56,27 +60,35 @@ def sgd(
     g ← g + λθ;  b ← g on the first step with momentum μ ≠ 0, then b ← μb + (1−τ)g;
     g ← g + μb if nesterov else b;  θ ← θ − γg   (τ dampening; nesterov needs μ > 0, τ = 0)
     """
-    g = with_l2(param, grad, weight_decay, state.scratch(0))
-    direction = g
-    if momentum != 0:
-        first = "momentum_buffer" not in state
-        old, buf = state.pair("momentum_buffer")
+    buf = plan.array("momentum_buffer") if momentum != 0 else None
+    first = buf is not None and plan.first("momentum_buffer")
+
+    def new_state(b):
+        if buf is None:
+            return
+        g, new = b.decayed(weight_decay), b.new[buf]
         if first:
-            np.copyto(buf, g)
+            np.copyto(new, g)
+            return
+        np.multiply(b.old[buf], momentum, out=new)
+        if dampening == 0:
+            new += g
         else:
-            np.multiply(old, momentum, out=buf)
-            if dampening == 0:
-                buf += g
-            else:
-                add_scaled(buf, 1 - dampening, g, state.scratch(1))
-        if nesterov:
-            direction = np.multiply(buf, momentum, out=state.scratch(1))
-            direction += g
-        else:
-            direction = buf
-    add_scaled(param, -lr, direction, state.scratch(2))
+            add_scaled(new, 1 - dampening, g, b.tmp[0])
+
+    def new_param(b):
+        g = direction = b.decayed(weight_decay)
+        if buf is not None:
+            direction = b.new[buf]
+            if nesterov:
+                direction = np.multiply(direction, momentum, out=b.tmp[1])
+                direction += g
+        add_scaled_into(b.out, b.p, -lr, direction, b.tmp[2])
+
+    return new_state, new_param
 
 
+@staged
 @optimizer_node(
     checks={
         "lr": nonnegative,
@@ -91,7 +103,7 @@ def sgd(
 def adagrad(
     param,
     grad,
-    state,
+    plan,
     lr: float = 1e-2,
     lr_decay: float = 0.0,
     weight_decay: float = 0.0,
@@ -103,15 +115,22 @@ def adagrad(
     g ← g + λθ;  γ̃ = γ / (1 + (t−1)·lr_decay);  s ← s + g²  (s starts at initial_accumulator_value);
     θ ← θ − γ̃·g / (√s + ε)
     """
-    g = with_l2(param, grad, weight_decay, state.scratch(0))
-    old, total = state.pair("sum", initial_accumulator_value)
-    tmp = state.scratch(1)
-    np.multiply(g, g, out=tmp)
-    np.add(old, tmp, out=total)
-    clr = lr / (1 + (state.step - 1) * lr_decay)
-    add_scaled_ratio(param, -clr, g, sqrt_plus(total, 1.0, eps, tmp), tmp)
+    total = plan.array("sum", initial_accumulator_value)
+    clr = lr / (1 + (plan.step - 1) * lr_decay)
+
+    def new_state(b):
+        g, tmp = b.decayed(weight_decay), b.tmp[0]
+        np.multiply(g, g, out=tmp)
+        np.add(b.old[total], tmp, out=b.new[total])
+
+    def new_param(b):
+        denom = sqrt_plus(b.new[total], 1.0, eps, b.tmp[0])
+        add_scaled_ratio_into(b.out, b.p, -clr, b.decayed(weight_decay), denom, denom)
+
+    return new_state, new_param
 
 
+@staged
 @optimizer_node(
     checks={
         "lr": nonnegative,
@@ -129,7 +148,7 @@ def adagrad(
 def rmsprop(
     param,
     grad,
-    state,
+    plan,
     lr: float = 1e-2,
     alpha: float = 0.99,
     eps: float = 1e-8,
@@ -142,33 +161,46 @@ def rmsprop(
     g ← g + λθ;  v ← αv + (1−α)g²;  if centered: ḡ ← αḡ + (1−α)g, ṽ = v − ḡ², else ṽ = v;
     with momentum μ > 0: b ← μb + g/(√ṽ + ε), θ ← θ − γb;  otherwise θ ← θ − γ·g/(√ṽ + ε)
     """
-    g = with_l2(param, grad, weight_decay, state.scratch(0))
-    old_sq, square_avg = state.pair("square_avg")
-    denom = state.scratch(1)
-    ema_square_into(square_avg, old_sq, g, alpha, denom)
-    if centered:
-        old_avg, grad_avg = state.pair("grad_avg")
-        ema_into(grad_avg, old_avg, g, alpha)
-        np.multiply(grad_avg, grad_avg, out=denom)
-        np.subtract(square_avg, denom, out=denom)
-        sqrt_plus(denom, 1.0, eps, denom)
-    else:
-        sqrt_plus(square_avg, 1.0, eps, denom)
-    if momentum > 0:
-        old_buf, buf = state.pair("momentum_buffer")
-        np.multiply(old_buf, momentum, out=buf)
-        np.divide(g, denom, out=denom)
-        buf += denom
-        add_scaled(param, -lr, buf, denom)
-    else:
-        add_scaled_ratio(param, -lr, g, denom, denom)
+    square = plan.array("square_avg")
+    average = plan.array("grad_avg") if centered else None
+    buf = plan.array("momentum_buffer") if momentum > 0 else None
+
+    def denominator(b):
+        """√ṽ + ε into ``b.tmp[0]`` (from the new averages)."""
+        denom = b.tmp[0]
+        if average is None:
+            return sqrt_plus(b.new[square], 1.0, eps, denom)
+        np.multiply(b.new[average], b.new[average], out=denom)
+        np.subtract(b.new[square], denom, out=denom)
+        return sqrt_plus(denom, 1.0, eps, denom)
+
+    def new_state(b):
+        g = b.decayed(weight_decay)
+        ema_square_into(b.new[square], b.old[square], g, alpha, b.tmp[0])
+        if average is not None:
+            ema_into(b.new[average], b.old[average], g, alpha)
+        if buf is not None:
+            denom = denominator(b)
+            np.multiply(b.old[buf], momentum, out=b.new[buf])
+            np.divide(g, denom, out=denom)
+            b.new[buf] += denom
+
+    def new_param(b):
+        if buf is not None:
+            add_scaled_into(b.out, b.p, -lr, b.new[buf], b.tmp[0])
+        else:
+            denom = denominator(b)
+            add_scaled_ratio_into(b.out, b.p, -lr, b.decayed(weight_decay), denom, denom)
+
+    return new_state, new_param
 
 
+@staged
 @optimizer_node(
     checks={"lr": nonnegative, "rho": between(0, 1), "eps": positive, "weight_decay": nonnegative},
     state={"square_avg": StateEntry(check=nonnegative), "acc_delta": StateEntry(check=nonnegative)},
 )
-def adadelta(param, grad, state, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0):
+def adadelta(param, grad, plan, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0):
     """Adadelta (torch.optim.Adadelta).
 
     g ← g + λθ;  v ← ρv + (1−ρ)g²;  Δ = √(u + ε) / √(v + ε) · g;  u ← ρu + (1−ρ)Δ²;  θ ← θ − γΔ
@@ -176,49 +208,61 @@ def adadelta(param, grad, state, lr: float = 1.0, rho: float = 0.9, eps: float =
     eps must be > 0 (torch accepts 0): with eps=0, Δ = √u/√v·g is 0 from the start (u = 0) and
     stays 0, so the parameters would never move.
     """
-    g = with_l2(param, grad, weight_decay, state.scratch(0))
-    (old_sq, square_avg), (old_acc, acc_delta) = state.pair("square_avg"), state.pair("acc_delta")
-    delta, tmp = state.scratch(1), state.scratch(2)
-    ema_square_into(square_avg, old_sq, g, rho, tmp)
-    np.add(square_avg, eps, out=tmp)
-    np.sqrt(tmp, out=tmp)
-    np.add(old_acc, eps, out=delta)
-    np.sqrt(delta, out=delta)
-    delta /= tmp
-    delta *= g
-    ema_square_into(acc_delta, old_acc, delta, rho, tmp)
-    add_scaled(param, -lr, delta, delta)
+    square, acc = plan.array("square_avg"), plan.array("acc_delta")
+
+    def new_state(b):
+        """The new averages; Δ is left in ``b.tmp[0]``."""
+        g = b.decayed(weight_decay)
+        delta, tmp = b.tmp[0], b.tmp[1]
+        ema_square_into(b.new[square], b.old[square], g, rho, tmp)
+        np.add(b.new[square], eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.add(b.old[acc], eps, out=delta)
+        np.sqrt(delta, out=delta)
+        delta /= tmp
+        delta *= g
+        ema_square_into(b.new[acc], b.old[acc], delta, rho, tmp)
+
+    def new_param(b):
+        add_scaled_into(b.out, b.p, -lr, b.tmp[0], b.tmp[1])
+
+    return new_state, new_param
 
 
-def adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled):
-    """The Adam family's step: coupled (Adam) or decoupled (AdamW) weight decay, optional AMSGrad."""
+def adam_update(plan, lr, betas, eps, weight_decay, amsgrad, decoupled):
+    """The Adam family's stages: coupled (Adam) or decoupled (AdamW) weight decay, optional AMSGrad."""
     beta1, beta2 = betas
-    if decoupled:
-        if weight_decay != 0:
-            param *= 1 - lr * weight_decay
-        g = grad
-    else:
-        g = with_l2(param, grad, weight_decay, state.scratch(0))
-    (old_avg, exp_avg), (old_sq, exp_avg_sq) = state.pair("exp_avg"), state.pair("exp_avg_sq")
-    tmp = state.scratch(1)
-    ema_into(exp_avg, old_avg, g, beta1)
-    ema_square_into(exp_avg_sq, old_sq, g, beta2, tmp)
-    if amsgrad:
-        old_max, max_sq = state.pair("max_exp_avg_sq")
-        np.maximum(old_max, exp_avg_sq, out=max_sq)
-        exp_avg_sq = max_sq
-    step = state.step
+    avg, square = plan.array("exp_avg"), plan.array("exp_avg_sq")
+    top = plan.array("max_exp_avg_sq") if amsgrad else None
+    step = plan.step
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
-    denom = sqrt_plus(exp_avg_sq, math.sqrt(bias_correction2), eps, tmp)
-    add_scaled_ratio(param, -lr / bias_correction1, exp_avg, denom, tmp)
+    l2 = 0.0 if decoupled else weight_decay
+    shrink = 1 - lr * weight_decay if decoupled and weight_decay != 0 else None
+
+    def new_state(b):
+        g = b.decayed(l2)
+        ema_into(b.new[avg], b.old[avg], g, beta1)
+        ema_square_into(b.new[square], b.old[square], g, beta2, b.tmp[0])
+        if top is not None:
+            np.maximum(b.old[top], b.new[square], out=b.new[top])
+
+    def new_param(b):
+        base = b.p
+        if shrink is not None:
+            base = np.multiply(b.p, shrink, out=b.out)
+        denom = sqrt_plus(b.new[square if top is None else top], math.sqrt(bias_correction2), eps, b.tmp[0])
+        add_scaled_ratio_into(b.out, base, -lr / bias_correction1, b.new[avg], denom, denom)
+
+    return new_state, new_param
 
 
+@staged
 @optimizer_node(checks=_ADAM_CHECKS, state=_ADAM_STATE)
 def adam(
     param,
     grad,
-    state,
+    plan,
     lr: float = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
@@ -230,14 +274,15 @@ def adam(
     g ← g + λθ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  m̂ = m/(1−β₁ᵗ);  v̂ = v/(1−β₂ᵗ)
     (amsgrad: v̂max ← max(v̂max, v), v̂ = v̂max/(1−β₂ᵗ));  θ ← θ − γ·m̂/(√v̂ + ε)
     """
-    adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=False)
+    return adam_update(plan, lr, betas, eps, weight_decay, amsgrad, decoupled=False)
 
 
+@staged
 @optimizer_node(checks=_ADAM_CHECKS, state=_ADAM_STATE)
 def adamw(
     param,
     grad,
-    state,
+    plan,
     lr: float = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
@@ -249,14 +294,15 @@ def adamw(
     θ ← θ − γλθ, then Adam's step without the L2 term:
     m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − γ·m̂/(√v̂ + ε)  (amsgrad as in adam)
     """
-    adam_update(param, grad, state, lr, betas, eps, weight_decay, amsgrad, decoupled=True)
+    return adam_update(plan, lr, betas, eps, weight_decay, amsgrad, decoupled=True)
 
 
+@staged
 @optimizer_node(checks=_ADAM_CHECKS, state={"exp_avg": StateEntry(), "exp_inf": StateEntry(check=nonnegative)})
 def adamax(
     param,
     grad,
-    state,
+    plan,
     lr: float = 2e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
@@ -267,17 +313,24 @@ def adamax(
     g ← g + λθ;  m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  θ ← θ − γ/(1−β₁ᵗ) · m/u
     """
     beta1, beta2 = betas
-    g = with_l2(param, grad, weight_decay, state.scratch(0))
-    (old_avg, exp_avg), (old_inf, exp_inf) = state.pair("exp_avg"), state.pair("exp_inf")
-    tmp = state.scratch(1)
-    ema_into(exp_avg, old_avg, g, beta1)
-    np.multiply(old_inf, beta2, out=exp_inf)
-    np.abs(g, out=tmp)
-    tmp += eps
-    np.maximum(exp_inf, tmp, out=exp_inf)
-    add_scaled_ratio(param, -lr / (1 - beta1**state.step), exp_avg, exp_inf, tmp)
+    avg, norm = plan.array("exp_avg"), plan.array("exp_inf")
+    scale = -lr / (1 - beta1**plan.step)
+
+    def new_state(b):
+        g, tmp = b.decayed(weight_decay), b.tmp[0]
+        ema_into(b.new[avg], b.old[avg], g, beta1)
+        np.multiply(b.old[norm], beta2, out=b.new[norm])
+        np.abs(g, out=tmp)
+        tmp += eps
+        np.maximum(b.new[norm], tmp, out=b.new[norm])
+
+    def new_param(b):
+        add_scaled_ratio_into(b.out, b.p, scale, b.new[avg], b.new[norm], b.tmp[0])
+
+    return new_state, new_param
 
 
+@staged
 @optimizer_node(
     checks={**_ADAM_CHECKS, "momentum_decay": nonnegative},
     state={**_MOMENTS, "mu_product": StateEntry(array=False, check=between(0, 1))},
@@ -285,7 +338,7 @@ def adamax(
 def nadam(
     param,
     grad,
-    state,
+    plan,
     lr: float = 2e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
@@ -298,26 +351,34 @@ def nadam(
     θ ← θ − γ(1−μₜ)/(1−Πₜ) · g/(√v̂ + ε) − γμₜ₊₁/(1−Πₜμₜ₊₁) · m/(√v̂ + ε)
     """
     beta1, beta2 = betas
-    step = state.step
-    g = with_l2(param, grad, weight_decay, state.scratch(0))
+    step = plan.step
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
-    mu_product = state["mu_product"] = state.get("mu_product", 1.0) * mu
-    (old_avg, exp_avg), (old_sq, exp_avg_sq) = state.pair("exp_avg"), state.pair("exp_avg_sq")
-    denom, tmp = state.scratch(1), state.scratch(2)
-    ema_into(exp_avg, old_avg, g, beta1)
-    ema_square_into(exp_avg_sq, old_sq, g, beta2, tmp)
-    np.divide(exp_avg_sq, 1 - beta2**step, out=denom)
-    sqrt_plus(denom, 1.0, eps, denom)
-    add_scaled_ratio(param, -lr * (1 - mu) / (1 - mu_product), g, denom, tmp)
-    add_scaled_ratio(param, -lr * mu_next / (1 - mu_product * mu_next), exp_avg, denom, tmp)
+    mu_product = plan["mu_product"] = plan.get("mu_product", 1.0) * mu
+    avg, square = plan.array("exp_avg"), plan.array("exp_avg_sq")
+    bias_correction2 = 1 - beta2**step
+
+    def new_state(b):
+        g = b.decayed(weight_decay)
+        ema_into(b.new[avg], b.old[avg], g, beta1)
+        ema_square_into(b.new[square], b.old[square], g, beta2, b.tmp[0])
+
+    def new_param(b):
+        denom, tmp = b.tmp[0], b.tmp[1]
+        np.divide(b.new[square], bias_correction2, out=denom)
+        sqrt_plus(denom, 1.0, eps, denom)
+        add_scaled_ratio_into(b.out, b.p, -lr * (1 - mu) / (1 - mu_product), b.decayed(weight_decay), denom, tmp)
+        add_scaled_ratio_into(b.out, b.out, -lr * mu_next / (1 - mu_product * mu_next), b.new[avg], denom, tmp)
+
+    return new_state, new_param
 
 
+@staged
 @optimizer_node(checks=_ADAM_CHECKS, state=_MOMENTS)
 def radam(
     param,
     grad,
-    state,
+    plan,
     lr: float = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
@@ -330,42 +391,57 @@ def radam(
     otherwise θ ← θ − γ·m/(1−β₁ᵗ)
     """
     beta1, beta2 = betas
-    step = state.step
-    g = with_l2(param, grad, weight_decay, state.scratch(0))
-    (old_avg, exp_avg), (old_sq, exp_avg_sq) = state.pair("exp_avg"), state.pair("exp_avg_sq")
-    tmp = state.scratch(1)
-    ema_into(exp_avg, old_avg, g, beta1)
-    ema_square_into(exp_avg_sq, old_sq, g, beta2, tmp)
+    step = plan.step
+    avg, square = plan.array("exp_avg"), plan.array("exp_avg_sq")
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * step * beta2**step / bias_correction2
-    if rho_t > 5.0:
+    rectified = rho_t > 5.0
+    if rectified:
         rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
         scale = lr * rect * math.sqrt(bias_correction2) / bias_correction1
-        add_scaled_ratio(param, -scale, exp_avg, sqrt_plus(exp_avg_sq, 1.0, eps, tmp), tmp)
-    else:
-        add_scaled(param, -lr / bias_correction1, exp_avg, tmp)
+
+    def new_state(b):
+        g = b.decayed(weight_decay)
+        ema_into(b.new[avg], b.old[avg], g, beta1)
+        ema_square_into(b.new[square], b.old[square], g, beta2, b.tmp[0])
+
+    def new_param(b):
+        tmp = b.tmp[0]
+        if rectified:
+            add_scaled_ratio_into(b.out, b.p, -scale, b.new[avg], sqrt_plus(b.new[square], 1.0, eps, tmp), tmp)
+        else:
+            add_scaled_into(b.out, b.p, -lr / bias_correction1, b.new[avg], tmp)
+
+    return new_state, new_param
 
 
+@staged
 @optimizer_node(
     checks={"lr": nonnegative, "betas": between(0, 1), "weight_decay": nonnegative}, state={"exp_avg": StateEntry()}
 )
-def lion(param, grad, state, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0):
+def lion(param, grad, plan, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0):
     """Lion (optax.lion): the sign of an interpolated momentum, decoupled weight decay.
 
     u = sign(β₁m + (1−β₁)g);  θ ← θ − γ(u + λθ);  m ← β₂m + (1−β₂)g
     """
     beta1, beta2 = betas
-    old_avg, exp_avg = state.pair("exp_avg")
-    update, tmp = state.scratch(0), state.scratch(1)
-    np.multiply(old_avg, beta1, out=update)
-    add_scaled(update, 1 - beta1, grad, tmp)
-    np.sign(update, out=update)
-    if weight_decay != 0:
-        add_scaled(update, weight_decay, param, tmp)
-    add_scaled(param, -lr, update, update)
-    ema_into(exp_avg, old_avg, grad, beta2)
+    avg = plan.array("exp_avg")
+
+    def new_state(b):
+        ema_into(b.new[avg], b.old[avg], b.g, beta2)
+
+    def new_param(b):
+        interpolated, update = b.tmp[0], b.tmp[1]
+        np.multiply(b.old[avg], beta1, out=interpolated)
+        add_scaled(interpolated, 1 - beta1, b.g, update)
+        np.sign(interpolated, out=update)  # into another array: in place is several times slower
+        if weight_decay != 0:
+            add_scaled(update, weight_decay, b.p, interpolated)
+        add_scaled_into(b.out, b.p, -lr, update, update)
+
+    return new_state, new_param
 
 
 @hookimpl

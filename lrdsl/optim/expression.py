@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
-from .. import ast
+from .. import ast, templates
 from ..binding import Binder, out_of_range
 from ..clock import make_clock
 from ..compiler import compile_expr, compile_sub
 from ..context import Context, located
 from ..errors import LRDSLError, ParameterError
-from ..parser import parse
+from ..parser import parse, pointed
 from ..plugins import default_registry
 from ..printer import to_text
 from ..registry import Registry
@@ -141,8 +141,28 @@ def parse_optimizer(
     optimizer can run. Raises an :class:`~lrdsl.LRDSLError` subclass; unknown optimizer or
     hyperparameter names suggest the closest ones.
     """
-    registry = registry or default_registry()
     tree = parse(text) if isinstance(text, str) else text
+    try:
+        return _optimizer_config(
+            tree,
+            registry or default_registry(),
+            dict(variables or {}),
+            overrides,
+            on_change,
+            dict(
+                steps_per_epoch=steps_per_epoch,
+                total=total,
+                tokens_per_step=tokens_per_step,
+                samples_per_step=samples_per_step,
+            ),
+        )
+    except LRDSLError as error:
+        raise pointed(error, text) if isinstance(text, str) else error from None
+
+
+def _optimizer_config(tree, registry: Registry, variables: dict, overrides, on_change: str, factors: dict):
+    """:func:`parse_optimizer` of a parsed expression."""
+    templates.refuse(tree, variables)
     if isinstance(tree, ast.Variable):
         raise ParameterError(f"{to_text(tree)}: write the optimizer call itself, not a variable")
     if not isinstance(tree, ast.Call):
@@ -152,10 +172,6 @@ def parse_optimizer(
         )
     spec = registry.get(tree.name, kinds=("optimizer",))
     assert isinstance(spec, OptimizerSpec)  # get() was asked for an optimizer node
-    variables = dict(variables or {})
-    factors = dict(
-        steps_per_epoch=steps_per_epoch, total=total, tokens_per_step=tokens_per_step, samples_per_step=samples_per_step
-    )
     clock = make_clock([tree], **factors)
     total_length = clock.convert(*clock.total, "total") if clock.total else None
     ctx = Context(registry=registry, clock=clock, variables=variables, lr0=1.0, base=1.0, phase_length=total_length)

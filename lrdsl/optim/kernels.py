@@ -1,7 +1,9 @@
 """In-place NumPy building blocks the update rules are written with.
 
 Every function writes into arrays it is given (``out=`` ufuncs), so a step allocates
-nothing. Scalars are Python floats, which keep a float32 array float32 (NEP 50).
+nothing; the ``*_into`` forms write a new value into ``out`` and leave their inputs as they were
+(what the staged rules of :mod:`lrdsl.optim.staged` need). Scalars are Python floats, which
+keep a float32 array float32 (NEP 50).
 """
 
 from __future__ import annotations
@@ -47,19 +49,31 @@ def with_l2(param: np.ndarray, grad: np.ndarray, weight_decay: float, tmp: np.nd
     return tmp
 
 
+def add_scaled_into(out: np.ndarray, base: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """``out ← base + alpha·x`` (``tmp`` is overwritten; it may be ``x``, and ``out`` may be ``base``)."""
+    np.multiply(x, alpha, out=tmp)
+    return np.add(base, tmp, out=out)
+
+
 def add_scaled(param: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray) -> None:
     """``param ← param + alpha·x`` (``tmp`` is overwritten; it may be ``x`` itself)."""
-    np.multiply(x, alpha, out=tmp)
-    param += tmp
+    add_scaled_into(param, param, alpha, x, tmp)
+
+
+def add_scaled_ratio_into(
+    out: np.ndarray, base: np.ndarray, alpha: float, numerator: np.ndarray, denominator: np.ndarray, tmp: np.ndarray
+) -> np.ndarray:
+    """``out ← base + alpha·numerator/denominator`` (``tmp`` may be the denominator; ``out`` may be ``base``)."""
+    np.divide(numerator, denominator, out=tmp)
+    tmp *= alpha
+    return np.add(base, tmp, out=out)
 
 
 def add_scaled_ratio(
     param: np.ndarray, alpha: float, numerator: np.ndarray, denominator: np.ndarray, tmp: np.ndarray
 ) -> None:
     """``param ← param + alpha·numerator/denominator`` (torch's ``addcdiv_``; ``tmp`` may be the denominator)."""
-    np.divide(numerator, denominator, out=tmp)
-    tmp *= alpha
-    param += tmp
+    add_scaled_ratio_into(param, param, alpha, numerator, denominator, tmp)
 
 
 def sqrt_plus(x: np.ndarray, divisor: float, eps: float, out: np.ndarray) -> np.ndarray:

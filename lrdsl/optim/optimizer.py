@@ -16,6 +16,7 @@ from ..resume import POLICIES, policy
 from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, validate
 from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, Slot, collect
+from .staged import BlockBuffers, Plan, is_staged
 from .state import ParamState, SavedState, ScratchPool, finite
 
 FORMAT = "lrdsl.optimizer/1"
@@ -68,11 +69,17 @@ class Optimizer:
             slots.extend(group_slots)
         self._slots = slots
         self._grads = GradientMatcher(slots)
-        pool = ScratchPool(slot.array for slot in slots)
-        self._states = [ParamState(slot.array, pool) for slot in slots]
+        self._pool = ScratchPool(slot.array for slot in slots)
+        self._states = [ParamState(slot.array, self._pool) for slot in slots]
+        self._buffers = BlockBuffers(slot.array for slot in slots)
         self._plan = self._planned()
         self._fp_errors: List[str] = []  # floating-point errors flagged by the update being run
         self.iteration = 0  # the number of steps taken; the next step uses the values at this iteration
+
+    @property
+    def _staged(self) -> bool:
+        """Whether every group's rule is staged (checked, then applied: :mod:`lrdsl.optim.staged`)."""
+        return all(is_staged(rule) for rule, _, _, _ in self._plan)
 
     def _planned(self) -> list:
         """What a step runs per group: the update rule, its hyperparameters and the arrays."""
@@ -90,42 +97,76 @@ class Optimizer:
     def step(self, grads) -> None:
         """Update every parameter in place from its gradient (``None`` skips one).
 
-        A step is all or nothing: when an update leaves a parameter or its state non-finite
+        A step is all or nothing: when an update would leave a parameter or its state non-finite
         (overflow, 0/0), :class:`~lrdsl.errors.EvaluationError` is raised (instead of NumPy
-        warnings) and every parameter of the step and its state are restored first; the same
-        when an update rule raises. Costs one copy of each parameter per step (undo buffers are
-        allocated at the first step); saved arrays a rule changes in place are copied too, those
-        written through :meth:`ParamState.pair` (every built-in rule) are not.
+        warnings) and every parameter of the step and its state are as they were; the same when
+        an update rule raises. The built-in rules (:mod:`lrdsl.optim.staged`) check the whole
+        step before writing anything, which costs no copy of the parameters or the state; a
+        plugin's rule runs as a transaction (:class:`ParamState`): one copy of each parameter
+        per step, and of the saved arrays it changes in place.
         """
         matched = self._grads.match(grads)
         iteration = self.iteration
         values = [positional(iteration) for _, positional, _, _ in self._plan]
+        if self._staged:
+            self._checked_step(matched, values, iteration)
+        else:
+            self._transaction_step(matched, values, iteration)
+        self.iteration = iteration + 1
+
+    def _checked_step(self, matched, values, iteration: int) -> None:
+        """A step of staged rules: every parameter checked, then every one applied."""
+        errors, buffers = self._fp_errors, self._buffers
+        plans: List[Plan] = []
+        try:
+            with np.errstate(over="call", invalid="call", divide="call", under="ignore", call=self._flag):
+                for rule, spec, hyper, param, state, index, grad in self._updates(matched, values):
+                    errors.clear()
+                    plan = Plan(param, grad, state)
+                    plan.run(rule, hyper, buffers, index)
+                    where = plan.fault(bool(errors), buffers)
+                    if where is not None:
+                        raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
+                    plans.append(plan)
+        finally:
+            errors.clear()
+        with np.errstate(all="ignore"):  # the same operations as checked: nothing to report
+            for plan in plans:
+                plan.apply(buffers)
+
+    def _updates(self, matched, values):
+        """``(rule, spec, hyperparameters, param, state, index, grad)`` of every parameter that has a
+        gradient this step, in the optimizer's order."""
+        for (rule, _, spec, members), hyper in zip(self._plan, values):
+            for param, state, index in members:
+                grad = matched[index]
+                if grad is not None:
+                    yield rule, spec, hyper, param, state, index, grad
+
+    def _transaction_step(self, matched, values, iteration: int) -> None:
+        """A step of plugin rules, each update undone when the step fails."""
         errors = self._fp_errors
         begun: List[ParamState] = []
         try:
             with np.errstate(over="call", invalid="call", divide="call", under="ignore", call=self._flag):
-                for (rule, _, spec, members), hyper in zip(self._plan, values):
-                    for param, state, index in members:
-                        grad = matched[index]
-                        if grad is None:
-                            continue
-                        state.begin()
-                        begun.append(state)
-                        errors.clear()
-                        state.step += 1
-                        rule(param, grad, state, *hyper)
-                        if errors or not finite(param):  # a flagged update: check its state too
-                            where = None if finite(param) else "parameter"
-                            where = where or state.non_finite()
-                            if where is not None:
-                                raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
-                        if spec.source != "lrdsl":  # a plugin's rule: what it left must be loadable later
-                            problem = malformed(state.as_left(), param, spec.state)
-                            if problem:
-                                raise PluginError(
-                                    f"node {spec.name!r} from plugin {spec.source!r} left {problem} at step "
-                                    f"{iteration}; the step was undone"
-                                )
+                for rule, spec, hyper, param, state, index, grad in self._updates(matched, values):
+                    state.begin()
+                    begun.append(state)
+                    errors.clear()
+                    state.step += 1
+                    rule(param, grad, state, *hyper)
+                    if errors or not finite(param):  # a flagged update: check its state too
+                        where = None if finite(param) else "parameter"
+                        where = where or state.non_finite()
+                        if where is not None:
+                            raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
+                    if spec.source != "lrdsl":  # a plugin's rule: what it left must be loadable later
+                        problem = malformed(state.as_left(), param, spec.state)
+                        if problem:
+                            raise PluginError(
+                                f"node {spec.name!r} from plugin {spec.source!r} left {problem} at step "
+                                f"{iteration}; the step was undone"
+                            )
         except BaseException:
             for state in begun:
                 state.rollback()
@@ -134,7 +175,6 @@ class Optimizer:
             errors.clear()
         for state in begun:
             state.commit()
-        self.iteration = iteration + 1
 
     def _flag(self, kind: str, flag: int) -> None:
         """The ``np.errstate`` callback: remember which floating-point errors an update raised."""
@@ -154,6 +194,13 @@ class Optimizer:
             "hyperparameters (a huge lr or weight_decay overflows; eps=0 gives 0/0 where gradients are 0) "
             "or clip the gradients"
         )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the optimizer holds besides the parameters: the saved state of every parameter
+        and the scratch buffers (for the built-in rules, the state PyTorch keeps plus one buffer
+        the size of the parameters and block temporaries of :data:`lrdsl.optim.staged.BLOCK_BYTES`)."""
+        return sum(state.nbytes for state in self._states) + self._pool.nbytes + self._buffers.nbytes
 
     # -- hyperparameters -------------------------------------------------------------------------
     def hyperparameters(self, group: int = 0) -> Dict[str, Any]:

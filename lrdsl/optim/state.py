@@ -130,6 +130,11 @@ class ScratchPool:
             self._sizes[p.dtype] = max(self._sizes.get(p.dtype, 0), p.size)
         self._buffers: Dict[np.dtype, List[np.ndarray]] = {dtype: [] for dtype in self._sizes}
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the buffers allocated so far."""
+        return sum(b.nbytes for buffers in self._buffers.values() for b in buffers)
+
     def view(self, index: int, like: np.ndarray) -> np.ndarray:
         """Buffer ``index`` of ``like``'s dtype, viewed with ``like``'s shape (contents undefined)."""
         buffers = self._buffers[like.dtype]
@@ -296,12 +301,32 @@ class ParamState:
     def __contains__(self, name: str) -> bool:
         return name in self._entries
 
+    # -- for staged rules (lrdsl.optim.staged) ---------------------------------------------------
+    def saved_array(self, name: str) -> Optional[np.ndarray]:
+        """The saved array ``name`` itself (not copied), or None."""
+        value = self._entries.get(name)
+        return value if isinstance(value, np.ndarray) else None
+
+    def keep(self, step: int, arrays: Mapping[str, np.ndarray], numbers: Mapping[str, Any]) -> None:
+        """Record a step a staged rule has applied: the step count, the arrays it kept (those it
+        created included) and the numbers it set."""
+        self.step = step
+        self._entries.update(arrays)
+        self._entries.update(numbers)
+
     # -- temporaries -----------------------------------------------------------------------------
     def scratch(self, index: int) -> np.ndarray:
         views = self._scratch
         while len(views) <= index:
             views.append(self._pool.view(len(views), self.param))
         return views[index]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held for this parameter: saved arrays, and the undo and pair buffers of a transaction."""
+        arrays = [v for v in self._entries.values() if isinstance(v, np.ndarray)]
+        arrays += [*self._twins.values(), *self._undo.values()] + ([self._backup] if self._backup is not None else [])
+        return sum(a.nbytes for a in arrays)
 
     # -- saving ----------------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -2,8 +2,8 @@
 
 The call text of a documentation row (``StepLR(step_size=3, gamma=0.1)``) is parsed with
 :mod:`ast` and built from an explicit namespace of that library's schedulers; literals go
-through ``ast.literal_eval`` and a ``lambda`` (for LambdaLR) is interpreted by a tiny
-arithmetic evaluator. Nothing is passed to ``eval`` or ``exec``.
+through ``ast.literal_eval`` and a ``lambda`` (for LambdaLR, MultiplicativeLR and Keras's
+LearningRateScheduler) is interpreted by a tiny arithmetic evaluator. Nothing is passed to ``eval`` or ``exec``.
 """
 
 from __future__ import annotations
@@ -32,10 +32,13 @@ _BINARY = {
     ast.Mod: operator.mod,
 }
 _FUNCTIONS = {"min": min, "max": max}
+_MATH = {"exp": math.exp, "log": math.log, "sqrt": math.sqrt, "cos": math.cos}  # math.<name>(...)
+_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Eq: operator.eq}
 
 
 def _arith(node: ast.AST, variables: Dict[str, float]):
-    """Value of an arithmetic expression over ``variables`` (numbers, + - * / // ** %, min, max)."""
+    """Value of an arithmetic expression over ``variables`` (numbers, + - * / // ** %, min, max,
+    math.exp/log/sqrt/cos, one comparison, ``a if c else b``)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
         return node.value
     if isinstance(node, ast.Name) and node.id in variables:
@@ -46,14 +49,18 @@ def _arith(node: ast.AST, variables: Dict[str, float]):
         return -_arith(node.operand, variables)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS:
         return _FUNCTIONS[node.func.id](*(_arith(arg, variables) for arg in node.args))
+    if isinstance(node, ast.Call) and ast.unparse(node.func) in (f"math.{name}" for name in _MATH):
+        return _MATH[ast.unparse(node.func)[5:]](*(_arith(arg, variables) for arg in node.args))
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+        return _COMPARE[type(node.ops[0])](_arith(node.left, variables), _arith(node.comparators[0], variables))
+    if isinstance(node, ast.IfExp):
+        return _arith(node.body if _arith(node.test, variables) else node.orelse, variables)
     raise ValueError(f"unsupported in a lambda: {ast.dump(node)}")
 
 
 def _lambda(node: ast.Lambda) -> Callable:
     names = [arg.arg for arg in node.args.args]
-    if len(names) != 1:
-        raise ValueError("a lambda takes exactly one argument")
-    return lambda value: _arith(node.body, {names[0]: value})
+    return lambda *values: _arith(node.body, dict(zip(names, values, strict=True)))
 
 
 def build(node: ast.AST, namespace: Dict[str, Callable]):
@@ -230,6 +237,32 @@ def run_keras(text: str, steps: int) -> np.ndarray:
     return np.array([float(schedule(step)) for step in range(steps)])
 
 
+def run_keras_callback(text: str, base: float, epochs: int) -> np.ndarray:
+    """The lr of each epoch of a real ``model.fit`` with ``keras.callbacks.LearningRateScheduler(...)``.
+
+    A one-layer model (SGD, ``learning_rate=base``) is fitted for ``epochs`` epochs of one batch;
+    a second callback reads ``model.optimizer.learning_rate`` at the first batch of each epoch,
+    after the scheduler's ``on_epoch_begin`` has set it.
+    """
+    import keras
+
+    seen: List[float] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 0:
+                seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=base), loss="mse")
+    callback = build_text(text, {"LearningRateScheduler": keras.callbacks.LearningRateScheduler})
+    x = np.linspace(-1, 1, 8, dtype="float32").reshape(-1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy 2's __array__(copy=...) notice
+        model.fit(x, 2 * x, epochs=epochs, batch_size=8, verbose=0, callbacks=[callback, Record()])
+    return np.array(seen)
+
+
 def run_keras_plateau(text: str, base: float, metrics: Sequence[float]) -> np.ndarray:
     """The lr after each report of ``keras.callbacks.ReduceLROnPlateau(...)`` on a real model.
 
@@ -321,6 +354,8 @@ def peer_values(library: str, text: str, run: Dict, metrics) -> np.ndarray:
         return run_torch_like(text, _hf_namespace, base, steps, metrics)
     if library == "timm":
         return run_timm(text, base, steps, metrics)
+    if library == "keras" and text.startswith("LearningRateScheduler("):
+        return run_keras_callback(text, base, steps)
     if library == "keras":
         return run_keras(text, steps) if metrics is None else run_keras_plateau(text, base, metrics)
     if library == "optax":

@@ -3,7 +3,8 @@
 A parity table has the header ``| <library> | lrdsl | run | notes |`` where <library> is one of
 :data:`LIBRARIES`; each row gives the peer's call (Python syntax, in backticks), the lrdsl
 string a user would write, and how to run it: ``base=`` (the optimizer's / initial lr),
-``steps=`` (iterations 0..steps−1 compared), optionally ``total=`` (passed to lrdsl.compile)
+``steps=`` (iterations 0..steps−1 compared), optionally ``total=`` and ``steps_per_epoch=``
+(passed to lrdsl.compile)
 and ``metrics="<series>"`` (a metric series reported one by one, for plateau schedulers).
 A table whose second header cell is ``lrdsl (differs)`` lists strings that must *not*
 reproduce the peer: the convention differences the documentation warns about.
@@ -19,7 +20,7 @@ from typing import Dict, List
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "equivalence.md"
 LIBRARIES = ("torch", "keras", "optax", "hf", "timm")
-RUN_KEYS = {"base", "steps", "total", "metrics"}
+RUN_KEYS = {"base", "steps", "total", "steps_per_epoch", "metrics"}
 _CODE = re.compile(r"^`(.+)`$")
 
 

@@ -39,7 +39,12 @@ BY_ITERATION = [case for case in SAME if "metrics" not in case.run]
 
 
 def compile_case(case) -> lrdsl.Schedule:
-    return lrdsl.compile(case.lrdsl, base=case.run.get("base", 1.0), total=case.run.get("total"))
+    return lrdsl.compile(
+        case.lrdsl,
+        base=case.run.get("base", 1.0),
+        total=case.run.get("total"),
+        steps_per_epoch=case.run.get("steps_per_epoch"),
+    )
 
 
 def after_reports(sched: lrdsl.Schedule, metrics, start: int = 0) -> list:
@@ -106,7 +111,13 @@ def test_plateau_resumed_from_state_dict_continues_like_the_peer(case):
 
 
 def harness_case(case) -> Case:
-    return Case(case.lrdsl, case.run["steps"], base=case.run.get("base", 1.0), total=case.run.get("total"))
+    return Case(
+        case.lrdsl,
+        case.run["steps"],
+        base=case.run.get("base", 1.0),
+        total=case.run.get("total"),
+        steps_per_epoch=case.run.get("steps_per_epoch"),
+    )
 
 
 @pytest.fixture(scope="module")
