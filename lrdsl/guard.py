@@ -12,6 +12,7 @@ phase and the time. ``KeyboardInterrupt`` always passes. Built-in nodes are not 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Optional
 
@@ -80,22 +81,40 @@ class _Fence:
             raise self.error(f"{what}: {failure(error)}") from error
 
     def formula(self, function: Callable) -> Callable:
-        """A formula ``f(xp, ...)``: its result must be a real number (floats) or real numbers (NumPy)."""
+        """A formula ``f(xp, ...)``: it gets its own copy of each NumPy array (so writing into one,
+        ``t += 1``, changes only its own result, as it would for a float, never the caller's points
+        or the time another node is given); its result must be a real number (floats) or real
+        numbers of its arguments' shape, or of one that broadcasts to it (NumPy)."""
 
         @functools.wraps(function)
         def fenced_formula(xp, *args):
-            return self.result(self.call(function, xp, *args, what="failed", passing=_ARITHMETIC), xp)
+            if xp is np:
+                args = tuple(arg.copy() if isinstance(arg, np.ndarray) else arg for arg in args)
+            return self.result(self.call(function, xp, *args, what="failed", passing=_ARITHMETIC), xp, args)
 
         return fenced_formula
 
-    def result(self, value: Any, xp) -> Any:
+    def result(self, value: Any, xp, args: tuple = ()) -> Any:
+        """``value``, a formula's result, checked: a number for ``xp`` = SCALAR, real numbers that
+        broadcast to the arguments' shape for NumPy. An ``int`` becomes a float (both evaluators
+        then read it alike), and a 0-d array a number."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                value = float(value)
+            except OverflowError:
+                raise self.error(f"returned {describe(value)}, too large for a float") from None
         if xp is SCALAR:
+            if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+                value = value[()]
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise self.error(f"returned {describe(value)}, not a number")
         elif xp is np:
             kind = np.asarray(value).dtype.kind if isinstance(value, (np.ndarray, int, float, np.generic)) else ""
             if kind not in ("i", "u", "f"):
                 raise self.error(f"returned {describe(value)}, not an array of real numbers")
+            shape = _common_shape(args)
+            if shape is not None and not _broadcasts(np.shape(value), shape):
+                raise self.error(f"returned {describe(value)} where its arguments have the shape {shape}")
         return value
 
     def build(self, function: Callable) -> Callable:
@@ -163,6 +182,23 @@ class FencedState:
         return getattr(self._state, name)
 
 
+def _common_shape(args: tuple) -> Optional[tuple]:
+    """The shape the NumPy arrays among ``args`` broadcast to (() when there are none), or None when
+    they do not broadcast together."""
+    try:
+        return np.broadcast_shapes(*(arg.shape for arg in args if isinstance(arg, np.ndarray)))
+    except ValueError:
+        return None
+
+
+def _broadcasts(shape: tuple, to: tuple) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``to`` (without growing it)."""
+    try:
+        return np.broadcast_shapes(shape, to) == to
+    except ValueError:
+        return False
+
+
 def malformed(entries: Mapping[str, Any], param: np.ndarray, declared: Optional[Mapping[str, Any]]) -> Optional[str]:
     """What is wrong with the state a plugin's update rule left (an entry that is neither a finite
     number nor a finite array of the parameter's shape and dtype, or one it does not declare), or None."""
@@ -177,7 +213,15 @@ def malformed(entries: Mapping[str, Any], param: np.ndarray, declared: Optional[
         elif (
             isinstance(value, bool)
             or not isinstance(value, (int, float, np.integer, np.floating))
-            or not np.isfinite(value)
+            or not _finite_float(value)
         ):
             return f"the state entry {name!r} as {describe(value)}, not a finite number or array"
     return None
+
+
+def _finite_float(number: Any) -> bool:
+    """Whether a real ``number`` is finite as a float (an int too large for a float is not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False

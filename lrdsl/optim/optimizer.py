@@ -13,6 +13,7 @@ from ..errors import ArrayError, EvaluationError, LRDSLError, PluginError, Sched
 from ..guard import malformed
 from ..registry import Registry
 from ..resume import POLICIES, policy
+from ..schedule import report_to
 from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, validate
 from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, Slot, collect
@@ -218,10 +219,9 @@ class Optimizer:
         return [self.hyperparameters(i)["lr"] for i in range(len(self.groups))]
 
     def report(self, metric: float) -> None:
-        """Feed a metric to metric-driven schedules (``plateau``) in any hyperparameter."""
-        for group in self.groups:
-            for _, schedule in group.config.schedules():
-                schedule.report(metric)
+        """Feed a metric to metric-driven schedules (``plateau``) in any hyperparameter; a failed
+        report changes none of them."""
+        report_to([schedule for group in self.groups for _, schedule in group.config.schedules()], metric)
 
     # -- saving ----------------------------------------------------------------------------------
     def state_dict(self) -> dict:

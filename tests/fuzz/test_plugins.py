@@ -99,14 +99,17 @@ def behaviour(kind: str) -> st.SearchStrategy[tuple]:
 
 
 def act(how: tuple, t: Any, good: Callable[[], Any]) -> Any:
-    """Do what ``how`` says: the good result, raise, return junk, or scribble on ``t`` first."""
+    """Do what ``how`` says: the good result, raise, return junk, or scribble on ``t`` once the
+    good result is computed (so that only a library that lets the write reach the caller's
+    points or another node's time shows it: the plugin's own result is the same for a float)."""
     if how[0] == "raise":
         raise RAISED[how[1]]()
     if how[0] == "junk":
         return JUNK[how[1]](t)
+    result = good()
     if how[0] == "write" and isinstance(t, np.ndarray) and t.flags.writeable:
         t += 1000.0
-    return good()
+    return result
 
 
 class Plugin:
@@ -208,6 +211,7 @@ TEXTS = [
     "fz_built()",
     "0.1 * fz_built() + fz_sched(value=$x)",
     "repeat(warmup(T=2) then fz_sched(), times=2) then fz_fn(it - 20)",
+    "fz_sched(value=0.4) * linear(T=30, end=0.1)",  # both factors are given one time array
 ]
 
 

@@ -264,6 +264,75 @@ def test_an_update_rule_keeping_a_huge_int_is_a_plugin_error():
     assert params[0].tolist() == [1.0, 1.0, 1.0]
 
 
+def test_a_failed_optimizer_report_changes_no_schedule():
+    """Optimizer.report(metric) fed its schedules one after another: with lr=plateau(patience=0) and
+    momentum=refusing() (whose report raises), a failed report(0.5) had already counted a report in
+    the lr schedule's plateau. Expected: a failed report changes no schedule of the optimizer."""
+    registry = build_registry(entry_points=False, plugins={"refusing-plugin": _RefusingPlugin()})
+    opt = lrdsl.optimizer("sgd(lr=plateau(patience=0), momentum=refusing())", [np.ones(3)], registry=registry)
+    before = opt.state_dict()
+    outcome = attempt(TARGET, "report", lambda: opt.report(0.5), "report(0.5)")
+    assert isinstance(outcome.error, lrdsl.errors.PluginError)
+    assert opt.state_dict() == before
+
+
+@schedule_node()
+def power_of_ten(xp, t, digits: int = 400):
+    """A formula that returns the Python int 10**digits, whatever the time."""
+    return 10**digits
+
+
+@schedule_node()
+def scribble(xp, t):
+    """A formula that writes into the time it is given (in place for an array), then returns 1."""
+    t += 50.0
+    return 1.0 + 0.0 * t
+
+
+class _IntegerPlugin:
+    @lrdsl.hookimpl
+    def lrdsl_nodes(self):
+        return [power_of_ten, scribble]
+
+
+def integer_registry():
+    return build_registry(entry_points=False, plugins={"integer-plugin": _IntegerPlugin()})
+
+
+def test_a_formula_returning_an_int_too_large_for_a_float_is_a_plugin_error():
+    """power_of_ten() returning 10**400: sched(0) raised OverflowError (float() of the result in
+    Schedule.__call__, lrdsl/schedule.py) and values([0]) a PluginError ("not an array of real
+    numbers": NumPy makes an object array of it). With 10**21 (a float, but above 2**64) sched(0)
+    was 1e21 and values([0]) the same PluginError. Expected: a PluginError both ways for 10**400,
+    and 1e21 both ways for 10**21 (an int result is read as a float)."""
+    registry = integer_registry()
+    huge = lrdsl.compile("power_of_ten()", registry=registry)
+    for outcome in (
+        attempt(TARGET, "sched(0)", lambda: huge(0), "power_of_ten()"),
+        attempt(TARGET, "values([0])", lambda: huge.values([0]), "power_of_ten()"),
+    ):
+        assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
+    large = lrdsl.compile("power_of_ten(digits=21)", registry=registry)
+    scalar = attempt(TARGET, "sched(0)", lambda: large(0), "power_of_ten(digits=21)")
+    check_agree(TARGET, scalar, attempt(TARGET, "values([0])", lambda: large.values([0]), 0), "iteration 0")
+    assert scalar.value == 1e21
+
+
+def test_a_formula_writing_into_its_time_changes_no_other_node():
+    """scribble() adds 50 to the time array it is given, in place: in "scribble() * linear(T=100,
+    end=0)" the vectorised evaluator gives both factors one time array, so linear() read the
+    time 50 iterations late (values([0]) was 0.5, sched(0) 1.0). Expected: what a formula does
+    to the arrays it is given reaches no other node and not the caller (the fence gives each
+    plugin formula its own copy, docs/writing-a-plugin.md), so both evaluators agree."""
+    sched = lrdsl.compile("scribble() * linear(T=100, end=0)", registry=integer_registry())
+    points = np.array([0.0, 10.0, 60.0])
+    values = attempt(TARGET, "values", lambda: sched.values(points), "values([0, 10, 60])")
+    assert values.ok, values.describe()
+    assert points.tolist() == [0.0, 10.0, 60.0]
+    for i, value in zip(points.tolist(), values.value.tolist()):
+        check_agree(TARGET, attempt(TARGET, "sched(i)", lambda i=i: sched(i), i), contract.Outcome([value]), f"{i}")
+
+
 def test_a_config_integer_of_more_than_4300_digits_is_a_config_error(tmp_path):
     """A TOML or YAML document with an integer of 5,000 digits (x = 111...1) made
     lrdsl.config.load_document raise ValueError "Exceeds the limit (4300 digits) for integer string
