@@ -95,9 +95,9 @@ class _Fence:
         return fenced_formula
 
     def result(self, value: Any, xp, args: tuple = ()) -> Any:
-        """``value``, a formula's result, checked: a number for ``xp`` = SCALAR, real numbers that
-        broadcast to the arguments' shape for NumPy. An ``int`` becomes a float (both evaluators
-        then read it alike), and a 0-d array a number."""
+        """``value``, a formula's result, checked and read in float64, as the evaluators compute (so
+        both read an ``int``, a float16 or a 0-d array alike): a float for ``xp`` = SCALAR; for
+        NumPy, real numbers that broadcast to the arguments' shape."""
         if isinstance(value, int) and not isinstance(value, bool):
             try:
                 value = float(value)
@@ -108,13 +108,16 @@ class _Fence:
                 value = value[()]
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise self.error(f"returned {describe(value)}, not a number")
-        elif xp is np:
-            kind = np.asarray(value).dtype.kind if isinstance(value, (np.ndarray, int, float, np.generic)) else ""
+            return float(value)
+        if xp is np:
+            kind = np.asarray(value).dtype.kind if isinstance(value, (np.ndarray, float, np.generic)) else ""
             if kind not in ("i", "u", "f"):
                 raise self.error(f"returned {describe(value)}, not an array of real numbers")
             shape = _common_shape(args)
             if shape is not None and not _broadcasts(np.shape(value), shape):
                 raise self.error(f"returned {describe(value)} where its arguments have the shape {shape}")
+            if not isinstance(value, float) and value.dtype != np.float64:
+                return np.asarray(value, dtype=np.float64)
         return value
 
     def build(self, function: Callable) -> Callable:

@@ -235,7 +235,8 @@ def exercise_plugin(hows: Dict[str, tuple], text: str) -> None:
         if compiled.ok:
             points = [0, 1, 2.5, 5, 10, 29, 30, 1000]
             given_points = np.asarray(points, dtype=np.float64)
-            exercise_schedule(TARGET, compiled.value, points, 0.5, shown, plugin=True)
+            misbehaving_state = hows["state_dict"] != ("ok",) or hows["load_state_dict"] != ("ok",)
+            exercise_schedule(TARGET, compiled.value, points, 0.5, shown, plugin=misbehaving_state)
             attempt(TARGET, "values", lambda: compiled.value.values(given_points), shown)
             if not np.array_equal(given_points, np.asarray(points, dtype=np.float64)):
                 fail(TARGET, f"values() of {short(shown)} modified the array of points it was given")

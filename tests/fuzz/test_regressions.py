@@ -289,14 +289,20 @@ def scribble(xp, t):
     return 1.0 + 0.0 * t
 
 
-class _IntegerPlugin:
+@schedule_node()
+def half_precision(xp, t, value: float = 0.5):
+    """A formula that returns ``value`` as float16 (a 0-d array for a float ``t``)."""
+    return np.full(np.shape(t), value, dtype=np.float16)
+
+
+class _NumbersPlugin:
     @lrdsl.hookimpl
     def lrdsl_nodes(self):
-        return [power_of_ten, scribble]
+        return [power_of_ten, scribble, half_precision]
 
 
-def integer_registry():
-    return build_registry(entry_points=False, plugins={"integer-plugin": _IntegerPlugin()})
+def numbers_registry():
+    return build_registry(entry_points=False, plugins={"numbers-plugin": _NumbersPlugin()})
 
 
 def test_a_formula_returning_an_int_too_large_for_a_float_is_a_plugin_error():
@@ -305,7 +311,7 @@ def test_a_formula_returning_an_int_too_large_for_a_float_is_a_plugin_error():
     numbers": NumPy makes an object array of it). With 10**21 (a float, but above 2**64) sched(0)
     was 1e21 and values([0]) the same PluginError. Expected: a PluginError both ways for 10**400,
     and 1e21 both ways for 10**21 (an int result is read as a float)."""
-    registry = integer_registry()
+    registry = numbers_registry()
     huge = lrdsl.compile("power_of_ten()", registry=registry)
     for outcome in (
         attempt(TARGET, "sched(0)", lambda: huge(0), "power_of_ten()"),
@@ -318,13 +324,26 @@ def test_a_formula_returning_an_int_too_large_for_a_float_is_a_plugin_error():
     assert scalar.value == 1e21
 
 
+def test_a_formula_returning_float16_is_read_in_float64_by_both_evaluators():
+    """half_precision() returns its value as float16 (for a float t, a 0-d array, which sched(i) once
+    refused as "not a number"): in "0.1 * half_precision() + 0.2 * linear(T=10, end=1)", sched(0)
+    was 0.25, computed in float16 (NumPy keeps a float16 against a Python float), and values([0])
+    0.24998779 (float16 0.05 added to a float64 array). Expected: a plugin's result is read in
+    float64 by both evaluators: 0.1 * 0.5 + 0.2 both ways."""
+    text = "0.1 * half_precision() + 0.2 * linear(T=10, end=1)"
+    sched = lrdsl.compile(text, registry=numbers_registry())
+    scalar = attempt(TARGET, "sched(0)", lambda: sched(0), text)
+    check_agree(TARGET, scalar, attempt(TARGET, "values([0])", lambda: sched.values([0]), text), "iteration 0")
+    assert scalar.value == 0.1 * 0.5 + 0.2
+
+
 def test_a_formula_writing_into_its_time_changes_no_other_node():
     """scribble() adds 50 to the time array it is given, in place: in "scribble() * linear(T=100,
     end=0)" the vectorised evaluator gives both factors one time array, so linear() read the
     time 50 iterations late (values([0]) was 0.5, sched(0) 1.0). Expected: what a formula does
     to the arrays it is given reaches no other node and not the caller (the fence gives each
     plugin formula its own copy, docs/writing-a-plugin.md), so both evaluators agree."""
-    sched = lrdsl.compile("scribble() * linear(T=100, end=0)", registry=integer_registry())
+    sched = lrdsl.compile("scribble() * linear(T=100, end=0)", registry=numbers_registry())
     points = np.array([0.0, 10.0, 60.0])
     values = attempt(TARGET, "values", lambda: sched.values(points), "values([0, 10, 60])")
     assert values.ok, values.describe()
