@@ -158,7 +158,10 @@ class _Fence:
         test = check.test
 
         def fenced_test(value):  # a TypeError is a value of another type: the check says no (Check's rule)
-            return self.call(test, value, what=f"failed in {what}", passing=(TypeError,))
+            verdict = self.call(test, value, what=f"failed in {what}", passing=(TypeError,))
+            return self.call(
+                bool, verdict, what=f"returned {describe(verdict)} from {what}, not true or false", passing=()
+            )
 
         return Check(fenced_test, check.text)
 

@@ -19,7 +19,7 @@ import pytest
 
 import lrdsl
 import lrdsl.config
-from lrdsl.authoring import Built, built_schedule_node, optimizer_node, schedule_node
+from lrdsl.authoring import Built, Check, built_schedule_node, optimizer_node, schedule_node
 from lrdsl.plugins import build_registry
 
 from . import contract
@@ -350,6 +350,30 @@ def test_a_formula_writing_into_its_time_changes_no_other_node():
     assert points.tolist() == [0.0, 10.0, 60.0]
     for i, value in zip(points.tolist(), values.value.tolist()):
         check_agree(TARGET, attempt(TARGET, "sched(i)", lambda i=i: sched(i), i), contract.Outcome([value]), f"{i}")
+
+
+@schedule_node(checks={"value": Check(lambda v: np.ones(2), ">= 0")})
+def ambiguous_check(xp, t, value: float = 0.5):
+    """A node whose range check returns an array, which is neither true nor false."""
+    return value + 0 * t
+
+
+class _AmbiguousPlugin:
+    @lrdsl.hookimpl
+    def lrdsl_nodes(self):
+        return [ambiguous_check]
+
+
+def test_a_range_check_returning_an_array_is_a_plugin_error():
+    """A plugin's range check returning np.ones(2): compiling "ambiguous_check(value=0.3)" raised NumPy's
+    ValueError "The truth value of an array with more than one element is ambiguous" (bool() of
+    the verdict in lrdsl/specs.py Check.__call__, outside the fence). Expected: a PluginError naming
+    the plugin, the node and the check."""
+    registry = build_registry(entry_points=False, plugins={"ambiguous-plugin": _AmbiguousPlugin()})
+    text = "ambiguous_check(value=0.3)"
+    outcome = attempt(TARGET, "compile", lambda: lrdsl.compile(text, registry=registry), text)
+    assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
+    assert "ambiguous_check" in str(outcome.error) and "range check of value" in str(outcome.error)
 
 
 def test_a_config_integer_of_more_than_4300_digits_is_a_config_error(tmp_path):
