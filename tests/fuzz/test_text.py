@@ -90,7 +90,8 @@ def exercise_schedule(
 ) -> None:
     """Evaluate a compiled schedule every way, checking values, agreement and that nothing changes.
     ``plugin``: the schedule uses a plugin's stateful node whose saving or loading misbehaves, so
-    they may fail (:func:`exercise_round_trip`)."""
+    they may fail (:func:`exercise_round_trip`), and a failed report may leave that node changed
+    (the library puts a node back through its ``state_dict`` and ``load_state_dict``)."""
     before = snapshot(sched, position=False)
     spe = sched.clock.steps_per_epoch
     shown = short(given, 300)
@@ -132,7 +133,7 @@ def exercise_schedule(
     )
     before = snapshot(sched)
     reported = attempt(target, f"report({metric!r})", lambda: sched.report(metric), given)
-    if not reported.ok:
+    if not reported.ok and not plugin:
         check_unchanged(target, before, snapshot(sched), f"report({metric!r})")
     exercise_round_trip(target, sched, given, plugin)
 
