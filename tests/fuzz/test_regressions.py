@@ -203,6 +203,12 @@ def always_fails(xp, t, value: float = 0.5):
     raise TypeError("a bug in the plugin")
 
 
+@schedule_node()
+def refuses_in_its_words(xp, t, value: float = 0.5):
+    """A formula that raises an LRDSLError of its own whatever time it is given."""
+    raise lrdsl.LRDSLError("a plugin's own LRDSLError")
+
+
 @built_schedule_node()
 def wrong_shape(ctx):
     """A built node whose formula returns two values whatever the points."""
@@ -219,7 +225,7 @@ def huge_state(param, grad, state, lr: float = 0.1):
 class _BuggyPlugin:
     @lrdsl.hookimpl
     def lrdsl_nodes(self):
-        return [always_fails, wrong_shape, huge_state]
+        return [always_fails, refuses_in_its_words, wrong_shape, huge_state]
 
 
 def buggy_registry():
@@ -233,6 +239,21 @@ def test_a_failing_phase_not_reached_fails_neither_evaluator():
     every point (docs/language.md §4.1, §9.2): evaluate a phase only over its own points (skip a
     phase with none), so that values([0]) is [0.0], and both raise at iteration 3 and later."""
     sched = lrdsl.compile("warmup(T=3) then always_fails()", registry=buggy_registry())
+    for i in (0, 3):
+        check_agree(
+            TARGET,
+            attempt(TARGET, "sched(i)", lambda i=i: sched(i), i),
+            attempt(TARGET, "values([i])", lambda i=i: sched.values([i]), i),
+            f"iteration {i}",
+        )
+
+
+def test_a_phase_not_reached_whose_formula_raises_an_lrdsl_error_fails_neither_evaluator():
+    """The case of test_a_failing_phase_not_reached_fails_neither_evaluator where the plugin's formula
+    raises an LRDSLError of its own (which passes the fence as it is): with "warmup(T=3) then
+    refuses_in_its_words()", sched(0) is 0.0, but sched.values([0]) raised that LRDSLError. Expected:
+    both evaluators agree at every point (the same fix: evaluate a phase only over its points)."""
+    sched = lrdsl.compile("warmup(T=3) then refuses_in_its_words()", registry=buggy_registry())
     for i in (0, 3):
         check_agree(
             TARGET,
