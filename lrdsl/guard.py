@@ -96,29 +96,37 @@ class _Fence:
 
     def result(self, value: Any, xp, args: tuple = ()) -> Any:
         """``value``, a formula's result, checked and read in float64, as the evaluators compute (so
-        both read an ``int``, a float16 or a 0-d array alike): a float for ``xp`` = SCALAR; for
-        NumPy, real numbers that broadcast to the arguments' shape."""
-        if isinstance(value, int) and not isinstance(value, bool):
-            try:
-                value = float(value)
-            except OverflowError:
-                raise self.error(f"returned {describe(value)}, too large for a float") from None
-        if xp is SCALAR:
-            if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        both read an ``int``, a float16, a 0-d array or a masked array alike): a number as a float;
+        for NumPy, also an array of real numbers that broadcasts to the arguments' shape. A result
+        that cannot be read (its ``__float__`` raises) is a PluginError too."""
+        return self.call(self._read, value, xp, args, what=f"returned {describe(value)}, which cannot be read")
+
+    def _read(self, value: Any, xp, args: tuple) -> Any:
+        if isinstance(value, np.ndarray):
+            value = np.asarray(value)  # a subclass (a masked array) as its plain array
+            if xp is SCALAR and value.ndim == 0:
                 value = value[()]
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise self.error(f"returned {describe(value)}, not a number")
+        if xp is SCALAR:
+            return self._number(value, "a number")
+        if xp is not np:
+            return value  # jax.numpy, Keras: traced, not checked
+        if not isinstance(value, np.ndarray):
+            return self._number(value, "a number or an array of real numbers")
+        if value.dtype.kind not in "iuf":
+            raise self.error(f"returned {describe(value)}, not an array of real numbers")
+        shape = _common_shape(args)
+        if shape is not None and not _broadcasts(value.shape, shape):
+            raise self.error(f"returned {describe(value)} where its arguments have the shape {shape}")
+        return value if value.dtype == np.float64 else value.astype(np.float64)
+
+    def _number(self, value: Any, expected: str) -> float:
+        """A real number (not a bool) as a float, read the same way by both evaluators."""
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise self.error(f"returned {describe(value)}, not {expected}")
+        try:
             return float(value)
-        if xp is np:
-            kind = np.asarray(value).dtype.kind if isinstance(value, (np.ndarray, float, np.generic)) else ""
-            if kind not in ("i", "u", "f"):
-                raise self.error(f"returned {describe(value)}, not an array of real numbers")
-            shape = _common_shape(args)
-            if shape is not None and not _broadcasts(np.shape(value), shape):
-                raise self.error(f"returned {describe(value)} where its arguments have the shape {shape}")
-            if not isinstance(value, float) and value.dtype != np.float64:
-                return np.asarray(value, dtype=np.float64)
-        return value
+        except OverflowError:
+            raise self.error(f"returned {describe(value)}, too large for a float") from None
 
     def build(self, function: Callable) -> Callable:
         """``build(ctx, ...)``: its errors of the language (LRDSLError) pass; it must return a Built."""
@@ -207,22 +215,29 @@ def _broadcasts(shape: tuple, to: tuple) -> bool:
 
 def malformed(entries: Mapping[str, Any], param: np.ndarray, declared: Optional[Mapping[str, Any]]) -> Optional[str]:
     """What is wrong with the state a plugin's update rule left (an entry that is neither a finite
-    number nor a finite array of the parameter's shape and dtype, or one it does not declare), or None."""
+    number nor a finite array of the parameter's shape and dtype, or one it does not declare), or None.
+    Numbers and arrays are plain ones (a checkpoint holds no plugin class): int, float, a NumPy
+    scalar or array, not a subclass of them."""
     for name, value in entries.items():
         if declared is not None and name not in declared:
             return f"the state entry {name!r}, which the node does not declare"
-        if isinstance(value, np.ndarray):
+        if type(value) is np.ndarray:
             if value.shape != param.shape or value.dtype != param.dtype:
                 return f"the state entry {name!r} as {describe(value)}, where the parameter is {describe(param)}"
             if not np.isfinite(value).all():
                 return f"non-finite values in the state entry {name!r}"
-        elif (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.integer, np.floating))
-            or not _finite_float(value)
-        ):
+        elif isinstance(value, np.ndarray):
+            return f"the state entry {name!r} as a {type(value).__name__}, not a plain NumPy array"
+        elif not _plain_number(value) or not _finite_float(value):
             return f"the state entry {name!r} as {describe(value)}, not a finite number or array"
     return None
+
+
+def _plain_number(value: Any) -> bool:
+    """Whether ``value`` is an int, a float or a NumPy integer or float scalar (not a bool, not a subclass)."""
+    if type(value) in (int, float):
+        return True
+    return isinstance(value, (np.integer, np.floating)) and type(value) is np.dtype(type(value)).type
 
 
 def _finite_float(number: Any) -> bool:

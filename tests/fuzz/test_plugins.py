@@ -5,7 +5,8 @@ tests/test_plugins.py does) whose nodes misbehave in one drawn way each:
 
 - a schedule node's formula, a function node and a built node's formula return junk (None, a
   string, bytes, a complex number, NaN, infinities, a negative number, a huge int, a bool, an
-  array of the wrong shape, a list, an object) or raise (any Exception, SystemExit and
+  array of the wrong shape, a list, an object, a number whose ``__float__`` raises, a masked
+  array) or raise (any Exception, SystemExit and
   RecursionError included; other BaseExceptions, such as KeyboardInterrupt, are meant to pass
   through, lrdsl.guard.FAILURES), or write into the time array they were given;
 - a parameter's range check raises; a built node's ``build`` raises or returns junk; its
@@ -61,6 +62,14 @@ RAISED: List[Callable[[], BaseException]] = [
     lambda: lrdsl.LRDSLError("a plugin's own LRDSLError"),
 ]
 
+
+class Unreadable(float):
+    """A number whose ``__float__`` raises."""
+
+    def __float__(self):
+        raise RuntimeError("no float")
+
+
 JUNK: List[Callable[[Any], Any]] = [
     lambda t: None,
     lambda t: "0.5",
@@ -82,6 +91,9 @@ JUNK: List[Callable[[Any], Any]] = [
     lambda t: np.asarray(t) * np.nan,
     lambda t: np.asarray(t) - 5.0,
     lambda t: {"value": 0.5},
+    lambda t: Unreadable(0.5),
+    lambda t: np.ma.masked_array(np.full(np.shape(t), 0.5), mask=True),
+    lambda t: 10**21,  # a float, but an object array for NumPy
 ]
 
 

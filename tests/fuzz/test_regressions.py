@@ -316,10 +316,27 @@ def half_precision(xp, t, value: float = 0.5):
     return np.full(np.shape(t), value, dtype=np.float16)
 
 
+class _Unreadable(float):
+    def __float__(self):
+        raise RuntimeError("no float")
+
+
+@schedule_node()
+def unreadable(xp, t):
+    """A formula that returns a float subclass whose __float__ raises."""
+    return _Unreadable(0.5)
+
+
+@schedule_node()
+def masked(xp, t, value: float = 0.5):
+    """A formula that returns its value as a masked array (of t's shape, masked everywhere)."""
+    return np.ma.masked_array(np.full(np.shape(t), value), mask=True)
+
+
 class _NumbersPlugin:
     @lrdsl.hookimpl
     def lrdsl_nodes(self):
-        return [power_of_ten, scribble, half_precision]
+        return [power_of_ten, scribble, half_precision, unreadable, masked]
 
 
 def numbers_registry():
@@ -356,6 +373,29 @@ def test_a_formula_returning_float16_is_read_in_float64_by_both_evaluators():
     scalar = attempt(TARGET, "sched(0)", lambda: sched(0), text)
     check_agree(TARGET, scalar, attempt(TARGET, "values([0])", lambda: sched.values([0]), text), "iteration 0")
     assert scalar.value == 0.1 * 0.5 + 0.2
+
+
+def test_a_formula_result_whose_float_raises_is_a_plugin_error():
+    """unreadable() returns a float subclass whose __float__ raises RuntimeError: sched(0) let the
+    RuntimeError escape (float() of the result in Schedule.__call__, lrdsl/schedule.py), and
+    values([0]) gave 0.5. Expected: a PluginError both ways, naming the plugin and the node."""
+    sched = lrdsl.compile("unreadable()", registry=numbers_registry())
+    for outcome in (
+        attempt(TARGET, "sched(0)", lambda: sched(0), "unreadable()"),
+        attempt(TARGET, "values([0])", lambda: sched.values([0]), "unreadable()"),
+    ):
+        assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
+        assert "'unreadable' from plugin 'numbers-plugin'" in str(outcome.error)
+
+
+def test_a_masked_array_result_is_read_alike_by_both_evaluators():
+    """masked() returns a masked array of t's shape: sched(0) was a PluginError (the 0-d masked
+    array read as np.ma.masked, "not a number") while values([0]) read the array's data, 0.5.
+    Expected: both read a masked array as its plain array, 0.5 both ways."""
+    sched = lrdsl.compile("masked()", registry=numbers_registry())
+    scalar = attempt(TARGET, "sched(0)", lambda: sched(0), "masked()")
+    check_agree(TARGET, scalar, attempt(TARGET, "values([0])", lambda: sched.values([0]), "masked()"), "0")
+    assert scalar.value == 0.5
 
 
 def test_a_formula_writing_into_its_time_changes_no_other_node():
@@ -395,6 +435,38 @@ def test_a_range_check_returning_an_array_is_a_plugin_error():
     outcome = attempt(TARGET, "compile", lambda: lrdsl.compile(text, registry=registry), text)
     assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
     assert "ambiguous_check" in str(outcome.error) and "range check of value" in str(outcome.error)
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [_Unreadable(0.5), np.ma.masked_array(np.ones(3), mask=False)],
+    ids=["a float subclass whose __float__ raises", "a masked array"],
+)
+def test_an_update_rule_keeping_a_subclass_of_a_number_or_array_is_a_plugin_error(kept):
+    """An update rule that stores a float subclass (whose __float__ raises) or a masked array in its
+    state: step() took it (guard.malformed checked isinstance), and the optimizer's checkpoint
+    then held an object of the plugin's class, which no plain-data checkpoint can hold (the fuzz
+    suite's snapshot of the state raised RuntimeError reading it). Expected: a PluginError naming
+    the state entry, with parameters and state as they were before the step."""
+
+    @optimizer_node()
+    def keeps(param, grad, state, lr: float = 0.1):
+        """An update rule that keeps ``kept`` in its state."""
+        param -= lr * grad
+        state["kept"] = kept
+
+    class _KeepingPlugin:
+        @lrdsl.hookimpl
+        def lrdsl_nodes(self):
+            return [keeps]
+
+    registry = build_registry(entry_points=False, plugins={"keeping-plugin": _KeepingPlugin()})
+    params = [np.ones(3)]
+    opt = lrdsl.optimizer("keeps()", params, registry=registry)
+    outcome = attempt(TARGET, "step", lambda: opt.step([np.ones(3)]), "step")
+    assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
+    assert "'kept'" in str(outcome.error)
+    assert params[0].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_a_config_integer_of_more_than_4300_digits_is_a_config_error(tmp_path):
