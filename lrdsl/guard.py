@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-from .built import Built
+from .built import Built, StatefulNode
 from .errors import LRDSLError, PluginError
 from .scalarmath import SCALAR
 from .specs import Check, FunctionSpec, NodeSpec, OptimizerSpec, Param, ScheduleSpec
@@ -136,14 +136,42 @@ class _Fence:
             built = self.call(function, ctx, *args, what="failed while building")
             if not isinstance(built, Built):
                 raise self.error(f"built {describe(built)}, not an lrdsl.authoring.Built")
-            return replace(
-                built,
-                formula=self.formula(built.formula),
-                scalar=built.scalar and self.scalar(built.scalar),
-                states=tuple(FencedState(state, self) for state in built.states),
-            )
+            return self.call(self.built, built, what=f"built {describe(built)}, which cannot be read")
 
         return fenced_build
+
+    def built(self, built: Built) -> Built:
+        """``built`` checked field by field (a formula, an optional scalar, a label, StatefulNode
+        states, ``timeless`` True or False), as a plain Built with its functions and states fenced."""
+        formula, scalar, label, states, timeless = (
+            built.formula,
+            built.scalar,
+            built.label,
+            built.states,
+            built.timeless,
+        )
+        fields = (
+            ("formula", formula, "a function", callable(formula)),
+            ("scalar", scalar, "a function or None", scalar is None or callable(scalar)),
+            ("label", label, "a string", isinstance(label, str)),
+            ("timeless", timeless, "True or False", isinstance(timeless, (bool, np.bool_))),
+            (
+                "states",
+                states,
+                "a tuple of objects with report(), state_dict() and load_state_dict()",
+                isinstance(states, (tuple, list)) and all(isinstance(state, StatefulNode) for state in states),
+            ),
+        )
+        for field, value, expected, right in fields:
+            if not right:
+                raise self.error(f"built a Built whose {field} is {describe(value)}, not {expected}")
+        return Built(
+            formula=self.formula(formula),
+            scalar=scalar and self.scalar(scalar),
+            label=label,
+            states=tuple(FencedState(state, self) for state in states),
+            timeless=bool(timeless),
+        )
 
     def scalar(self, function: Callable) -> Callable:
         return lambda t: self.result(self.call(function, t, what="failed", passing=_ARITHMETIC), SCALAR)

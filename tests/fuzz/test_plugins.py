@@ -9,7 +9,8 @@ tests/test_plugins.py does) whose nodes misbehave in one drawn way each:
   array) or raise (any Exception, SystemExit and
   RecursionError included; other BaseExceptions, such as KeyboardInterrupt, are meant to pass
   through, lrdsl.guard.FAILURES), or write into the time array they were given;
-- a parameter's range check raises; a built node's ``build`` raises or returns junk; its
+- a parameter's range check raises; a built node's ``build`` raises or returns junk (or a
+  ``Built`` with junk in its fields: states, formula, scalar, label, timeless); its
   state's ``report`` changes the state and then raises, ``state_dict`` raises or returns junk,
   and ``load_state_dict`` raises (before changing anything, as lrdsl.built.StatefulNode asks:
   the library restores a node through its ``load_state_dict``, so one that cannot load cannot
@@ -97,9 +98,23 @@ JUNK: List[Callable[[Any], Any]] = [
 ]
 
 
+BAD_BUILTS: List[Callable[[], Built]] = [
+    lambda: Built(lambda xp, t: 0.5 + 0 * t, states=None),
+    lambda: Built(lambda xp, t: 0.5 + 0 * t, states=(None,)),
+    lambda: Built(None),
+    lambda: Built(lambda xp, t: 0.5 + 0 * t, timeless=np.ones(2)),
+    lambda: Built(lambda xp, t: 0.5 + 0 * t, scalar=np.ones(2)),
+    lambda: Built(lambda xp, t: 0.5 + 0 * t, label=object()),
+    lambda: Built(lambda xp: 0.5),
+    lambda: Built(lambda xp, t: "0.5", scalar=lambda t: "0.5"),  # both evaluators read junk
+]
+"""Builts a ``build`` may return whose fields are junk."""
+
+
 def behaviour(kind: str) -> st.SearchStrategy[tuple]:
-    """How one function of the plugin misbehaves: ``("ok",)``, ``("raise", i)``, ``("junk", i)`` or
-    ``("write", )`` (write into the array it was given)."""
+    """How one function of the plugin misbehaves: ``("ok",)``, ``("raise", i)``, ``("junk", i)``,
+    ``("write", )`` (a formula: write into the array it was given) or ``("built", i)`` (a build:
+    return a Built with junk in it)."""
     options = [
         st.just(("ok",)),
         st.tuples(st.just("raise"), st.integers(0, len(RAISED) - 1)),
@@ -107,6 +122,8 @@ def behaviour(kind: str) -> st.SearchStrategy[tuple]:
     ]
     if kind == "formula":
         options.append(st.just(("write",)))
+    if kind == "build":
+        options.append(st.tuples(st.just("built"), st.integers(0, len(BAD_BUILTS) - 1)))
     return st.one_of(*options)
 
 
@@ -147,7 +164,10 @@ class Plugin:
         @built_schedule_node(stateful=True)
         def fz_built(ctx, value: float = 0.25):
             """A built node whose build, formula and state misbehave."""
-            act(hows["build"], None, lambda: None)
+            how = hows["build"]
+            if how[0] in ("junk", "built"):
+                return JUNK[how[1]](None) if how[0] == "junk" else BAD_BUILTS[how[1]]()
+            act(how, None, lambda: None)
             state = FuzzState(hows, value)
             return Built(
                 lambda xp, t: act(hows["built_formula"], t, lambda: state.value + 0 * t),
@@ -203,7 +223,7 @@ def plugin_behaviours(draw) -> Dict[str, tuple]:
         "check": "check",
         "formula": "formula",
         "function": "formula",
-        "build": "hook",
+        "build": "build",
         "built_formula": "formula",
         "report": "hook",
         "state_dict": "result",

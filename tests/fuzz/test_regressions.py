@@ -469,6 +469,40 @@ def test_an_update_rule_keeping_a_subclass_of_a_number_or_array_is_a_plugin_erro
     assert params[0].tolist() == [1.0, 1.0, 1.0]
 
 
+def _constant(xp, t):
+    return 0.5 + 0 * t
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"states": None}, {"states": (None,)}, {"timeless": np.ones(2)}, {"scalar": np.ones(2)}],
+    ids=["states=None", "states=(None,)", "timeless=np.ones(2)", "scalar=np.ones(2)"],
+)
+def test_a_built_with_junk_in_its_fields_is_a_plugin_error(fields):
+    """A build returning Built(formula, **fields): compiling "junk_fields() * linear(T=10, end=0.1)"
+    raised TypeError ("'NoneType' object is not iterable", lrdsl/guard.py fenced_build) for
+    states=None and NumPy's ValueError ("truth value of an array ... is ambiguous", in
+    fenced_build and lrdsl/curves.py binary) for scalar= and timeless= arrays; states=(None,)
+    compiled, and report() then raised AttributeError. Expected: a PluginError at compile,
+    naming the plugin, the node and the field."""
+
+    @built_schedule_node()
+    def junk_fields(ctx):
+        """A built node whose Built holds junk."""
+        return Built(_constant, **fields)
+
+    class _JunkPlugin:
+        @lrdsl.hookimpl
+        def lrdsl_nodes(self):
+            return [junk_fields]
+
+    registry = build_registry(entry_points=False, plugins={"junk-plugin": _JunkPlugin()})
+    text = "junk_fields() * linear(T=10, end=0.1)"
+    outcome = attempt(TARGET, "compile", lambda: lrdsl.compile(text, registry=registry), text)
+    assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
+    assert f"whose {next(iter(fields))} is" in str(outcome.error)
+
+
 def test_a_config_integer_of_more_than_4300_digits_is_a_config_error(tmp_path):
     """A TOML or YAML document with an integer of 5,000 digits (x = 111...1) made
     lrdsl.config.load_document raise ValueError "Exceeds the limit (4300 digits) for integer string
