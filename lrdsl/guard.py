@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -177,11 +177,14 @@ class _Fence:
         return lambda t: self.result(self.call(function, t, what="failed", passing=_ARITHMETIC), SCALAR)
 
     def update(self, function: Callable) -> Callable:
-        """An optimizer's update rule: any exception becomes a PluginError (the step is then undone)."""
+        """An optimizer's update rule ``rule(param, grad, state, *hyperparameters)``: any exception
+        becomes a PluginError (the step is then undone). It gets views of the parameter and the
+        gradient: it updates the parameter's values in place, but cannot change the caller's
+        array objects (``param.shape = ...``, ``param.dtype = ...``)."""
 
         @functools.wraps(function)
-        def fenced_update(*args):
-            return self.call(function, *args, what="failed in its update rule", passing=())
+        def fenced_update(param, grad, *rest):
+            return self.call(function, param.view(), grad.view(), *rest, what="failed in its update rule", passing=())
 
         return fenced_update
 
@@ -241,11 +244,19 @@ def _broadcasts(shape: tuple, to: tuple) -> bool:
         return False
 
 
-def malformed(entries: Mapping[str, Any], param: np.ndarray, declared: Optional[Mapping[str, Any]]) -> Optional[str]:
-    """What is wrong with the state a plugin's update rule left (an entry that is neither a finite
-    number nor a finite array of the parameter's shape and dtype, or one it does not declare), or None.
-    Numbers and arrays are plain ones (a checkpoint holds no plugin class): int, float, a NumPy
-    scalar or array, not a subclass of them."""
+def malformed(
+    entries: Mapping[str, Any],
+    param: np.ndarray,
+    declared: Optional[Mapping[str, Any]],
+    lent: Sequence[Tuple[str, np.ndarray]] = (),
+) -> Optional[str]:
+    """What is wrong with the state a plugin's update rule left, or None: an entry it does not
+    declare, one that is neither a finite number nor a finite array of the parameter's shape and
+    dtype, or an array in the memory of one of the ``lent`` arrays ``(what, array)`` (the
+    parameter, the gradient, the scratch buffers: the state would change with them) or of another
+    entry. Numbers and arrays are plain ones (a checkpoint holds no plugin class): int, float, a
+    NumPy scalar or array, not a subclass of them."""
+    kept: List[Tuple[str, np.ndarray]] = []
     for name, value in entries.items():
         if declared is not None and name not in declared:
             return f"the state entry {name!r}, which the node does not declare"
@@ -254,6 +265,10 @@ def malformed(entries: Mapping[str, Any], param: np.ndarray, declared: Optional[
                 return f"the state entry {name!r} as {describe(value)}, where the parameter is {describe(param)}"
             if not np.isfinite(value).all():
                 return f"non-finite values in the state entry {name!r}"
+            for other, array in (*lent, *kept):
+                if np.may_share_memory(value, array):
+                    return f"the state entry {name!r} in the memory of {other} (keep a copy of it: .copy())"
+            kept.append((f"the state entry {name!r}", value))
         elif isinstance(value, np.ndarray):
             return f"the state entry {name!r} as a {type(value).__name__}, not a plain NumPy array"
         elif not _plain_number(value) or not _finite_float(value):

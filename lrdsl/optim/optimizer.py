@@ -162,7 +162,8 @@ class Optimizer:
                         if where is not None:
                             raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
                     if spec.source != "lrdsl":  # a plugin's rule: what it left must be loadable later
-                        problem = malformed(state.as_left(), param, spec.state)
+                        lent = [("the parameter", param), ("the gradient", grad), *state.lent()]
+                        problem = malformed(state.as_left(), param, spec.state, lent)
                         if problem:
                             raise PluginError(
                                 f"node {spec.name!r} from plugin {spec.source!r} left {problem} at step "

@@ -16,7 +16,8 @@ tests/test_plugins.py does) whose nodes misbehave in one drawn way each:
   the library restores a node through its ``load_state_dict``, so one that cannot load cannot
   be restored);
 - an optimizer's update rule raises (after changing the parameter), writes NaN, keeps state
-  that is junk (a string, an array of another shape, NaN, an object) or writes into the gradient;
+  that is junk (a string, an array of another shape, NaN, an object) or an array it was lent
+  (the gradient, the parameter, a scratch buffer), or sets the parameter's shape;
 - the ``lrdsl_nodes`` hook itself raises (SystemExit too) or returns junk.
 
 Under the contract of :mod:`tests.fuzz.contract`: building the registry, compiling, evaluating
@@ -122,6 +123,8 @@ def behaviour(kind: str) -> st.SearchStrategy[tuple]:
     ]
     if kind == "formula":
         options.append(st.just(("write",)))
+    if kind == "update":
+        options.extend([st.just(("write",)), st.just(("reshape",)), st.tuples(st.just("keep"), st.integers(0, 2))])
     if kind == "build":
         options.append(st.tuples(st.just("built"), st.integers(0, len(BAD_BUILTS) - 1)))
     return st.one_of(*options)
@@ -187,6 +190,10 @@ class Plugin:
                 state["junk"] = JUNK[how[1]](param)
             if how[0] == "write":
                 param[...] = np.nan
+            if how[0] == "reshape":  # on the caller's array, this would change its shape
+                param.shape = (param.size,)
+            if how[0] == "keep":  # an array it was lent, kept in the state
+                state["kept"] = (grad, param, state.scratch(0))[how[1]]
 
         exposed = [fz_sched, fz_fn, fz_built, fz_opt]
         return act(hows["hook_result"], None, lambda: exposed)
@@ -228,7 +235,7 @@ def plugin_behaviours(draw) -> Dict[str, tuple]:
         "report": "hook",
         "state_dict": "result",
         "load_state_dict": "hook",
-        "update": "formula",
+        "update": "update",
     }
     hows = dict.fromkeys(keys, ("ok",))
     for key in draw(st.lists(st.sampled_from(sorted(keys)), min_size=1, max_size=2, unique=True)):
@@ -277,8 +284,9 @@ def exercise_plugin(hows: Dict[str, tuple], text: str) -> None:
 
 
 def exercise_plugin_optimizer(registry: Any, shown: Any) -> None:
-    """``fz_opt``: a failed step changes nothing; a successful one leaves finite parameters and a
-    state that loads back; the gradients are never modified."""
+    """``fz_opt``: a failed step changes nothing; a successful one leaves finite parameters of the
+    same shapes and a state that loads back and holds none of the caller's arrays; the gradients
+    are never modified."""
     params = [np.linspace(-1, 1, 6).reshape(2, 3), np.ones(3)]
     made = attempt(TARGET, "optimizer", lambda: lrdsl.optimizer("fz_opt(lr=0.1)", params, registry=registry), shown)
     if not made.ok:
@@ -295,6 +303,14 @@ def exercise_plugin_optimizer(registry: Any, shown: Any) -> None:
             return
         if not all(np.isfinite(p).all() for p in params):
             fail(TARGET, f"step {k} of {short(shown)} left non-finite parameters")
+        if [p.shape for p in params] != [(2, 3), (3,)]:
+            fail(
+                TARGET, f"step {k} of {short(shown)} changed the shapes of the parameters: {[p.shape for p in params]}"
+            )
+    state = snapshot(opt)
+    for array in (*grads, *params):  # the caller's arrays are the caller's: the optimizer keeps none
+        array += 1.0
+    check_unchanged(TARGET, state, snapshot(opt), f"the caller's changing its arrays after the steps of {short(shown)}")
     saved = attempt(TARGET, "state_dict", opt.state_dict, shown)
     if saved.ok:
         fresh = lrdsl.optimizer("fz_opt(lr=0.1)", [p.copy() for p in params], registry=registry)

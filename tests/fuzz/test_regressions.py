@@ -285,6 +285,17 @@ def test_an_update_rule_keeping_a_huge_int_is_a_plugin_error():
     assert params[0].tolist() == [1.0, 1.0, 1.0]
 
 
+def _registry_of(*nodes):
+    """A registry with one plugin, ``node-plugin``, that provides ``nodes``."""
+
+    class _NodesPlugin:
+        @lrdsl.hookimpl
+        def lrdsl_nodes(self):
+            return list(nodes)
+
+    return build_registry(entry_points=False, plugins={"node-plugin": _NodesPlugin()})
+
+
 def test_a_failed_optimizer_report_changes_no_schedule():
     """Optimizer.report(metric) fed its schedules one after another: with lr=plateau(patience=0) and
     momentum=refusing() (whose report raises), a failed report(0.5) had already counted a report in
@@ -333,14 +344,8 @@ def masked(xp, t, value: float = 0.5):
     return np.ma.masked_array(np.full(np.shape(t), value), mask=True)
 
 
-class _NumbersPlugin:
-    @lrdsl.hookimpl
-    def lrdsl_nodes(self):
-        return [power_of_ten, scribble, half_precision, unreadable, masked]
-
-
 def numbers_registry():
-    return build_registry(entry_points=False, plugins={"numbers-plugin": _NumbersPlugin()})
+    return _registry_of(power_of_ten, scribble, half_precision, unreadable, masked)
 
 
 def test_a_formula_returning_an_int_too_large_for_a_float_is_a_plugin_error():
@@ -385,7 +390,7 @@ def test_a_formula_result_whose_float_raises_is_a_plugin_error():
         attempt(TARGET, "values([0])", lambda: sched.values([0]), "unreadable()"),
     ):
         assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
-        assert "'unreadable' from plugin 'numbers-plugin'" in str(outcome.error)
+        assert "'unreadable' from plugin 'node-plugin'" in str(outcome.error)
 
 
 def test_a_masked_array_result_is_read_alike_by_both_evaluators():
@@ -419,18 +424,12 @@ def ambiguous_check(xp, t, value: float = 0.5):
     return value + 0 * t
 
 
-class _AmbiguousPlugin:
-    @lrdsl.hookimpl
-    def lrdsl_nodes(self):
-        return [ambiguous_check]
-
-
 def test_a_range_check_returning_an_array_is_a_plugin_error():
     """A plugin's range check returning np.ones(2): compiling "ambiguous_check(value=0.3)" raised NumPy's
     ValueError "The truth value of an array with more than one element is ambiguous" (bool() of
     the verdict in lrdsl/specs.py Check.__call__, outside the fence). Expected: a PluginError naming
     the plugin, the node and the check."""
-    registry = build_registry(entry_points=False, plugins={"ambiguous-plugin": _AmbiguousPlugin()})
+    registry = _registry_of(ambiguous_check)
     text = "ambiguous_check(value=0.3)"
     outcome = attempt(TARGET, "compile", lambda: lrdsl.compile(text, registry=registry), text)
     assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
@@ -455,14 +454,8 @@ def test_an_update_rule_keeping_a_subclass_of_a_number_or_array_is_a_plugin_erro
         param -= lr * grad
         state["kept"] = kept
 
-    class _KeepingPlugin:
-        @lrdsl.hookimpl
-        def lrdsl_nodes(self):
-            return [keeps]
-
-    registry = build_registry(entry_points=False, plugins={"keeping-plugin": _KeepingPlugin()})
     params = [np.ones(3)]
-    opt = lrdsl.optimizer("keeps()", params, registry=registry)
+    opt = lrdsl.optimizer("keeps()", params, registry=_registry_of(keeps))
     outcome = attempt(TARGET, "step", lambda: opt.step([np.ones(3)]), "step")
     assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
     assert "'kept'" in str(outcome.error)
@@ -491,16 +484,54 @@ def test_a_built_with_junk_in_its_fields_is_a_plugin_error(fields):
         """A built node whose Built holds junk."""
         return Built(_constant, **fields)
 
-    class _JunkPlugin:
-        @lrdsl.hookimpl
-        def lrdsl_nodes(self):
-            return [junk_fields]
-
-    registry = build_registry(entry_points=False, plugins={"junk-plugin": _JunkPlugin()})
     text = "junk_fields() * linear(T=10, end=0.1)"
-    outcome = attempt(TARGET, "compile", lambda: lrdsl.compile(text, registry=registry), text)
+    outcome = attempt(TARGET, "compile", lambda: lrdsl.compile(text, registry=_registry_of(junk_fields)), text)
     assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
     assert f"whose {next(iter(fields))} is" in str(outcome.error)
+
+
+@pytest.mark.parametrize("kept", ["the gradient", "the parameter", "state.scratch(0)"])
+def test_an_update_rule_keeping_an_array_it_was_lent_in_its_state_is_a_plugin_error(kept):
+    """An update rule that stores the gradient, the parameter or a scratch buffer itself in its
+    state: step() took it, and the optimizer's state then changed whenever that array changed:
+    the caller's gradient buffer reused by the training loop, the parameter at the next step, the
+    scratch buffer when the next parameter's update used it (two parameters' states then held
+    one buffer). Expected: a PluginError naming the entry and the array whose memory it is in,
+    the step undone."""
+
+    @optimizer_node()
+    def keeps_arrays(param, grad, state, lr: float = 0.1):
+        """An update rule that keeps an array it was lent in its state."""
+        param -= lr * grad
+        lent = {"the gradient": grad, "the parameter": param, "state.scratch(0)": state.scratch(0)}
+        state["kept"] = lent[kept]
+
+    params = [np.ones(3), np.ones(3)]
+    opt = lrdsl.optimizer("keeps_arrays()", params, registry=_registry_of(keeps_arrays))
+    outcome = attempt(TARGET, "step", lambda: opt.step([np.ones(3), np.ones(3)]), "step")
+    assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
+    assert f"'kept' in the memory of {kept}" in str(outcome.error)
+    assert [p.tolist() for p in params] == [[1.0, 1.0, 1.0]] * 2
+
+
+def test_an_update_rule_setting_the_parameter_shape_leaves_the_callers_array_alone():
+    """An update rule that sets param.shape = (param.size,): the caller's parameter array of shape
+    (2, 3) became one of shape (6,), and every later step() was an ArrayError. Expected: the rule
+    works on a view, so the caller's arrays keep their shape (and dtype)."""
+
+    @optimizer_node()
+    def flattens(param, grad, state, lr: float = 0.1):
+        """An update rule that flattens the parameter array it is given."""
+        param -= lr * grad
+        param.shape = (param.size,)
+
+    params = [np.ones((2, 3))]
+    opt = lrdsl.optimizer("flattens()", params, registry=_registry_of(flattens))
+    for k in range(2):
+        outcome = attempt(TARGET, f"step {k}", lambda: opt.step([np.ones((2, 3))]), "step")
+        assert outcome.ok, outcome.describe()
+    assert params[0].shape == (2, 3)
+    assert np.allclose(params[0], 0.8)
 
 
 def test_a_config_integer_of_more_than_4300_digits_is_a_config_error(tmp_path):
