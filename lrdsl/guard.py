@@ -215,16 +215,70 @@ class FencedState:
         self._fence.call(self._state.report, metric, what="failed in report()")
 
     def state_dict(self) -> Mapping[str, Any]:
+        """A copy of the node's state as plain data: a checkpoint that changes with the node (a
+        ``state_dict`` returning its own dict), or that JSON cannot keep, is a PluginError."""
         saved = self._fence.call(self._state.state_dict, what="failed in state_dict()")
         if not isinstance(saved, Mapping):
             raise self._fence.error(f"state_dict() returned {describe(saved)}, not a dict")
-        return saved
+        return _plain_state(saved, lambda what: self._fence.error(f"returned a state from state_dict() that {what}"))
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Load a copy of ``state`` (a node that keeps what it is given cannot change the caller's
+        checkpoint); a state that is not plain data is refused before the node sees it."""
+        node = self._fence.node
+        state = _plain_state(state, lambda what: LRDSLError(f"load_state_dict(): the saved state of {node!r} {what}"))
         self._fence.call(self._state.load_state_dict, state, what="failed in load_state_dict()")
 
     def __getattr__(self, name: str) -> Any:  # anything else the node's own code reads
         return getattr(self._state, name)
+
+
+PLAIN_ITEMS = 100_000
+"""Items (numbers, strings, list items, dict entries) a node's state may hold."""
+
+PLAIN_DEPTH = 100
+"""Levels of lists and dicts a node's state may nest."""
+
+
+def plain_copy(value: Any) -> Any:
+    """A copy of ``value`` as plain data that JSON keeps: dicts with string keys, lists (from lists
+    and tuples), strings, bools, ints, finite floats (NumPy scalars become Python numbers) and None,
+    at most :data:`PLAIN_ITEMS` items and :data:`PLAIN_DEPTH` levels (a recursive value is too
+    deep). Anything else is a ValueError saying what and where."""
+    left = [PLAIN_ITEMS]
+
+    def copy(value: Any, where: str, depth: int) -> Any:
+        left[0] -= 1
+        if left[0] < 0:
+            raise ValueError(f"larger than {PLAIN_ITEMS} items")
+        if depth > PLAIN_DEPTH:
+            raise ValueError(f"nested deeper than {PLAIN_DEPTH} levels, at {where or 'the top'}")
+        if value is None or type(value) in (str, bool, int):
+            return value
+        if isinstance(value, (np.integer, np.floating)) or type(value) is float:
+            number = value.item() if isinstance(value, np.generic) else value
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ValueError(f"not plain data: {number!r} at {where or 'the top'}, which JSON cannot keep")
+            return number
+        if isinstance(value, Mapping):
+            if not all(type(key) is str for key in value):
+                raise ValueError(f"not plain data: a dict with keys that are not strings at {where or 'the top'}")
+            return {key: copy(item, f"{where}[{key!r:.40}]", depth + 1) for key, item in value.items()}
+        if type(value) in (list, tuple):
+            return [copy(item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value)]
+        raise ValueError(f"not plain data: {describe(value)} at {where or 'the top'}")
+
+    return copy(value, "", 0)
+
+
+def _plain_state(state: Any, error: Callable[[str], LRDSLError]) -> Any:
+    """:func:`plain_copy` of a node's ``state``, or ``error(what is wrong with it)``."""
+    try:
+        return plain_copy(state)
+    except ValueError as problem:
+        raise error(f"is {problem}") from None
+    except Exception as problem:  # a mapping whose items() raises
+        raise error(f"cannot be read: {failure(problem)}") from None
 
 
 def _common_shape(args: tuple) -> Optional[tuple]:

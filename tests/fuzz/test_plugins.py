@@ -14,7 +14,8 @@ tests/test_plugins.py does) whose nodes misbehave in one drawn way each:
   state's ``report`` changes the state and then raises, ``state_dict`` raises or returns junk,
   and ``load_state_dict`` raises (before changing anything, as lrdsl.built.StatefulNode asks:
   the library restores a node through its ``load_state_dict``, so one that cannot load cannot
-  be restored);
+  be restored); ``state_dict`` returns the node's own live dict, ``load_state_dict`` keeps the
+  dict it is given (a checkpoint, once taken, must not change);
 - an optimizer's update rule raises (after changing the parameter), writes NaN, keeps state
   that is junk (a string, an array of another shape, NaN, an object) or an array it was lent
   (the gradient, the parameter, a scratch buffer), or sets the parameter's shape;
@@ -40,7 +41,7 @@ import lrdsl
 from lrdsl.authoring import Built, Check, built_schedule_node, function_node, optimizer_node, schedule_node
 from lrdsl.plugins import build_registry
 
-from .contract import attempt, check_unchanged, fail, short, snapshot, tried
+from .contract import attempt, canonical, check_unchanged, fail, first_difference, short, snapshot, tried
 from .profiles import fuzz_settings
 from .test_config import check_library_intact
 from .test_text import exercise_schedule
@@ -125,6 +126,8 @@ def behaviour(kind: str) -> st.SearchStrategy[tuple]:
         options.append(st.just(("write",)))
     if kind == "update":
         options.extend([st.just(("write",)), st.just(("reshape",)), st.tuples(st.just("keep"), st.integers(0, 2))])
+    if kind == "state":
+        options.append(st.just(("live",)))
     if kind == "build":
         options.append(st.tuples(st.just("built"), st.integers(0, len(BAD_BUILTS) - 1)))
     return st.one_of(*options)
@@ -202,23 +205,34 @@ class Plugin:
 
 
 class FuzzState:
-    """The state of ``fz_built``: a plateau-like value that reports may change, misbehaving as told."""
+    """The state of ``fz_built``: a plateau-like value that reports may change, misbehaving as told.
+    It keeps its value and count in one dict, ``data``, which a ``("live",)`` state_dict returns
+    itself (so a checkpoint would change with the node) and a ``("live",)`` load_state_dict keeps
+    (so the node would change the caller's checkpoint)."""
 
     def __init__(self, hows: Dict[str, tuple], value: float):
-        self.hows, self.value, self.reports = hows, value, 0
+        self.hows, self.data = hows, {"value": value, "reports": 0}
+
+    @property
+    def value(self) -> float:
+        return self.data["value"]
 
     def report(self, metric: float) -> None:
         how = self.hows["report"]
-        self.reports += 1  # changed before misbehaving: the library must roll this back
+        self.data["reports"] += 1  # changed before misbehaving: the library must roll this back
         act(how, None, lambda: None)
-        self.value = max(self.value * 0.5, 1e-6)
+        self.data["value"] = max(self.data["value"] * 0.5, 1e-6)
 
     def state_dict(self) -> Any:
-        return act(self.hows["state_dict"], None, lambda: {"value": self.value, "reports": self.reports})
+        if self.hows["state_dict"] == ("live",):
+            return self.data
+        return act(self.hows["state_dict"], None, lambda: dict(self.data))
 
     def load_state_dict(self, state: Any) -> None:
-        act(self.hows["load_state_dict"], None, lambda: None)  # raises before any change (the protocol)
-        self.value, self.reports = float(state["value"]), int(state["reports"])
+        how = self.hows["load_state_dict"]
+        act(how, None, lambda: None)  # raises before any change (the protocol)
+        data = {"value": float(state["value"]), "reports": int(state["reports"])}
+        self.data = state if how == ("live",) else data
 
 
 @st.composite
@@ -233,8 +247,8 @@ def plugin_behaviours(draw) -> Dict[str, tuple]:
         "build": "build",
         "built_formula": "formula",
         "report": "hook",
-        "state_dict": "result",
-        "load_state_dict": "hook",
+        "state_dict": "state",
+        "load_state_dict": "state",
         "update": "update",
     }
     hows = dict.fromkeys(keys, ("ok",))
@@ -276,11 +290,30 @@ def exercise_plugin(hows: Dict[str, tuple], text: str) -> None:
             given_points = np.asarray(points, dtype=np.float64)
             misbehaving_state = hows["state_dict"] != ("ok",) or hows["load_state_dict"] != ("ok",)
             exercise_schedule(TARGET, compiled.value, points, 0.5, shown, plugin=misbehaving_state)
+            exercise_checkpoint(compiled.value, registry.value, shown)
             attempt(TARGET, "values", lambda: compiled.value.values(given_points), shown)
             if not np.array_equal(given_points, np.asarray(points, dtype=np.float64)):
                 fail(TARGET, f"values() of {short(shown)} modified the array of points it was given")
         exercise_plugin_optimizer(registry.value, shown)
     check_library_intact(TARGET, f"the plugin {short(shown)}")
+
+
+def exercise_checkpoint(sched: lrdsl.Schedule, registry: Any, shown: Any) -> None:
+    """A checkpoint, once taken, is the caller's: reports to the schedule it was taken from, and
+    to one that loaded it, leave it as it was."""
+    saved = attempt(TARGET, "state_dict()", sched.state_dict, shown)
+    if not saved.ok:
+        return
+    image = canonical(saved.value)
+    attempt(TARGET, "report(0.25)", lambda: sched.report(0.25), shown)
+    fresh = attempt(
+        TARGET, "compile", lambda: lrdsl.compile(sched.expression, registry=registry, **sched.options.as_dict()), shown
+    )
+    if fresh.ok and attempt(TARGET, "load_state_dict", lambda: fresh.value.load_state_dict(saved.value), shown).ok:
+        attempt(TARGET, "report(0.25)", lambda: fresh.value.report(0.25), shown)
+    where = first_difference(image, canonical(saved.value))
+    if where is not None:
+        fail(TARGET, f"a checkpoint of {short(shown)} changed after it was taken: {where}")
 
 
 def exercise_plugin_optimizer(registry: Any, shown: Any) -> None:

@@ -534,6 +534,61 @@ def test_an_update_rule_setting_the_parameter_shape_leaves_the_callers_array_alo
     assert np.allclose(params[0], 0.8)
 
 
+class _LiveState:
+    """A node state kept in one dict, which state_dict() returns itself and load_state_dict() keeps."""
+
+    def __init__(self, saved=None):
+        self.data = saved if saved is not None else {"value": 0.5, "reports": 0}
+
+    def report(self, metric):
+        self.data["reports"] += 1
+
+    def state_dict(self):
+        return self.data
+
+    def load_state_dict(self, state):
+        self.data = state
+
+
+def _state_node(data=None):
+    """A registry whose ``live()`` node keeps a :class:`_LiveState` of ``data``."""
+
+    @built_schedule_node(stateful=True)
+    def live(ctx):
+        """A node with a state that hands out and keeps its own dicts."""
+        return Built(_constant, label="live()", states=(_LiveState(data),), timeless=True)
+
+    return _registry_of(live)
+
+
+def test_a_checkpoint_does_not_change_with_the_node_it_was_taken_from():
+    """A plugin node whose state_dict() returns its own dict and whose load_state_dict() keeps the
+    dict it is given: a checkpoint taken with sched.state_dict() changed at the next report(), and
+    so did the checkpoint another schedule had loaded. Expected: a checkpoint is the caller's
+    (the fence copies a node's state as plain data both ways)."""
+    registry = _state_node()
+    sched = lrdsl.compile("live()", registry=registry)
+    saved = sched.state_dict()
+    sched.report(1.0)
+    assert saved["nodes"] == [{"value": 0.5, "reports": 0}]
+    other = lrdsl.compile("live()", registry=registry)
+    other.load_state_dict(saved)
+    other.report(1.0)
+    assert saved["nodes"] == [{"value": 0.5, "reports": 0}]
+
+
+@pytest.mark.parametrize("junk", [{"value": object()}, {"value": float("nan")}, {1: 0.5}], ids=repr)
+def test_a_node_state_that_json_cannot_keep_is_a_plugin_error(junk):
+    """A plugin node whose state_dict() returns a dict holding an object, NaN, or a key that is not
+    a string: sched.state_dict() returned it, a checkpoint that json.dumps(allow_nan=False) and
+    torch.load(weights_only=True) refuse. Expected: a PluginError naming the node and where in
+    its state the junk is."""
+    sched = lrdsl.compile("live()", registry=_state_node(junk))
+    outcome = attempt(TARGET, "state_dict", sched.state_dict, junk)
+    assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
+    assert "not plain data" in str(outcome.error)
+
+
 def test_a_config_integer_of_more_than_4300_digits_is_a_config_error(tmp_path):
     """A TOML or YAML document with an integer of 5,000 digits (x = 111...1) made
     lrdsl.config.load_document raise ValueError "Exceeds the limit (4300 digits) for integer string
