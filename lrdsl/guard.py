@@ -3,10 +3,16 @@
 Every function a plugin node provides -- its formula or pointwise function, its ``build`` and
 what that returns (the formula and the state objects), its update rule and its range checks --
 is wrapped when the node is registered. An exception from it (``SystemExit`` included), or a
-result of the wrong kind (a string, ``None``, a complex number, something other than a
-``Built``), becomes a :class:`~lrdsl.errors.PluginError` naming the plugin and the node.
-Arithmetic and value errors of a formula pass through: the evaluators report them with the
-phase and the time. ``KeyboardInterrupt`` always passes. Built-in nodes are not wrapped.
+result of the wrong kind (a string, ``None``, a complex number, an array of another shape, a
+``Built`` with junk in its fields, a state that is not plain data), becomes a
+:class:`~lrdsl.errors.PluginError` naming the plugin and the node. Arithmetic and value errors
+of a formula pass through: the evaluators report them with the phase and the time.
+``KeyboardInterrupt`` always passes. Built-in nodes are not wrapped.
+
+Nothing a plugin keeps or changes reaches the caller's objects: a formula gets its own copy of
+each array and its result is read in float64 by both evaluators alike; an update rule gets
+views of the parameter and the gradient, and may keep neither in its state (:func:`malformed`);
+a node's state goes out and comes in as a copy (:func:`plain_copy`).
 """
 
 from __future__ import annotations

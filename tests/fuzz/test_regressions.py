@@ -4,7 +4,7 @@ Each test says what happened and what the contract (tests/fuzz/contract.py: a va
 LRDSLError, within 1 s; a failed operation changes nothing) expects instead. A test fails
 until the library is fixed; none is marked skip or xfail. The open ones are listed in
 ``contract.KNOWN`` (so that the fuzz tests count them and go on, instead of failing a second
-time on them); the first five are fixed and stay as regression tests.
+time on them); the others are fixed and stay as regression tests.
 """
 
 from __future__ import annotations
