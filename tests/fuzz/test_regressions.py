@@ -308,6 +308,24 @@ def test_a_failed_optimizer_report_changes_no_schedule():
     assert opt.state_dict() == before
 
 
+def test_a_failed_torch_scheduler_report_changes_no_schedule():
+    """ScheduleLR.report(metric) fed its schedules one after another: with lr "plateau(patience=0)"
+    and momentum "refusing()", a failed report(0.5) had already counted a report in the lr
+    schedule's plateau. Expected: a failed report changes no schedule of the scheduler."""
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install lrdsl[torch])")
+    from lrdsl.bridges.torch import ScheduleLR
+
+    registry = build_registry(entry_points=False, plugins={"refusing-plugin": _RefusingPlugin()})
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.ones(3))], lr=0.1, momentum=0.9)
+    scheduler = ScheduleLR(
+        optimizer, "plateau(patience=0)", hyperparameters={"momentum": "refusing()"}, registry=registry
+    )
+    before = scheduler.state_dict()
+    outcome = attempt(TARGET, "report", lambda: scheduler.report(0.5), "report(0.5)")
+    assert isinstance(outcome.error, lrdsl.errors.PluginError), outcome.describe()
+    assert scheduler.state_dict() == before
+
+
 @schedule_node()
 def power_of_ten(xp, t, digits: int = 400):
     """A formula that returns the Python int 10**digits, whatever the time."""
