@@ -248,7 +248,7 @@ PLAIN_DEPTH = 100
 
 def plain_copy(value: Any) -> Any:
     """A copy of ``value`` as plain data that JSON keeps: dicts with string keys, lists (from lists
-    and tuples), strings, bools, ints, finite floats (NumPy scalars become Python numbers) and None,
+    and tuples), strings, bools, ints, finite floats (NumPy scalars become Python ones) and None,
     at most :data:`PLAIN_ITEMS` items and :data:`PLAIN_DEPTH` levels (a recursive value is too
     deep). Anything else is a ValueError saying what and where."""
     left = [PLAIN_ITEMS]
@@ -258,9 +258,11 @@ def plain_copy(value: Any) -> Any:
         if left[0] < 0:
             raise ValueError(f"larger than {PLAIN_ITEMS} items")
         if depth > PLAIN_DEPTH:
-            raise ValueError(f"nested deeper than {PLAIN_DEPTH} levels, at {where or 'the top'}")
+            raise ValueError(f"nested deeper than {PLAIN_DEPTH} levels (a value that contains itself?)")
         if value is None or type(value) in (str, bool, int):
             return value
+        if isinstance(value, np.bool_):
+            return bool(value)
         if isinstance(value, (np.integer, np.floating)) or type(value) is float:
             number = value.item() if isinstance(value, np.generic) else value
             if isinstance(number, float) and not math.isfinite(number):
