@@ -149,13 +149,8 @@ class _Fence:
     def built(self, built: Built) -> Built:
         """``built`` checked field by field (a formula, an optional scalar, a label, StatefulNode
         states, ``timeless`` True or False), as a plain Built with its functions and states fenced."""
-        formula, scalar, label, states, timeless = (
-            built.formula,
-            built.scalar,
-            built.label,
-            built.states,
-            built.timeless,
-        )
+        formula, scalar, states = built.formula, built.scalar, built.states
+        label, timeless = built.label, built.timeless
         fields = (
             ("formula", formula, "a function", callable(formula)),
             ("scalar", scalar, "a function or None", scalar is None or callable(scalar)),
