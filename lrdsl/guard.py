@@ -105,7 +105,14 @@ class _Fence:
         both read an ``int``, a float16, a 0-d array or a masked array alike): a number as a float;
         for NumPy, also an array of real numbers that broadcasts to the arguments' shape. A result
         that cannot be read (its ``__float__`` raises) is a PluginError too."""
-        return self.call(self._read, value, xp, args, what=f"returned {describe(value)}, which cannot be read")
+        if type(value) is float:  # the common case of sched(i), at no cost
+            return value
+        try:
+            return self._read(value, xp, args)
+        except LRDSLError:
+            raise
+        except FAILURES as error:
+            raise self.error(f"returned {describe(value)}, which cannot be read: {failure(error)}") from error
 
     def _read(self, value: Any, xp, args: tuple) -> Any:
         if isinstance(value, np.ndarray):
