@@ -6,7 +6,7 @@ import bisect
 import functools
 import math
 from collections import OrderedDict
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from .parser import parse, pointed
 from .plugins import default_registry
 from .registry import Registry
 from .scalarmath import SCALAR
+from .schema import restoring
 from .text import describe
 from .vocabulary import UNIT_WORDS
 
@@ -236,16 +237,10 @@ class Schedule:
     def report(self, metric: float) -> None:
         """Feed a metric (e.g. validation loss) to the metric-driven nodes (``plateau``).
 
-        A schedule without such nodes ignores it, so a training loop may always report.
+        A schedule without such nodes ignores it, so a training loop may always report. A failed
+        report changes no node (:func:`report_to`).
         """
-        try:
-            metric = float(metric)
-        except (TypeError, ValueError):
-            raise LRDSLError(f"report(): the metric must be a number, got {metric!r}") from None
-        if not math.isfinite(metric):
-            raise EvaluationError(f"report(): the metric is {metric!r}; a metric must be finite")
-        for node in self._curve.stateful:
-            node.report(metric)
+        report_to([self], metric)
 
     @property
     def stateful(self) -> tuple:
@@ -314,6 +309,26 @@ class Schedule:
             f"schedule {self.expression!r} {what} at {unit} {t:g}{phase}, local time "
             f"{local:g}; a learning rate must be finite and >= 0"
         )
+
+
+def report_to(schedules: Sequence[Schedule], metric: Any) -> None:
+    """Feed ``metric`` to every metric-driven node of ``schedules``, in order, as one change: if a
+    node's report fails (a plugin's raises), every node is put back as it was (its ``state_dict``
+    from before, loaded back), so a failed report changes nothing."""
+    try:
+        metric = float(metric)
+    except OverflowError:
+        raise EvaluationError(f"report(): the metric, {describe(metric)}, is too large for a float") from None
+    except Exception:  # no __float__, or one that raises: a metric must be a number
+        raise LRDSLError(f"report(): the metric must be a number, got {describe(metric)}") from None
+    if not math.isfinite(metric):
+        raise EvaluationError(f"report(): the metric is {metric!r}; a metric must be finite")
+    nodes = [node for schedule in schedules for node in schedule.stateful]
+    if not nodes:
+        return
+    with restoring(list({id(node): node for node in nodes}.values())):
+        for node in nodes:
+            node.report(metric)
 
 
 def _unquoted(text: str) -> str:
@@ -468,4 +483,4 @@ def _variables(variables) -> dict:
     return dict(variables)
 
 
-__all__ = ["Schedule", "compile_schedule"]
+__all__ = ["Schedule", "compile_schedule", "report_to"]

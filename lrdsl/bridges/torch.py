@@ -47,7 +47,7 @@ from ..clock import FACTORS  # noqa: E402
 from ..counters import counter  # noqa: E402
 from ..errors import LRDSLError, ScheduleChangeWarning, UnitError  # noqa: E402
 from ..parser import parse as parse_text  # noqa: E402
-from ..schedule import Schedule, compile_schedule  # noqa: E402
+from ..schedule import Schedule, compile_schedule, report_to  # noqa: E402
 from ..schema import Anything, Int, ListOf, MapOf, Maybe, Number, OneOf, Record, Text, Where, restoring, validate  # noqa: E402
 from ..text import shorten  # noqa: E402
 from ..updates import AUTO, AUTO_ROUTES  # noqa: E402
@@ -680,8 +680,7 @@ class ScheduleLR(LRScheduler):
             metric = metric.item()
         if reduce != "none" and _distributed() and any(is_stateful(s) for s in self._all()):
             metric = _reduce(metric, reduce)
-        for schedule in self._all():
-            schedule.report(metric)
+        report_to(self._all(), metric)  # a failed report changes no schedule
         self._apply_all()
 
     # -- ranks that agree --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from ..errors import ArrayError, EvaluationError, LRDSLError, PluginError, Sched
 from ..guard import malformed
 from ..registry import Registry
 from ..resume import POLICIES, policy
+from ..schedule import report_to
 from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, validate
 from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, Slot, collect
@@ -161,7 +162,8 @@ class Optimizer:
                         if where is not None:
                             raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
                     if spec.source != "lrdsl":  # a plugin's rule: what it left must be loadable later
-                        problem = malformed(state.as_left(), param, spec.state)
+                        lent = [("the parameter", param), ("the gradient", grad), *state.lent()]
+                        problem = malformed(state.as_left(), param, spec.state, lent)
                         if problem:
                             raise PluginError(
                                 f"node {spec.name!r} from plugin {spec.source!r} left {problem} at step "
@@ -218,10 +220,9 @@ class Optimizer:
         return [self.hyperparameters(i)["lr"] for i in range(len(self.groups))]
 
     def report(self, metric: float) -> None:
-        """Feed a metric to metric-driven schedules (``plateau``) in any hyperparameter."""
-        for group in self.groups:
-            for _, schedule in group.config.schedules():
-                schedule.report(metric)
+        """Feed a metric to metric-driven schedules (``plateau``) in any hyperparameter; a failed
+        report changes none of them."""
+        report_to([schedule for group in self.groups for _, schedule in group.config.schedules()], metric)
 
     # -- saving ----------------------------------------------------------------------------------
     def state_dict(self) -> dict:

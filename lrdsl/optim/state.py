@@ -19,7 +19,7 @@ an entry's new value into a second buffer, swapped in when the step succeeds.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -320,6 +320,10 @@ class ParamState:
         while len(views) <= index:
             views.append(self._pool.view(len(views), self.param))
         return views[index]
+
+    def lent(self) -> List[Tuple[str, np.ndarray]]:
+        """``(name, array)`` of the temporaries :meth:`scratch` handed out: none is the rule's to keep."""
+        return [(f"state.scratch({index})", view) for index, view in enumerate(self._scratch)]
 
     @property
     def nbytes(self) -> int:
