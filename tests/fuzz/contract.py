@@ -89,14 +89,6 @@ KNOWN: List[Tuple[str, str]] = [
         r"at lrdsl/schema\.py:\d+ in check\)",
     ),
     (
-        "test_a_failing_phase_not_reached_fails_neither_evaluator",
-        r"^\[plugins\] .*the scalar path value .*, but the vectorised path (PluginError|EvaluationError)",
-    ),
-    (  # the same cause as the entry above: remove both with its fix
-        "test_a_phase_not_reached_whose_formula_raises_an_lrdsl_error_fails_neither_evaluator",
-        r"^\[plugins\] .*the scalar path value .*, but the vectorised path LRDSLError",
-    ),
-    (
         "test_a_config_integer_of_more_than_4300_digits_is_a_config_error",
         r"Exceeds the limit \(4300 digits\).*at lrdsl/config\.py:\d+ in _parse\)",
     ),
