@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 import lrdsl
 from lrdsl.bridges import BridgeError
 from lrdsl.bridges.torch import ScheduleLR
-from lrdsl.errors import UnitError
+from lrdsl.errors import EvaluationError, UnitError
 
 
 def two_groups(lr0=0.05, lr1=0.5, **kwargs):
@@ -556,3 +556,22 @@ def test_groups_with_one_schedule_share_it_and_keep_their_own_values():
     scheduler.amend("constant()")  # every group's schedule is at the counter, shared or not
     assert {s.expression for s in scheduler.schedules["lr"][:6]} == {scheduler.schedules["lr"][0].expression}
     assert "for 9 then constant()" in scheduler.schedules["lr"][6].expression
+
+
+def test_a_step_reads_the_curve_as_the_schedule_would_and_raises_its_error():
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in (1.0, 2.0)]
+    optimizer = torch.optim.SGD(groups, lr=1.0, momentum=0.9)
+    text = "1 - linear(T=4, start=0, end=2)"
+    scheduler = ScheduleLR(optimizer, text, hyperparameters={"momentum": "0.9 - 0.1 * linear(T=4)"})
+    expected = [lrdsl.compile(text, base=lr) for lr in (1.0, 2.0)]
+    momentum = lrdsl.compile("0.9 - 0.1 * linear(T=4)", base=0.9)
+    for k in (1, 2):
+        optimizer.step()
+        scheduler.step()
+        assert [g["lr"] for g in optimizer.param_groups] == [s(k) for s in expected]
+        assert all(type(g["lr"]) is float for g in optimizer.param_groups)
+        assert [g["momentum"] for g in optimizer.param_groups] == [momentum(k)] * 2
+        assert [s.position for s in scheduler.schedules["lr"]] == [float(k)] * 2
+    optimizer.step()
+    with pytest.raises(EvaluationError, match="gives -0.5 at iteration 3"):
+        scheduler.step()  # the value the curve gives is refused as the schedule refuses it

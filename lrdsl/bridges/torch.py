@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 import warnings
 import weakref
@@ -156,6 +157,43 @@ def _distinct(schedules: List[Optional[Schedule]], calls: list) -> List[Tuple[Ca
         if schedule is not None:
             plan.setdefault(id(schedule.curve), (call, []))[1].append(index)
     return list(plan.values())
+
+
+class _Step(NamedTuple):
+    """What a counted update does for one distinct schedule: ``at`` the compiled curve's scalar
+    evaluator when the schedule is read by the update counter as it is (else None), ``call`` the
+    reader of :func:`_reader`, and the param-group key (``name``, tuple ``item``) and the groups
+    it is written to."""
+
+    at: Optional[Callable[[float], float]]
+    call: Callable[[int], float]
+    schedule: Schedule
+    name: str
+    item: Optional[int]
+    indices: Tuple[int, ...]
+    key: str
+
+
+def _steps(key: str, schedules: List[Optional[Schedule]], calls: list, direct: bool) -> List[_Step]:
+    """The :class:`_Step` of each distinct schedule of hyperparameter ``key``; ``direct``: the
+    schedules are read by the update counter (a schedule whose clock counts updates unconverted
+    is then evaluated by its curve)."""
+    name, item = _split_key(key)
+    steps = []
+    for call, indices in _distinct(schedules, calls):
+        schedule = schedules[indices[0]]
+        assert schedule is not None
+        at = schedule.curve.at if direct and schedule.clock.ratio("it") == (1.0, 1.0) else None
+        steps.append(_Step(at, call, schedule, name, item, tuple(indices), key))
+    return steps
+
+
+_EXACT = 2**53  # counters below this are whole numbers exactly in a float
+
+
+def _kept(value: Any) -> Any:
+    """A param group's lr as ``_last_lr`` keeps it: a tensor copied, anything else as it is."""
+    return value.clone() if isinstance(value, torch.Tensor) else value
 
 
 def _check_counters(schedules: Mapping[str, List[Optional[Schedule]]], interval: str, counts: Counts) -> None:
@@ -438,13 +476,17 @@ class ScheduleLR(LRScheduler):
         return schedules
 
     def _plan(self) -> None:
-        """Precompute, per hyperparameter, one ``counter -> value`` call per group (None: not scheduled)."""
+        """Precompute, per hyperparameter, one ``counter -> value`` call per group (None: not scheduled),
+        and what a counted update runs: :class:`_Step` per distinct schedule, lr first."""
         self._counted = _counted(self._schedules, self._counts)
-        read = functools.partial(_reader, by_epoch=self.interval == "epoch", counted=self._counted, counts=self._counts)
+        by_epoch = self.interval == "epoch"
+        read = functools.partial(_reader, by_epoch=by_epoch, counted=self._counted, counts=self._counts)
         self._calls = {key: [read(s) for s in per_group] for key, per_group in self._schedules.items()}
-        plans = {key: _distinct(self._schedules[key], calls) for key, calls in self._calls.items()}
-        self._lr_plan = plans["lr"]
-        self._others = [(*_split_key(key), plan) for key, plan in plans.items() if key != "lr"]
+        direct = not (self._counted or by_epoch)  # read by the update counter
+        self._steps = [
+            step for key, calls in self._calls.items() for step in _steps(key, self._schedules[key], calls, direct)
+        ]
+        self._others = [step for step in self._steps if step.key != "lr"]
 
     def _all(self):
         return [s for per_group in self._schedules.values() for s in per_group if s is not None]
@@ -594,33 +636,51 @@ class ScheduleLR(LRScheduler):
             self._next()  # what torch's step() does once its first-call checks are behind it, without its overhead
         else:
             super().step(epoch)
-        if self._others:
             self._apply_others()
         if self.check_ranks_every and self.last_epoch % self.check_ranks_every == 0:
             self.check_ranks()
 
     def _next(self) -> None:
-        """Move the counter by one and write the learning rates for the next update: what torch's
-        ``step()`` does once its first-call checks are behind it (its ``_last_lr`` keeps a copy of
-        a tensor lr), without its per-step overhead. The param groups are read at every step, since
+        """Move the counter by one and write every scheduled hyperparameter for the next update: what
+        torch's ``step()`` does once its first-call checks are behind it (its ``_last_lr`` keeps a copy
+        of a tensor lr), without its per-step overhead. Each distinct schedule is evaluated once, by
+        its curve where it can be (a finite value >= 0 at a counter a float holds exactly; the
+        schedule's position then set as ``Schedule.__call__`` sets it), else through the schedule,
+        which handles what the curve's float arithmetic refuses and raises for a bad value. The
+        value replaces a float in the group dict; anything else (a tensor, a tuple item) goes
+        through :func:`_write`. The param groups are read at every step, since
         ``optimizer.load_state_dict`` replaces them."""
         self._step_count += 1
         self.last_epoch += 1
         point, groups = self.last_epoch, self.optimizer.param_groups
-        for call, indices in self._lr_plan:
-            value = call(point)
+        t = float(point) if point < _EXACT else None
+        for at, call, schedule, name, item, indices, _ in self._steps:
+            value = None
+            if at is not None and t is not None:
+                try:
+                    value = at(t)
+                except (ArithmeticError, ValueError):
+                    value = None
+            if value is not None and 0.0 <= value < math.inf:
+                schedule.position = t
+                value = float(value)
+            else:
+                value = call(point)
             for index in indices:
-                _write(groups[index], "lr", None, value)
-        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups]
+                group = groups[index]
+                if item is None and type(group[name]) is float:
+                    group[name] = value
+                else:
+                    _write(group, name, item, value)
+        self._last_lr = [lr if type(lr) is float else _kept(lr) for lr in [group["lr"] for group in groups]]
 
     def _apply_others(self) -> None:
-        point = self.last_epoch
-        groups = self.optimizer.param_groups
-        for name, item, plan in self._others:
-            for call, indices in plan:
-                value = call(point)
-                for index in indices:
-                    _write(groups[index], name, item, value)
+        """Write the hyperparameters other than the lr at the current counter."""
+        point, groups = self.last_epoch, self.optimizer.param_groups
+        for step in self._others:
+            value = step.call(point)
+            for index in step.indices:
+                _write(groups[index], step.name, step.item, value)
 
     def _apply_all(self) -> None:
         for group, value in zip(self.optimizer.param_groups, self._values("lr")):
