@@ -430,15 +430,17 @@ def lion(param, grad, plan, lr: float = 1e-4, betas: tuple[float, float] = (0.9,
     avg = plan.array("exp_avg")
 
     def new_state(b):
-        ema_into(b.new[avg], b.old[avg], b.g, beta2)
-
-    def new_param(b):
+        """The new momentum; u is left in ``b.tmp[1]`` (from the momentum before it)."""
         interpolated, update = b.tmp[0], b.tmp[1]
         np.multiply(b.old[avg], beta1, out=interpolated)
         add_scaled(interpolated, 1 - beta1, b.g, update)
         np.sign(interpolated, out=update)  # into another array: in place is several times slower
+        ema_into(b.new[avg], b.old[avg], b.g, beta2)
+
+    def new_param(b):
+        update = b.tmp[1]
         if weight_decay != 0:
-            add_scaled(update, weight_decay, b.p, interpolated)
+            add_scaled(update, weight_decay, b.p, b.tmp[0])
         add_scaled_into(b.out, b.p, -lr, update, update)
 
     return new_state, new_param

@@ -123,7 +123,7 @@ class Optimizer:
                 for rule, spec, hyper, param, state, index, grad in self._updates(matched, values):
                     errors.clear()
                     plan = Plan(param, grad, state)
-                    plan.run(rule, hyper, buffers, index)
+                    plan.run(rule, hyper, buffers)
                     where = plan.fault(bool(errors), buffers)
                     if where is not None:
                         raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
@@ -198,8 +198,8 @@ class Optimizer:
     @property
     def nbytes(self) -> int:
         """Bytes the optimizer holds besides the parameters: the saved state of every parameter
-        and the scratch buffers (for the built-in rules, the state PyTorch keeps plus one buffer
-        the size of the parameters and block temporaries of :data:`lrdsl.optim.staged.BLOCK_BYTES`)."""
+        and the scratch buffers (for the built-in rules, the state PyTorch keeps and a few block
+        temporaries of :data:`lrdsl.optim.staged.BLOCK_BYTES`)."""
         return sum(state.nbytes for state in self._states) + self._pool.nbytes + self._buffers.nbytes
 
     # -- hyperparameters -------------------------------------------------------------------------

@@ -10,42 +10,57 @@ a :class:`Block` (a slice of every array, the same elements in each):
   ``b.g`` and ``b.p``; it reads ``b.old[i]`` only before it writes ``b.new[i]``, because the
   apply pass gives the same slice for both;
 - ``new_param(b)`` (after ``new_state`` on the same block) writes the parameter's next value
-  ``θ + Δ`` into ``b.out``; it may read what ``new_state`` left in ``b.new`` and ``b.tmp``.
+  ``θ + Δ`` into ``b.out``; it may read ``b.p``, ``b.g``, :meth:`Block.decayed` and what
+  ``new_state`` left in ``b.new`` and ``b.tmp``, but not ``b.old`` (in the apply pass the new
+  state has replaced it), and it reads each element of ``b.p`` before it writes that element of
+  ``b.out``, because the apply pass gives ``b.p`` itself as ``b.out``.
 
-A step (:meth:`Plan.check` for every parameter, then :meth:`Plan.apply` for every one):
+A step (:meth:`Plan.run` and :meth:`Plan.fault` for every parameter, then :meth:`Plan.apply`
+for every one):
 
-1. check: per block, the new state goes into block temporaries and the new parameter into this
-   parameter's part of the *result* buffer; floating-point errors (overflow, 0/0, x/0) are
-   flagged by ``np.errstate``, and the result is checked finite. Nothing kept is written.
-2. apply, once every parameter passed: per block, the new state is computed again into the
-   kept arrays themselves (the same operations on the same inputs: bit for bit what was
-   checked), then the result is copied into the parameter.
+1. check: per block, the new state and the new parameter go into block temporaries; floating-
+   point errors (overflow, 0/0, x/0) are flagged by ``np.errstate``, and each block of the new
+   parameter is checked finite (its largest and smallest value: two reductions of a block in
+   cache). Nothing kept is written.
+2. apply, once every parameter passed: per block, the same operations on the same inputs run
+   again, now into the kept arrays and the parameter themselves: bit for bit what was checked.
 
-So a failed step changes nothing, without a copy of the parameters or of the state: the
-memory is the kept arrays (as in PyTorch), one parameter-sized result buffer (one per dtype,
-shared by all parameters) and block temporaries of :data:`BLOCK_BYTES` each. Blocks of a
-contiguous parameter are a few hundred kilobytes, so the temporaries stay in cache and each
-array is read from memory twice and written once per step; a non-contiguous parameter (a
-transposed view) is one block of its whole shape.
+So a failed step changes nothing, without a copy of the parameters or of the state: the memory
+is the kept arrays (as in PyTorch) and at most :data:`MOST_TEMPS` block temporaries per dtype,
+allocated once, of at most :data:`BLOCK_BYTES` each and together no larger than the parameters
+of that dtype (:class:`BlockBuffers`). Blocks stay in cache between the operations on them;
+each array is read from memory twice per step, and the kept ones and the parameter written
+once. A non-contiguous parameter (a transposed view) is one block of its whole shape, with
+temporaries of its shape allocated for the step.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from .kernels import with_l2
-from .state import ParamState, finite
+from .state import ParamState
 
 STAGED = "lrdsl_staged"
 """The attribute :func:`staged` sets on a rule."""
 
-BLOCK_BYTES = 256 * 1024
-"""The size of one block temporary (a block of a float32 parameter is 64Ki elements)."""
+BLOCK_BYTES = 1024 * 1024
+"""The largest block temporary (a block of a float32 parameter is at most 256Ki elements): large
+enough that the per-call cost of NumPy is small beside the work, small enough for the cache."""
+
+MOST_TEMPS = 8
+"""The most temporaries a sweep uses (three kept arrays, their new values' parameter, :data:`TEMPS`
+and the decayed gradient): blocks are made short enough that this many of them are no larger
+than the parameters of their dtype together (down to :data:`SHORTEST`)."""
+
+SHORTEST = 4096
+"""The fewest elements in a block (below that, NumPy's per-call cost would dominate)."""
 
 TEMPS = 3
-"""How many temporaries ``b.tmp`` a block offers (besides ``b.new`` and :meth:`Block.decayed`)."""
+"""How many temporaries ``b.tmp`` a block offers (besides ``b.new``, ``b.out`` and :meth:`Block.decayed`)."""
 
 Stage = Callable[["Block"], None]
 
@@ -87,23 +102,24 @@ class Block:
 
 
 class BlockBuffers:
-    """Per dtype, the block temporaries (flat, :data:`BLOCK_BYTES` each) and the result buffer
-    (flat, as large as all parameters of that dtype together)."""
+    """Per dtype, the block temporaries: flat, of :meth:`length` elements each, allocated once."""
 
     def __init__(self, params) -> None:
-        self._totals: Dict[np.dtype, int] = {}
-        self._largest: Dict[np.dtype, int] = {}
-        self._offsets: List[int] = []
+        largest: Dict[np.dtype, int] = {}
+        totals: Dict[np.dtype, int] = {}
         for p in params:
-            self._offsets.append(self._totals.get(p.dtype, 0))
-            self._totals[p.dtype] = self._offsets[-1] + p.size
-            self._largest[p.dtype] = max(self._largest.get(p.dtype, 0), p.size)
-        self._results: Dict[np.dtype, np.ndarray] = {}
+            largest[p.dtype] = max(largest.get(p.dtype, 0), p.size)
+            totals[p.dtype] = totals.get(p.dtype, 0) + p.size
+        self._lengths = {
+            dtype: max(1, min(BLOCK_BYTES // dtype.itemsize, largest[dtype], max(SHORTEST, total // MOST_TEMPS)))
+            for dtype, total in totals.items()
+        }
         self._temps: Dict[np.dtype, List[np.ndarray]] = {}
 
     def length(self, dtype: np.dtype) -> int:
-        """Elements per block for ``dtype``: :data:`BLOCK_BYTES`, or the largest parameter if smaller."""
-        return max(1, min(BLOCK_BYTES // dtype.itemsize, self._largest[dtype]))
+        """Elements per block for ``dtype``: at most :data:`BLOCK_BYTES` and the largest parameter, and
+        short enough that :data:`MOST_TEMPS` blocks hold no more than all parameters of ``dtype``."""
+        return self._lengths[dtype]
 
     def temps(self, dtype: np.dtype, count: int) -> List[np.ndarray]:
         """``count`` block temporaries of ``dtype`` (allocated once)."""
@@ -112,23 +128,15 @@ class BlockBuffers:
             buffers.append(np.empty(self.length(dtype), dtype=dtype))
         return buffers[:count]
 
-    def result(self, index: int, param: np.ndarray) -> np.ndarray:
-        """Parameter ``index``'s part of its dtype's result buffer, shaped like it."""
-        buffer = self._results.get(param.dtype)
-        if buffer is None:
-            buffer = self._results[param.dtype] = np.empty(self._totals[param.dtype], dtype=param.dtype)
-        start = self._offsets[index]
-        return buffer[start : start + param.size].reshape(param.shape)
-
     @property
     def nbytes(self) -> int:
-        """Bytes held now: result buffers and block temporaries."""
-        return sum(b.nbytes for b in self._results.values()) + self.temporary_nbytes
-
-    @property
-    def temporary_nbytes(self) -> int:
-        """Bytes held by block temporaries: a few :data:`BLOCK_BYTES` per dtype, whatever the parameters' size."""
+        """Bytes held: a few blocks per dtype, at most :data:`BLOCK_BYTES` each whatever the parameters' size."""
         return sum(t.nbytes for temps in self._temps.values() for t in temps)
+
+
+def _finite(block: np.ndarray) -> bool:
+    """Whether every element of ``block`` is finite: its maximum and minimum are (NaN propagates)."""
+    return math.isfinite(np.maximum.reduce(block, axis=None)) and math.isfinite(np.minimum.reduce(block, axis=None))
 
 
 class Plan:
@@ -140,7 +148,7 @@ class Plan:
     numbers set are kept only when :meth:`apply` runs.
     """
 
-    __slots__ = ("param", "grad", "step", "_state", "_names", "_arrays", "_numbers", "_stages", "_result")
+    __slots__ = ("param", "grad", "step", "_state", "_names", "_arrays", "_numbers", "_stages", "_finite")
 
     def __init__(self, param: np.ndarray, grad: np.ndarray, state: ParamState) -> None:
         self.param, self.grad, self._state = param, grad, state
@@ -149,7 +157,7 @@ class Plan:
         self._arrays: List[np.ndarray] = []
         self._numbers: Dict[str, Any] = {}
         self._stages: Optional[Tuple[Stage, Stage]] = None
-        self._result: Optional[np.ndarray] = None
+        self._finite: Optional[bool] = None  # whether the checked new parameter is finite
 
     # -- what a rule declares --------------------------------------------------------------------
     def array(self, name: str, fill: float = 0.0) -> int:
@@ -175,73 +183,75 @@ class Plan:
         self._numbers[name] = value
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self, rule: Callable, hyper, buffers: BlockBuffers, index: int) -> None:
+    def run(self, rule: Callable, hyper, buffers: BlockBuffers) -> None:
         """Call ``rule`` and run the check pass; :meth:`fault` tells what went wrong, if anything."""
         self._stages = rule(self.param, self.grad, self, *hyper)
-        self._result = buffers.result(index, self.param)
-        self._sweep(buffers, checking=True)
+        self._finite = self._sweep(buffers, checking=True)[0]
 
     def fault(self, flagged: bool, buffers: BlockBuffers) -> Optional[str]:
         """After :meth:`run`: ``"parameter"``, the name of a kept array, or None when the step is
-        fine. Without a flagged floating-point error only the result needs checking (the gradient,
-        the kept arrays and the hyperparameters are finite); with one, the pass runs again and
-        checks every new value block by block."""
-        assert self._result is not None, "fault() before run()"
-        if not flagged:
-            return None if finite(self._result) else "parameter"
-        bad = self._sweep(buffers, checking=True, diagnose=True)
-        if not finite(self._result):
+        fine. Without a flagged floating-point error only the new parameter needs checking (the
+        gradient, the kept arrays and the hyperparameters are finite); with one, the pass runs
+        again and checks every new value block by block."""
+        assert self._finite is not None, "fault() before run()"
+        if not self._finite:
             return "parameter"
+        if not flagged:
+            return None
+        bad = self._sweep(buffers, checking=True, diagnose=True)[1]
         return next((name for name, broken in zip(self._names, bad) if broken), None)
 
     def apply(self, buffers: BlockBuffers) -> None:
-        """Write the checked step: the kept arrays in place, the parameter from the result, the
-        new arrays and numbers kept, the step counted."""
-        assert self._result is not None, "apply() before run()"
+        """Write the checked step: the kept arrays and the parameter in place, the new arrays and
+        numbers kept, the step counted."""
+        assert self._finite, "apply() of a step that was not checked, or failed"
         self._sweep(buffers, checking=False)
-        np.copyto(self.param, self._result)
         self._state.keep(self.step, dict(zip(self._names, self._arrays)), self._numbers)
 
-    def _sweep(self, buffers: BlockBuffers, checking: bool, diagnose: bool = False) -> List[bool]:
-        """One pass over the blocks: ``checking``: the new state into temporaries and the new
-        parameter into the result; otherwise the new state into the kept arrays. With
-        ``diagnose``, which kept arrays got a non-finite value."""
-        assert self._stages is not None and self._result is not None
+    def _sweep(self, buffers: BlockBuffers, checking: bool, diagnose: bool = False) -> Tuple[bool, List[bool]]:
+        """One pass over the blocks: ``checking``: the new state and parameter into temporaries
+        (stopping at the first block whose new parameter is not finite, unless ``diagnose``);
+        otherwise into the kept arrays and the parameter. Whether the new parameter is finite,
+        and with ``diagnose``, which kept arrays got a non-finite value."""
+        assert self._stages is not None
         new_state, new_param = self._stages
         count = len(self._arrays)
-        bad = [False] * count
+        owned = (count + 1) * checking  # temporaries for the new state and parameter
+        fine, bad = True, [False] * count
         b = Block()
-        for p, g, out, olds, temps in self._blocks(buffers, count * checking + TEMPS + 1):
-            b.p, b.g, b.old = p, g, olds
-            b.tmp, b._spare, b._decayed = temps[count * checking : -1], temps[-1], None
+        for p, g, olds, temps in self._blocks(buffers, owned + TEMPS + 1):
+            b.p, b.g, b.old, b._decayed = p, g, olds, None
+            b.tmp, b._spare = temps[owned:-1], temps[-1]
             if checking:
-                b.new, b.out = temps[:count], out
-                new_state(b)
-                new_param(b)
-                if diagnose:
-                    bad = [broken or not finite(new) for broken, new in zip(bad, b.new)]
+                b.new, b.out = temps[:count], temps[count]
             else:
-                b.new = olds
-                new_state(b)
-        return bad
+                b.new, b.out = olds, p
+            new_state(b)
+            new_param(b)
+            if checking and not _finite(b.out):
+                fine = False
+                if not diagnose:
+                    break
+            if diagnose:
+                bad = [broken or not _finite(new) for broken, new in zip(bad, b.new)]
+        return fine, bad
 
     def _blocks(self, buffers: BlockBuffers, temporaries: int) -> Iterator[tuple]:
-        """``(p, g, out, olds, temps)`` per block: slices of the parameter, the gradient, the result
-        and the kept arrays, and ``temporaries`` temporaries of the same size."""
-        assert self._result is not None
-        arrays = (self.param, self.grad, self._result, *self._arrays)
+        """``(p, g, olds, temps)`` per block: slices of the parameter, the gradient and the kept
+        arrays, and ``temporaries`` temporaries of the same size."""
+        arrays = (self.param, self.grad, *self._arrays)
         if not all(a.flags.c_contiguous for a in arrays):  # one block of the whole shape
-            param, grad, result, *olds = arrays
-            yield param, grad, result, olds, [np.empty_like(param) for _ in range(temporaries)]
+            param, grad, *olds = arrays
+            yield param, grad, olds, [np.empty_like(param) for _ in range(temporaries)]
             return
-        param, grad, result, *olds = (a.reshape(-1) for a in arrays)
+        param, grad, *olds = (a.reshape(-1) for a in arrays)
         full = buffers.temps(param.dtype, temporaries)
         length = buffers.length(param.dtype)
         for start in range(0, param.size, length):
             part = slice(start, start + length)
             p = param[part]
             n = p.size
-            yield p, grad[part], result[part], [a[part] for a in olds], [t[:n] for t in full]
+            yield p, grad[part], [a[part] for a in olds], [t[:n] for t in full]
 
 
-__all__ = ["BLOCK_BYTES", "Block", "BlockBuffers", "Plan", "is_staged", "staged"]
+__all__ = ["BLOCK_BYTES", "MOST_TEMPS", "SHORTEST", "Block", "BlockBuffers", "Plan", "is_staged", "staged"]
