@@ -644,9 +644,10 @@ class ScheduleLR(LRScheduler):
         """Move the counter by one and write every scheduled hyperparameter for the next update: what
         torch's ``step()`` does once its first-call checks are behind it (its ``_last_lr`` keeps a copy
         of a tensor lr), without its per-step overhead. Each distinct schedule is evaluated once, by
-        its curve where it can be (a finite value >= 0 at a counter a float holds exactly; the
+        its curve where it can be (a finite float >= 0 at a counter a float holds exactly; the
         schedule's position then set as ``Schedule.__call__`` sets it), else through the schedule,
-        which handles what the curve's float arithmetic refuses and raises for a bad value. The
+        which converts another number, handles what the curve's float arithmetic refuses and
+        raises for a bad value. The
         value replaces a float in the group dict; anything else (a tensor, a tuple item) goes
         through :func:`_write`. The param groups are read at every step, since
         ``optimizer.load_state_dict`` replaces them."""
@@ -661,9 +662,8 @@ class ScheduleLR(LRScheduler):
                     value = at(t)
                 except (ArithmeticError, ValueError):
                     value = None
-            if value is not None and 0.0 <= value < math.inf:
+            if type(value) is float and 0.0 <= value < math.inf:
                 schedule.position = t
-                value = float(value)
             else:
                 value = call(point)
             for index in indices:
