@@ -359,6 +359,10 @@ class ScheduleLR(LRScheduler):
     (``step(tokens=n)`` after it, or ``advance(tokens=n)`` before ``optimizer.step()``).
     """
 
+    last_epoch: int  # torch's counters, as this class reads and restores them
+    _step_count: int
+    _last_lr: List[Any]
+
     def __init__(
         self,
         optimizer,
@@ -427,6 +431,7 @@ class ScheduleLR(LRScheduler):
         self._started = True
         self._sync_pending()
         if follow_optimizer:  # the optimizer holds the scheduler: it counts updates while the optimizer lives
+            optimizer.register_step_pre_hook(lambda optimizer, args, kwargs: self._refuse_unfed())
             optimizer.register_step_post_hook(lambda optimizer, args, kwargs: self._update())
 
     @staticmethod
@@ -487,6 +492,7 @@ class ScheduleLR(LRScheduler):
             step for key, calls in self._calls.items() for step in _steps(key, self._schedules[key], calls, direct)
         ]
         self._others = [step for step in self._steps if step.key != "lr"]
+        self._values_next: List[float] = [0.0] * len(self._steps)  # what _next evaluates, before it writes
 
     def _all(self):
         return [s for per_group in self._schedules.values() for s in per_group if s is not None]
@@ -571,9 +577,10 @@ class ScheduleLR(LRScheduler):
         then fed with :meth:`advance` before ``optimizer.step()``.
         """
         if self._stepping:  # the training loop's case: started, stepped by hand, total known
-            if tokens is not None or samples is not None:
-                self.advance(tokens=tokens, samples=samples)
-            self._update(epoch)
+            if tokens is None and samples is None:
+                self._update(epoch)
+            else:
+                self._counted_update(epoch, tokens, samples)
             return
         if not self._started:  # torch's first step() in __init__: the values for update 0
             super().step()
@@ -621,22 +628,47 @@ class ScheduleLR(LRScheduler):
         if first:
             self._plan()
 
-    def _update(self, epoch: Optional[int] = None) -> None:
-        """Count one update: the counter moves by one and the values for the next update are set."""
-        if self._counted:
-            unfed = [name for name in self._counted if name not in self._fed]
-            if unfed:
-                raise BridgeError(
-                    f"update {self.last_epoch}: the schedules are read by the cumulative {unfed[0]} count, but no "
-                    f"{unfed[0]} were counted for this update; call sched.step({unfed[0]}=n) after it, or "
-                    f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
-                )
+    def _counted_update(self, epoch: Optional[int], tokens, samples) -> None:
+        """``step(tokens=, samples=)``: the counts fed and the update, all or nothing (a refused or
+        failed update leaves the counts as they were)."""
+        counts, fed, counted = dict(self._counts), set(self._fed), self._counted
+        self.advance(tokens=tokens, samples=samples)
+        try:
+            self._update(epoch)
+        except BaseException:
+            self._counts.update(counts)  # in place: the readers hold this dict
             self._fed.clear()
+            self._fed.update(fed)
+            if _counted(self._schedules, self._counts) != counted:
+                self._plan()
+            raise
+
+    def _refuse_unfed(self) -> None:
+        """Following the optimizer: refuse its update before it runs when a count it needs was not fed."""
+        if self._counted and not self.pending:
+            self._check_fed()
+
+    def _check_fed(self) -> None:
+        """Raise a BridgeError when the schedules read a cumulative count that was not fed for this update."""
+        unfed = [name for name in self._counted if name not in self._fed]
+        if unfed:
+            raise BridgeError(
+                f"update {self.last_epoch}: the schedules are read by the cumulative {unfed[0]} count, but no "
+                f"{unfed[0]} were counted for this update; call sched.step({unfed[0]}=n) after it, or "
+                f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
+            )
+
+    def _update(self, epoch: Optional[int] = None) -> None:
+        """Count one update: the counter moves by one and the values for the next update are set; an
+        update whose values fail changes nothing (:meth:`_next` evaluates before it writes; torch's
+        own ``step()`` is undone)."""
+        if self._counted:
+            self._check_fed()
         if epoch is None and self._step_count > 1:
             self._next()  # what torch's step() does once its first-call checks are behind it, without its overhead
         else:
-            super().step(epoch)
-            self._apply_others()
+            self._torch_step(epoch)
+        self._fed.clear()
         if self.check_ranks_every and self.last_epoch % self.check_ranks_every == 0:
             self.check_ranks()
 
@@ -647,15 +679,14 @@ class ScheduleLR(LRScheduler):
         its curve where it can be (a finite float >= 0 at a counter a float holds exactly; the
         schedule's position then set as ``Schedule.__call__`` sets it), else through the schedule,
         which converts another number, handles what the curve's float arithmetic refuses and
-        raises for a bad value. The
-        value replaces a float in the group dict; anything else (a tensor, a tuple item) goes
-        through :func:`_write`. The param groups are read at every step, since
-        ``optimizer.load_state_dict`` replaces them."""
-        self._step_count += 1
-        self.last_epoch += 1
-        point, groups = self.last_epoch, self.optimizer.param_groups
+        raises for a bad value. Every value is evaluated before the counter moves and anything is
+        written, so a failing one changes nothing. A value replaces a float in the group dict;
+        anything else (a tensor, a tuple item) goes through :func:`_write`. The param groups are
+        read at every step, since ``optimizer.load_state_dict`` replaces them."""
+        point: int = self.last_epoch + 1
+        groups, values = self.optimizer.param_groups, self._values_next
         t = float(point) if point < _EXACT else None
-        for at, call, schedule, name, item, indices, _ in self._steps:
+        for number, (at, call, schedule, _, _, _, _) in enumerate(self._steps):
             value = None
             if at is not None and t is not None:
                 try:
@@ -666,6 +697,10 @@ class ScheduleLR(LRScheduler):
                 schedule.position = t
             else:
                 value = call(point)
+            values[number] = value
+        self._step_count += 1
+        self.last_epoch = point
+        for (_, _, _, name, item, indices, _), value in zip(self._steps, values):
             for index in indices:
                 group = groups[index]
                 if item is None and type(group[name]) is float:
@@ -673,6 +708,27 @@ class ScheduleLR(LRScheduler):
                 else:
                     _write(group, name, item, value)
         self._last_lr = [lr if type(lr) is float else _kept(lr) for lr in [group["lr"] for group in groups]]
+
+    def _torch_step(self, epoch: Optional[int]) -> None:
+        """torch's ``step()`` (the first updates, and an explicit ``epoch``) and the other
+        hyperparameters; when a value fails, the counters, the values written and ``_last_lr`` are
+        put back."""
+        last_epoch: int = self.last_epoch
+        step_count: int = self._step_count
+        last: List[Any] = self._last_lr
+        groups = self.optimizer.param_groups
+        before = {key: [read_value(group, key) for group in groups] for key in self._config["texts"]}
+        try:
+            super().step(epoch)
+            self._apply_others()
+        except BaseException:
+            self.last_epoch = last_epoch
+            self._step_count = step_count
+            self._last_lr = last
+            for key, values in before.items():
+                for group, value in zip(groups, values):
+                    write_value(group, key, value)
+            raise
 
     def _apply_others(self) -> None:
         """Write the hyperparameters other than the lr at the current counter."""
