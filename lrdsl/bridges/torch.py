@@ -492,7 +492,12 @@ class ScheduleLR(LRScheduler):
             step for key, calls in self._calls.items() for step in _steps(key, self._schedules[key], calls, direct)
         ]
         self._others = [step for step in self._steps if step.key != "lr"]
-        self._values_next: List[float] = [0.0] * len(self._steps)  # what _next evaluates, before it writes
+        # what _next runs: each distinct schedule evaluated into its slot of _values_next, then written
+        self._evaluations = [(number, step.at, step.call, step.schedule) for number, step in enumerate(self._steps)]
+        self._writes = [
+            (number, step.name, step.item, index) for number, step in enumerate(self._steps) for index in step.indices
+        ]
+        self._values_next: List[float] = [0.0] * len(self._steps)
 
     def _all(self):
         return [s for per_group in self._schedules.values() for s in per_group if s is not None]
@@ -668,7 +673,8 @@ class ScheduleLR(LRScheduler):
             self._next()  # what torch's step() does once its first-call checks are behind it, without its overhead
         else:
             self._torch_step(epoch)
-        self._fed.clear()
+        if self._fed:
+            self._fed.clear()
         if self.check_ranks_every and self.last_epoch % self.check_ranks_every == 0:
             self.check_ranks()
 
@@ -684,9 +690,9 @@ class ScheduleLR(LRScheduler):
         anything else (a tensor, a tuple item) goes through :func:`_write`. The param groups are
         read at every step, since ``optimizer.load_state_dict`` replaces them."""
         point: int = self.last_epoch + 1
-        groups, values = self.optimizer.param_groups, self._values_next
+        values = self._values_next
         t = float(point) if point < _EXACT else None
-        for number, (at, call, schedule, _, _, _, _) in enumerate(self._steps):
+        for number, at, call, schedule in self._evaluations:
             value = None
             if at is not None and t is not None:
                 try:
@@ -700,13 +706,13 @@ class ScheduleLR(LRScheduler):
             values[number] = value
         self._step_count += 1
         self.last_epoch = point
-        for (_, _, _, name, item, indices, _), value in zip(self._steps, values):
-            for index in indices:
-                group = groups[index]
-                if item is None and type(group[name]) is float:
-                    group[name] = value
-                else:
-                    _write(group, name, item, value)
+        groups = self.optimizer.param_groups
+        for number, name, item, index in self._writes:
+            group = groups[index]
+            if item is None and type(group[name]) is float:
+                group[name] = values[number]
+            else:
+                _write(group, name, item, values[number])
         self._last_lr = [lr if type(lr) is float else _kept(lr) for lr in [group["lr"] for group in groups]]
 
     def _torch_step(self, epoch: Optional[int]) -> None:
