@@ -108,7 +108,7 @@ def optimizer_rows(size: int, repeats: int, calls: int) -> List[dict]:
                 "ratio": multiple,
                 "goal": torch_arrays + 1.0,
                 "note": f"torch keeps {torch_arrays}×; goal: torch's + 1 scratch buffer "
-                f"(lrdsl: state + result buffer + block temporaries)",
+                "(lrdsl: state + one buffer of result slots and block temporaries, or the temporaries alone)",
             }
         )
     return rows

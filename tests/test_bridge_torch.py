@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 import lrdsl
 from lrdsl.bridges import BridgeError
 from lrdsl.bridges.torch import ScheduleLR
-from lrdsl.errors import UnitError
+from lrdsl.errors import EvaluationError, UnitError
 
 
 def two_groups(lr0=0.05, lr1=0.5, **kwargs):
@@ -556,3 +556,81 @@ def test_groups_with_one_schedule_share_it_and_keep_their_own_values():
     scheduler.amend("constant()")  # every group's schedule is at the counter, shared or not
     assert {s.expression for s in scheduler.schedules["lr"][:6]} == {scheduler.schedules["lr"][0].expression}
     assert "for 9 then constant()" in scheduler.schedules["lr"][6].expression
+
+
+def test_a_step_reads_the_curve_as_the_schedule_would_and_raises_its_error():
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in (1.0, 2.0)]
+    optimizer = torch.optim.SGD(groups, lr=1.0, momentum=0.9)
+    text = "1 - linear(T=4, start=0, end=2)"
+    scheduler = ScheduleLR(optimizer, text, hyperparameters={"momentum": "0.9 - 0.1 * linear(T=4)"})
+    expected = [lrdsl.compile(text, base=lr) for lr in (1.0, 2.0)]
+    momentum = lrdsl.compile("0.9 - 0.1 * linear(T=4)", base=0.9)
+    for k in (1, 2):
+        optimizer.step()
+        scheduler.step()
+        assert [g["lr"] for g in optimizer.param_groups] == [s(k) for s in expected]
+        assert all(type(g["lr"]) is float for g in optimizer.param_groups)
+        assert [g["momentum"] for g in optimizer.param_groups] == [momentum(k)] * 2
+        assert [s.position for s in scheduler.schedules["lr"]] == [float(k)] * 2
+    optimizer.step()
+    with pytest.raises(EvaluationError, match="gives -0.5 at iteration 3"):
+        scheduler.step()  # the value the curve gives is refused as the schedule refuses it
+
+
+def _sgd(groups=2):
+    params = [{"params": [torch.nn.Parameter(torch.ones(2))], "lr": 0.1} for _ in range(groups)]
+    return torch.optim.SGD(params, lr=0.1, momentum=0.9)
+
+
+def _lrs(optimizer):
+    return [(g["lr"], g["momentum"]) for g in optimizer.param_groups]
+
+
+def test_an_update_whose_values_fail_changes_nothing():
+    optimizer = _sgd()
+    scheduler = ScheduleLR(optimizer, "cosine(T=10)", tokens_per_step=1e-300)
+    before, values = scheduler.state_dict(), _lrs(optimizer)
+    with pytest.raises(lrdsl.LRDSLError):
+        scheduler.step(tokens=1e10)  # iteration 1e310: past what the clock can read
+    assert scheduler.state_dict() == before and _lrs(optimizer) == values
+    scheduler.step(tokens=1e-290)
+    assert scheduler.last_epoch == 1 and scheduler.tokens == 1e-290
+
+    optimizer = _sgd()
+    text = "1 - linear(T=4, start=0, end=2)"
+    scheduler = ScheduleLR(optimizer, text, hyperparameters={"momentum": "0.9 - 0.1 * linear(T=4)"})
+    for _ in range(2):
+        optimizer.step()
+        scheduler.step()
+    before, values, last = scheduler.state_dict(), _lrs(optimizer), scheduler.get_last_lr()
+    with pytest.raises(EvaluationError, match="gives -0.5 at iteration 3"):
+        scheduler.step()  # the per-step path: every value evaluated before anything moves
+    assert scheduler.state_dict() == before and _lrs(optimizer) == values
+    with pytest.warns(UserWarning), pytest.raises(EvaluationError, match="gives -0.5 at iteration 3"):
+        scheduler.step(3)  # torch's own step(epoch), undone
+    assert scheduler.state_dict() == before and _lrs(optimizer) == values and scheduler.get_last_lr() == last
+
+
+def test_a_refused_step_with_counts_changes_no_count():
+    optimizer = _sgd(1)
+    scheduler = ScheduleLR(optimizer, "warmup(T=100tok) then cosine(T=2000tok)", total="3000tok")
+    scheduler.step(tokens=150)
+    scheduler.advance(samples=10)  # from now on every update needs samples too
+    scheduler.step(tokens=150)
+    before = scheduler.state_dict()
+    with pytest.raises(BridgeError, match="no samples were counted"):
+        scheduler.step(tokens=150)
+    assert scheduler.state_dict() == before
+
+
+def test_a_following_scheduler_refuses_an_unfed_update_before_the_optimizer_runs():
+    optimizer = _sgd(1)
+    scheduler = ScheduleLR(optimizer, "cosine(T=100)", tokens_per_step=10, follow_optimizer=True)
+    weights = optimizer.param_groups[0]["params"][0]
+    weights.grad = torch.ones(2)
+    scheduler.advance(tokens=10)
+    optimizer.step()
+    kept = weights.detach().clone()
+    with pytest.raises(BridgeError, match="no tokens were counted"):
+        optimizer.step()
+    assert torch.equal(weights.detach(), kept) and scheduler.last_epoch == 1

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 import warnings
 import weakref
@@ -156,6 +157,43 @@ def _distinct(schedules: List[Optional[Schedule]], calls: list) -> List[Tuple[Ca
         if schedule is not None:
             plan.setdefault(id(schedule.curve), (call, []))[1].append(index)
     return list(plan.values())
+
+
+class _Step(NamedTuple):
+    """What a counted update does for one distinct schedule: ``at`` the compiled curve's scalar
+    evaluator when the schedule is read by the update counter as it is (else None), ``call`` the
+    reader of :func:`_reader`, and the param-group key (``name``, tuple ``item``) and the groups
+    it is written to."""
+
+    at: Optional[Callable[[float], float]]
+    call: Callable[[int], float]
+    schedule: Schedule
+    name: str
+    item: Optional[int]
+    indices: Tuple[int, ...]
+    key: str
+
+
+def _steps(key: str, schedules: List[Optional[Schedule]], calls: list, direct: bool) -> List[_Step]:
+    """The :class:`_Step` of each distinct schedule of hyperparameter ``key``; ``direct``: the
+    schedules are read by the update counter (a schedule whose clock counts updates unconverted
+    is then evaluated by its curve)."""
+    name, item = _split_key(key)
+    steps = []
+    for call, indices in _distinct(schedules, calls):
+        schedule = schedules[indices[0]]
+        assert schedule is not None
+        at = schedule.curve.at if direct and schedule.clock.ratio("it") == (1.0, 1.0) else None
+        steps.append(_Step(at, call, schedule, name, item, tuple(indices), key))
+    return steps
+
+
+_EXACT = 2**53  # counters below this are whole numbers exactly in a float
+
+
+def _kept(value: Any) -> Any:
+    """A param group's lr as ``_last_lr`` keeps it: a tensor copied, anything else as it is."""
+    return value.clone() if isinstance(value, torch.Tensor) else value
 
 
 def _check_counters(schedules: Mapping[str, List[Optional[Schedule]]], interval: str, counts: Counts) -> None:
@@ -321,6 +359,10 @@ class ScheduleLR(LRScheduler):
     (``step(tokens=n)`` after it, or ``advance(tokens=n)`` before ``optimizer.step()``).
     """
 
+    last_epoch: int  # torch's counters, as this class reads and restores them
+    _step_count: int
+    _last_lr: List[Any]
+
     def __init__(
         self,
         optimizer,
@@ -389,6 +431,7 @@ class ScheduleLR(LRScheduler):
         self._started = True
         self._sync_pending()
         if follow_optimizer:  # the optimizer holds the scheduler: it counts updates while the optimizer lives
+            optimizer.register_step_pre_hook(lambda optimizer, args, kwargs: self._refuse_unfed())
             optimizer.register_step_post_hook(lambda optimizer, args, kwargs: self._update())
 
     @staticmethod
@@ -438,13 +481,23 @@ class ScheduleLR(LRScheduler):
         return schedules
 
     def _plan(self) -> None:
-        """Precompute, per hyperparameter, one ``counter -> value`` call per group (None: not scheduled)."""
+        """Precompute, per hyperparameter, one ``counter -> value`` call per group (None: not scheduled),
+        and what a counted update runs: :class:`_Step` per distinct schedule, lr first."""
         self._counted = _counted(self._schedules, self._counts)
-        read = functools.partial(_reader, by_epoch=self.interval == "epoch", counted=self._counted, counts=self._counts)
+        by_epoch = self.interval == "epoch"
+        read = functools.partial(_reader, by_epoch=by_epoch, counted=self._counted, counts=self._counts)
         self._calls = {key: [read(s) for s in per_group] for key, per_group in self._schedules.items()}
-        plans = {key: _distinct(self._schedules[key], calls) for key, calls in self._calls.items()}
-        self._lr_plan = plans["lr"]
-        self._others = [(*_split_key(key), plan) for key, plan in plans.items() if key != "lr"]
+        direct = not (self._counted or by_epoch)  # read by the update counter
+        self._steps = [
+            step for key, calls in self._calls.items() for step in _steps(key, self._schedules[key], calls, direct)
+        ]
+        self._others = [step for step in self._steps if step.key != "lr"]
+        # what _next runs: each distinct schedule evaluated into its slot of _values_next, then written
+        self._evaluations = [(number, step.at, step.call, step.schedule) for number, step in enumerate(self._steps)]
+        self._writes = [
+            (number, step.name, step.item, index) for number, step in enumerate(self._steps) for index in step.indices
+        ]
+        self._values_next: List[float] = [0.0] * len(self._steps)
 
     def _all(self):
         return [s for per_group in self._schedules.values() for s in per_group if s is not None]
@@ -529,9 +582,10 @@ class ScheduleLR(LRScheduler):
         then fed with :meth:`advance` before ``optimizer.step()``.
         """
         if self._stepping:  # the training loop's case: started, stepped by hand, total known
-            if tokens is not None or samples is not None:
-                self.advance(tokens=tokens, samples=samples)
-            self._update(epoch)
+            if tokens is None and samples is None:
+                self._update(epoch)
+            else:
+                self._counted_update(epoch, tokens, samples)
             return
         if not self._started:  # torch's first step() in __init__: the values for update 0
             super().step()
@@ -579,48 +633,116 @@ class ScheduleLR(LRScheduler):
         if first:
             self._plan()
 
-    def _update(self, epoch: Optional[int] = None) -> None:
-        """Count one update: the counter moves by one and the values for the next update are set."""
-        if self._counted:
-            unfed = [name for name in self._counted if name not in self._fed]
-            if unfed:
-                raise BridgeError(
-                    f"update {self.last_epoch}: the schedules are read by the cumulative {unfed[0]} count, but no "
-                    f"{unfed[0]} were counted for this update; call sched.step({unfed[0]}=n) after it, or "
-                    f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
-                )
+    def _counted_update(self, epoch: Optional[int], tokens, samples) -> None:
+        """``step(tokens=, samples=)``: the counts fed and the update, all or nothing (a refused or
+        failed update leaves the counts as they were)."""
+        counts, fed, counted = dict(self._counts), set(self._fed), self._counted
+        self.advance(tokens=tokens, samples=samples)
+        try:
+            self._update(epoch)
+        except BaseException:
+            self._counts.update(counts)  # in place: the readers hold this dict
             self._fed.clear()
+            self._fed.update(fed)
+            if _counted(self._schedules, self._counts) != counted:
+                self._plan()
+            raise
+
+    def _refuse_unfed(self) -> None:
+        """Following the optimizer: refuse its update before it runs when a count it needs was not fed."""
+        if self._counted and not self.pending:
+            self._check_fed()
+
+    def _check_fed(self) -> None:
+        """Raise a BridgeError when the schedules read a cumulative count that was not fed for this update."""
+        unfed = [name for name in self._counted if name not in self._fed]
+        if unfed:
+            raise BridgeError(
+                f"update {self.last_epoch}: the schedules are read by the cumulative {unfed[0]} count, but no "
+                f"{unfed[0]} were counted for this update; call sched.step({unfed[0]}=n) after it, or "
+                f"sched.advance({unfed[0]}=n) before optimizer.step() (follow_optimizer=True)"
+            )
+
+    def _update(self, epoch: Optional[int] = None) -> None:
+        """Count one update: the counter moves by one and the values for the next update are set; an
+        update whose values fail changes nothing (:meth:`_next` evaluates before it writes; torch's
+        own ``step()`` is undone)."""
+        if self._counted:
+            self._check_fed()
         if epoch is None and self._step_count > 1:
             self._next()  # what torch's step() does once its first-call checks are behind it, without its overhead
         else:
-            super().step(epoch)
-        if self._others:
-            self._apply_others()
+            self._torch_step(epoch)
+        if self._fed:
+            self._fed.clear()
         if self.check_ranks_every and self.last_epoch % self.check_ranks_every == 0:
             self.check_ranks()
 
     def _next(self) -> None:
-        """Move the counter by one and write the learning rates for the next update: what torch's
-        ``step()`` does once its first-call checks are behind it (its ``_last_lr`` keeps a copy of
-        a tensor lr), without its per-step overhead. The param groups are read at every step, since
-        ``optimizer.load_state_dict`` replaces them."""
+        """Move the counter by one and write every scheduled hyperparameter for the next update: what
+        torch's ``step()`` does once its first-call checks are behind it (its ``_last_lr`` keeps a copy
+        of a tensor lr), without its per-step overhead. Each distinct schedule is evaluated once, by
+        its curve where it can be (a finite float >= 0 at a counter a float holds exactly; the
+        schedule's position then set as ``Schedule.__call__`` sets it), else through the schedule,
+        which converts another number, handles what the curve's float arithmetic refuses and
+        raises for a bad value. Every value is evaluated before the counter moves and anything is
+        written, so a failing one changes nothing. A value replaces a float in the group dict;
+        anything else (a tensor, a tuple item) goes through :func:`_write`. The param groups are
+        read at every step, since ``optimizer.load_state_dict`` replaces them."""
+        point: int = self.last_epoch + 1
+        values = self._values_next
+        t = float(point) if point < _EXACT else None
+        for number, at, call, schedule in self._evaluations:
+            value = None
+            if at is not None and t is not None:
+                try:
+                    value = at(t)
+                except (ArithmeticError, ValueError):
+                    value = None
+            if type(value) is float and 0.0 <= value < math.inf:
+                schedule.position = t
+            else:
+                value = call(point)
+            values[number] = value
         self._step_count += 1
-        self.last_epoch += 1
-        point, groups = self.last_epoch, self.optimizer.param_groups
-        for call, indices in self._lr_plan:
-            value = call(point)
-            for index in indices:
-                _write(groups[index], "lr", None, value)
-        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups]
+        self.last_epoch = point
+        groups = self.optimizer.param_groups
+        for number, name, item, index in self._writes:
+            group = groups[index]
+            if item is None and type(group[name]) is float:
+                group[name] = values[number]
+            else:
+                _write(group, name, item, values[number])
+        self._last_lr = [lr if type(lr) is float else _kept(lr) for lr in [group["lr"] for group in groups]]
+
+    def _torch_step(self, epoch: Optional[int]) -> None:
+        """torch's ``step()`` (the first updates, and an explicit ``epoch``) and the other
+        hyperparameters; when a value fails, the counters, the values written and ``_last_lr`` are
+        put back."""
+        last_epoch: int = self.last_epoch
+        step_count: int = self._step_count
+        last: List[Any] = self._last_lr
+        groups = self.optimizer.param_groups
+        before = {key: [read_value(group, key) for group in groups] for key in self._config["texts"]}
+        try:
+            super().step(epoch)
+            self._apply_others()
+        except BaseException:
+            self.last_epoch = last_epoch
+            self._step_count = step_count
+            self._last_lr = last
+            for key, values in before.items():
+                for group, value in zip(groups, values):
+                    write_value(group, key, value)
+            raise
 
     def _apply_others(self) -> None:
-        point = self.last_epoch
-        groups = self.optimizer.param_groups
-        for name, item, plan in self._others:
-            for call, indices in plan:
-                value = call(point)
-                for index in indices:
-                    _write(groups[index], name, item, value)
+        """Write the hyperparameters other than the lr at the current counter."""
+        point, groups = self.last_epoch, self.optimizer.param_groups
+        for step in self._others:
+            value = step.call(point)
+            for index in step.indices:
+                _write(groups[index], step.name, step.item, value)
 
     def _apply_all(self) -> None:
         for group, value in zip(self.optimizer.param_groups, self._values("lr")):

@@ -39,7 +39,7 @@ _NESTEROV = Check(
 )
 
 
-@staged
+@staged(recompute=True)  # θ − γb: two operations, cheaper than keeping the result and copying it
 @optimizer_node(
     checks={"lr": nonnegative, "momentum": nonnegative, "dampening": between(0, 1), "weight_decay": nonnegative},
     requires=(_NESTEROV,),
@@ -195,7 +195,7 @@ def rmsprop(
     return new_state, new_param
 
 
-@staged
+@staged(recompute=True)  # θ − γΔ (Δ comes from new_state): cheaper than keeping the result
 @optimizer_node(
     checks={"lr": nonnegative, "rho": between(0, 1), "eps": positive, "weight_decay": nonnegative},
     state={"square_avg": StateEntry(check=nonnegative), "acc_delta": StateEntry(check=nonnegative)},
@@ -430,15 +430,18 @@ def lion(param, grad, plan, lr: float = 1e-4, betas: tuple[float, float] = (0.9,
     avg = plan.array("exp_avg")
 
     def new_state(b):
+        """The new momentum; u is left in ``b.tmp[1]`` (from the momentum before it) for new_param."""
+        if b.update:
+            interpolated, update = b.tmp[0], b.tmp[1]
+            np.multiply(b.old[avg], beta1, out=interpolated)
+            add_scaled(interpolated, 1 - beta1, b.g, update)
+            np.sign(interpolated, out=update)  # into another array: in place is several times slower
         ema_into(b.new[avg], b.old[avg], b.g, beta2)
 
     def new_param(b):
-        interpolated, update = b.tmp[0], b.tmp[1]
-        np.multiply(b.old[avg], beta1, out=interpolated)
-        add_scaled(interpolated, 1 - beta1, b.g, update)
-        np.sign(interpolated, out=update)  # into another array: in place is several times slower
+        update = b.tmp[1]
         if weight_decay != 0:
-            add_scaled(update, weight_decay, b.p, interpolated)
+            add_scaled(update, weight_decay, b.p, b.tmp[0])
         add_scaled_into(b.out, b.p, -lr, update, update)
 
     return new_state, new_param

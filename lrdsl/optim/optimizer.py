@@ -17,7 +17,7 @@ from ..schedule import report_to
 from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, validate
 from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, Slot, collect
-from .staged import BlockBuffers, Plan, is_staged
+from .staged import BlockBuffers, Plan, is_staged, keeps_results
 from .state import ParamState, SavedState, ScratchPool, finite
 
 FORMAT = "lrdsl.optimizer/1"
@@ -72,8 +72,10 @@ class Optimizer:
         self._grads = GradientMatcher(slots)
         self._pool = ScratchPool(slot.array for slot in slots)
         self._states = [ParamState(slot.array, self._pool) for slot in slots]
-        self._buffers = BlockBuffers(slot.array for slot in slots)
         self._plan = self._planned()
+        self._buffers = BlockBuffers(
+            (param, keeps_results(rule)) for rule, _, _, members in self._plan for param, _, _ in members
+        )
         self._fp_errors: List[str] = []  # floating-point errors flagged by the update being run
         self.iteration = 0  # the number of steps taken; the next step uses the values at this iteration
 
@@ -123,8 +125,8 @@ class Optimizer:
             with np.errstate(over="call", invalid="call", divide="call", under="ignore", call=self._flag):
                 for rule, spec, hyper, param, state, index, grad in self._updates(matched, values):
                     errors.clear()
-                    plan = Plan(param, grad, state)
-                    plan.run(rule, hyper, buffers, index)
+                    plan = Plan(param, grad, state, index)
+                    plan.run(rule, hyper, buffers)
                     where = plan.fault(bool(errors), buffers)
                     if where is not None:
                         raise EvaluationError(self._non_finite(spec.name, index, iteration, where))
@@ -200,8 +202,8 @@ class Optimizer:
     @property
     def nbytes(self) -> int:
         """Bytes the optimizer holds besides the parameters: the saved state of every parameter
-        and the scratch buffers (for the built-in rules, the state PyTorch keeps plus one buffer
-        the size of the parameters and block temporaries of :data:`lrdsl.optim.staged.BLOCK_BYTES`)."""
+        and the scratch buffers (for the built-in rules, the state PyTorch keeps and one buffer
+        no larger than the parameters: :class:`lrdsl.optim.staged.BlockBuffers`)."""
         return sum(state.nbytes for state in self._states) + self._pool.nbytes + self._buffers.nbytes
 
     # -- hyperparameters -------------------------------------------------------------------------

@@ -8,68 +8,99 @@ a :class:`Block` (a slice of every array, the same elements in each):
 
 - ``new_state(b)`` writes each kept array's next value into ``b.new[i]`` from ``b.old[i]``,
   ``b.g`` and ``b.p``; it reads ``b.old[i]`` only before it writes ``b.new[i]``, because the
-  apply pass gives the same slice for both;
+  apply pass gives the same slice for both. Work done only for ``new_param`` may be skipped
+  where ``b.update`` is False (``new_param`` does not run on that block);
 - ``new_param(b)`` (after ``new_state`` on the same block) writes the parameter's next value
-  ``θ + Δ`` into ``b.out``; it may read what ``new_state`` left in ``b.new`` and ``b.tmp``.
+  ``θ + Δ`` into ``b.out``; it may read ``b.p``, ``b.g``, :meth:`Block.decayed` and what
+  ``new_state`` left in ``b.new`` and ``b.tmp``, but not ``b.old`` (in the apply pass the new
+  state has replaced it), and it reads each element of ``b.p`` before it writes that element of
+  ``b.out``, because the apply pass may give ``b.p`` itself as ``b.out``.
 
-A step (:meth:`Plan.check` for every parameter, then :meth:`Plan.apply` for every one):
+A step (:meth:`Plan.run` and :meth:`Plan.fault` for every parameter, then :meth:`Plan.apply`
+for every one):
 
-1. check: per block, the new state goes into block temporaries and the new parameter into this
-   parameter's part of the *result* buffer; floating-point errors (overflow, 0/0, x/0) are
-   flagged by ``np.errstate``, and the result is checked finite. Nothing kept is written.
+1. check: per block, the new state goes into block temporaries and the new parameter into the
+   parameter's *result* slot (or a temporary: below); floating-point errors (overflow, 0/0,
+   x/0) are flagged by ``np.errstate``, and each block of the new parameter is checked finite
+   (its largest and smallest value, while the block is in cache). Nothing kept is written.
 2. apply, once every parameter passed: per block, the new state is computed again into the
    kept arrays themselves (the same operations on the same inputs: bit for bit what was
-   checked), then the result is copied into the parameter.
+   checked), and the new parameter copied from its result slot, or computed again into the
+   parameter itself.
 
-So a failed step changes nothing, without a copy of the parameters or of the state: the
-memory is the kept arrays (as in PyTorch), one parameter-sized result buffer (one per dtype,
-shared by all parameters) and block temporaries of :data:`BLOCK_BYTES` each. Blocks of a
-contiguous parameter are a few hundred kilobytes, so the temporaries stay in cache and each
-array is read from memory twice and written once per step; a non-contiguous parameter (a
-transposed view) is one block of its whole shape.
+So a failed step changes nothing, without a copy of the parameters or of the state. Per dtype
+one scratch buffer (:class:`BlockBuffers`) holds the block temporaries and the result slots,
+and is no larger than the parameters of that dtype: the memory is PyTorch's state plus one
+buffer. The temporaries take the end of the buffer, so the last few blocks have no result slot
+and compute their new parameter twice instead, as every block of a rule declared with
+``staged(recompute=True)`` does (one whose ``new_param`` costs less than a copy: that rule
+needs no result slots, only the temporaries). A non-contiguous parameter (a transposed view)
+is one block of its whole shape, recomputed, with temporaries of its shape made for the step.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+import math
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from .kernels import with_l2
-from .state import ParamState, finite
+from .state import ParamState
 
 STAGED = "lrdsl_staged"
-"""The attribute :func:`staged` sets on a rule."""
+"""The attribute :func:`staged` sets on a rule: ``"keep"`` or ``"recompute"`` (its new parameters)."""
 
-BLOCK_BYTES = 256 * 1024
-"""The size of one block temporary (a block of a float32 parameter is 64Ki elements)."""
+BLOCK_BYTES = 1024 * 1024
+"""The largest block temporary (a block of a float32 parameter is at most 256Ki elements): large
+enough that the per-call cost of NumPy is small beside the work, small enough for the cache."""
 
 TEMPS = 3
-"""How many temporaries ``b.tmp`` a block offers (besides ``b.new`` and :meth:`Block.decayed`)."""
+"""How many temporaries ``b.tmp`` a block offers (besides ``b.new``, ``b.out`` and :meth:`Block.decayed`)."""
+
+MOST_TEMPS = 3 + 1 + TEMPS + 1
+"""The temporaries a sweep may use: three kept arrays' new values, the new parameter, :data:`TEMPS`
+and the decayed gradient."""
+
+SHORTEST = 4096
+"""The fewest elements in a block (below that, NumPy's per-call cost would dominate), unless the
+parameters are shorter."""
 
 Stage = Callable[["Block"], None]
 
 
-def staged(rule: Callable) -> Callable:
-    """Mark ``rule`` as staged (the rule itself, unchanged; see the module docstring)."""
-    setattr(rule, STAGED, True)
-    return rule
+def staged(rule: Optional[Callable] = None, *, recompute: bool = False) -> Callable:
+    """Mark ``rule`` as staged (the rule itself, unchanged; see the module docstring); as
+    ``@staged(recompute=True)`` for a rule whose ``new_param`` is cheaper to run again in the
+    apply pass than to keep its result and copy it."""
+
+    def mark(function: Callable) -> Callable:
+        setattr(function, STAGED, "recompute" if recompute else "keep")
+        return function
+
+    return mark if rule is None else mark(rule)
 
 
 def is_staged(rule: Callable) -> bool:
     """Whether ``rule`` was declared with :func:`staged`."""
-    return getattr(rule, STAGED, False) is True
+    return getattr(rule, STAGED, None) in ("keep", "recompute")
+
+
+def keeps_results(rule: Callable) -> bool:
+    """Whether a staged ``rule``'s new parameters are kept from the check pass (not computed again)."""
+    return getattr(rule, STAGED, None) == "keep"
 
 
 class Block:
     """One slice of every array a staged rule works on (same elements, same shape).
 
-    ``p`` the parameter (read only), ``g`` the gradient, ``out`` where ``new_param`` writes,
-    ``old[i]`` / ``new[i]`` the kept array ``i`` now and where its next value goes, ``tmp``
-    :data:`TEMPS` temporaries (contents undefined on entry).
+    ``p`` the parameter, ``g`` the gradient, ``out`` where ``new_param`` writes (``p`` itself in
+    the apply pass of a recomputed block), ``old[i]`` / ``new[i]`` the kept array ``i`` now and
+    where its next value goes, ``tmp`` :data:`TEMPS` temporaries (contents undefined on entry),
+    ``update`` whether ``new_param`` runs after ``new_state`` on this block.
     """
 
-    __slots__ = ("p", "g", "out", "old", "new", "tmp", "_spare", "_decayed")
+    __slots__ = ("p", "g", "out", "old", "new", "tmp", "update", "_spare", "_decayed")
 
     def __init__(self) -> None:
         empty = np.empty(0)
@@ -77,6 +108,7 @@ class Block:
         self.old: List[np.ndarray] = []
         self.new: List[np.ndarray] = []
         self.tmp: List[np.ndarray] = []
+        self.update = True
         self._decayed: Optional[np.ndarray] = None
 
     def decayed(self, weight_decay: float) -> np.ndarray:
@@ -87,48 +119,73 @@ class Block:
 
 
 class BlockBuffers:
-    """Per dtype, the block temporaries (flat, :data:`BLOCK_BYTES` each) and the result buffer
-    (flat, as large as all parameters of that dtype together)."""
+    """Per dtype, one flat scratch buffer, allocated at the first step: the result slots of the
+    parameters whose rule keeps its results, one after the other, with :data:`MOST_TEMPS` block
+    temporaries of :meth:`length` elements over its end. It is as large as those parameters
+    together, or as the temporaries if that is more (parameters of a few thousand elements)."""
 
-    def __init__(self, params) -> None:
-        self._totals: Dict[np.dtype, int] = {}
-        self._largest: Dict[np.dtype, int] = {}
-        self._offsets: List[int] = []
-        for p in params:
-            self._offsets.append(self._totals.get(p.dtype, 0))
-            self._totals[p.dtype] = self._offsets[-1] + p.size
-            self._largest[p.dtype] = max(self._largest.get(p.dtype, 0), p.size)
-        self._results: Dict[np.dtype, np.ndarray] = {}
+    def __init__(self, params: Iterable[Tuple[np.ndarray, bool]]) -> None:
+        """``params``: each parameter, and whether its rule keeps its results."""
+        largest: Dict[np.dtype, int] = {}
+        totals: Dict[np.dtype, int] = {}
+        kept: Dict[np.dtype, int] = {}
+        self._offsets: List[Optional[int]] = []
+        for p, keeps in params:
+            largest[p.dtype] = max(largest.get(p.dtype, 0), p.size)
+            totals[p.dtype] = totals.get(p.dtype, 0) + p.size
+            self._offsets.append(kept.get(p.dtype, 0) if keeps else None)
+            if keeps:
+                kept[p.dtype] = kept.get(p.dtype, 0) + p.size
+        self._lengths = {
+            dtype: max(1, min(BLOCK_BYTES // dtype.itemsize, largest[dtype], max(SHORTEST, total // MOST_TEMPS)))
+            for dtype, total in totals.items()
+        }
+        self._kept = kept
+        self._buffers: Dict[np.dtype, np.ndarray] = {}
         self._temps: Dict[np.dtype, List[np.ndarray]] = {}
 
     def length(self, dtype: np.dtype) -> int:
-        """Elements per block for ``dtype``: :data:`BLOCK_BYTES`, or the largest parameter if smaller."""
-        return max(1, min(BLOCK_BYTES // dtype.itemsize, self._largest[dtype]))
+        """Elements per block for ``dtype``: at most :data:`BLOCK_BYTES` and the largest parameter, and
+        short enough that :data:`MOST_TEMPS` blocks hold no more than all parameters of ``dtype``."""
+        return self._lengths[dtype]
 
-    def temps(self, dtype: np.dtype, count: int) -> List[np.ndarray]:
-        """``count`` block temporaries of ``dtype`` (allocated once)."""
-        buffers = self._temps.setdefault(dtype, [])
-        while len(buffers) < count:
-            buffers.append(np.empty(self.length(dtype), dtype=dtype))
-        return buffers[:count]
+    def _buffer(self, dtype: np.dtype) -> np.ndarray:
+        buffer = self._buffers.get(dtype)
+        if buffer is None:
+            size = max(self._kept.get(dtype, 0), MOST_TEMPS * self._lengths[dtype])
+            buffer = self._buffers[dtype] = np.empty(size, dtype=dtype)
+        return buffer
+
+    def temps(self, dtype: np.dtype) -> List[np.ndarray]:
+        """The :data:`MOST_TEMPS` block temporaries of ``dtype``: the end of its buffer."""
+        temps = self._temps.get(dtype)
+        if temps is None:
+            buffer, length = self._buffer(dtype), self._lengths[dtype]
+            start = buffer.size - MOST_TEMPS * length
+            temps = self._temps[dtype] = [
+                buffer[start + i * length : start + (i + 1) * length] for i in range(MOST_TEMPS)
+            ]
+        return temps
 
     def result(self, index: int, param: np.ndarray) -> np.ndarray:
-        """Parameter ``index``'s part of its dtype's result buffer, shaped like it."""
-        buffer = self._results.get(param.dtype)
-        if buffer is None:
-            buffer = self._results[param.dtype] = np.empty(self._totals[param.dtype], dtype=param.dtype)
-        start = self._offsets[index]
-        return buffer[start : start + param.size].reshape(param.shape)
+        """Parameter ``index``'s result slot (flat): as many of its first elements as fit before
+        the temporaries (none when its rule recomputes)."""
+        offset = self._offsets[index]
+        if offset is None:
+            return param.reshape(-1)[:0]
+        buffer = self._buffer(param.dtype)
+        end = min(offset + param.size, buffer.size - MOST_TEMPS * self._lengths[param.dtype])
+        return buffer[offset : max(offset, end)]
 
     @property
     def nbytes(self) -> int:
-        """Bytes held now: result buffers and block temporaries."""
-        return sum(b.nbytes for b in self._results.values()) + self.temporary_nbytes
+        """Bytes held: the scratch buffers (those allocated so far)."""
+        return sum(buffer.nbytes for buffer in self._buffers.values())
 
-    @property
-    def temporary_nbytes(self) -> int:
-        """Bytes held by block temporaries: a few :data:`BLOCK_BYTES` per dtype, whatever the parameters' size."""
-        return sum(t.nbytes for temps in self._temps.values() for t in temps)
+
+def _finite(block: np.ndarray) -> bool:
+    """Whether every element of ``block`` is finite: its maximum and minimum are (NaN propagates)."""
+    return math.isfinite(np.maximum.reduce(block, axis=None)) and math.isfinite(np.minimum.reduce(block, axis=None))
 
 
 class Plan:
@@ -140,16 +197,16 @@ class Plan:
     numbers set are kept only when :meth:`apply` runs.
     """
 
-    __slots__ = ("param", "grad", "step", "_state", "_names", "_arrays", "_numbers", "_stages", "_result")
+    __slots__ = ("param", "grad", "step", "_index", "_state", "_names", "_arrays", "_numbers", "_stages", "_finite")
 
-    def __init__(self, param: np.ndarray, grad: np.ndarray, state: ParamState) -> None:
-        self.param, self.grad, self._state = param, grad, state
+    def __init__(self, param: np.ndarray, grad: np.ndarray, state: ParamState, index: int) -> None:
+        self.param, self.grad, self._state, self._index = param, grad, state, index
         self.step = state.step + 1
         self._names: List[str] = []
         self._arrays: List[np.ndarray] = []
         self._numbers: Dict[str, Any] = {}
         self._stages: Optional[Tuple[Stage, Stage]] = None
-        self._result: Optional[np.ndarray] = None
+        self._finite: Optional[bool] = None  # whether the checked new parameter is finite
 
     # -- what a rule declares --------------------------------------------------------------------
     def array(self, name: str, fill: float = 0.0) -> int:
@@ -175,73 +232,93 @@ class Plan:
         self._numbers[name] = value
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self, rule: Callable, hyper, buffers: BlockBuffers, index: int) -> None:
+    def run(self, rule: Callable, hyper, buffers: BlockBuffers) -> None:
         """Call ``rule`` and run the check pass; :meth:`fault` tells what went wrong, if anything."""
         self._stages = rule(self.param, self.grad, self, *hyper)
-        self._result = buffers.result(index, self.param)
-        self._sweep(buffers, checking=True)
+        self._finite = self._sweep(buffers, checking=True)[0]
 
     def fault(self, flagged: bool, buffers: BlockBuffers) -> Optional[str]:
         """After :meth:`run`: ``"parameter"``, the name of a kept array, or None when the step is
-        fine. Without a flagged floating-point error only the result needs checking (the gradient,
-        the kept arrays and the hyperparameters are finite); with one, the pass runs again and
-        checks every new value block by block."""
-        assert self._result is not None, "fault() before run()"
-        if not flagged:
-            return None if finite(self._result) else "parameter"
-        bad = self._sweep(buffers, checking=True, diagnose=True)
-        if not finite(self._result):
+        fine. Without a flagged floating-point error only the new parameter needs checking (the
+        gradient, the kept arrays and the hyperparameters are finite); with one, the pass runs
+        again and checks every new value block by block."""
+        assert self._finite is not None, "fault() before run()"
+        if not self._finite:
             return "parameter"
+        if not flagged:
+            return None
+        bad = self._sweep(buffers, checking=True, diagnose=True)[1]
         return next((name for name, broken in zip(self._names, bad) if broken), None)
 
     def apply(self, buffers: BlockBuffers) -> None:
-        """Write the checked step: the kept arrays in place, the parameter from the result, the
-        new arrays and numbers kept, the step counted."""
-        assert self._result is not None, "apply() before run()"
+        """Write the checked step: the kept arrays and the parameter, the new arrays and numbers
+        kept, the step counted."""
+        assert self._finite, "apply() of a step that was not checked, or failed"
         self._sweep(buffers, checking=False)
-        np.copyto(self.param, self._result)
         self._state.keep(self.step, dict(zip(self._names, self._arrays)), self._numbers)
 
-    def _sweep(self, buffers: BlockBuffers, checking: bool, diagnose: bool = False) -> List[bool]:
-        """One pass over the blocks: ``checking``: the new state into temporaries and the new
-        parameter into the result; otherwise the new state into the kept arrays. With
-        ``diagnose``, which kept arrays got a non-finite value."""
-        assert self._stages is not None and self._result is not None
+    def _sweep(self, buffers: BlockBuffers, checking: bool, diagnose: bool = False) -> Tuple[bool, List[bool]]:
+        """One pass over the blocks. ``checking``: the new state into temporaries and the new
+        parameter into its result slot or a temporary (stopping at the first block whose new
+        parameter is not finite, unless ``diagnose``); otherwise the new state into the kept
+        arrays and the new parameter into the parameter, copied from the result slot or computed
+        again. Whether the new parameter is finite, and with ``diagnose``, which kept arrays got
+        a non-finite value."""
+        assert self._stages is not None
         new_state, new_param = self._stages
         count = len(self._arrays)
-        bad = [False] * count
+        fine, bad = True, [False] * count
         b = Block()
-        for p, g, out, olds, temps in self._blocks(buffers, count * checking + TEMPS + 1):
-            b.p, b.g, b.old = p, g, olds
-            b.tmp, b._spare, b._decayed = temps[count * checking : -1], temps[-1], None
+        for p, g, olds, result, temps in self._blocks(buffers):
+            b.p, b.g, b.old, b._decayed = p, g, olds, None
+            b.tmp, b._spare = temps[count + 1 : count + 1 + TEMPS], temps[-1]
+            b.update = checking or result is None
             if checking:
-                b.new, b.out = temps[:count], out
-                new_state(b)
-                new_param(b)
-                if diagnose:
-                    bad = [broken or not finite(new) for broken, new in zip(bad, b.new)]
+                b.new, b.out = temps[:count], temps[count] if result is None else result
             else:
-                b.new = olds
-                new_state(b)
-        return bad
+                b.new, b.out = olds, p
+            new_state(b)
+            if b.update:
+                new_param(b)
+            else:
+                np.copyto(p, result)
+            if checking and not _finite(b.out):
+                fine = False
+                if not diagnose:
+                    break
+            if diagnose:
+                bad = [broken or not _finite(new) for broken, new in zip(bad, b.new)]
+        return fine, bad
 
-    def _blocks(self, buffers: BlockBuffers, temporaries: int) -> Iterator[tuple]:
-        """``(p, g, out, olds, temps)`` per block: slices of the parameter, the gradient, the result
-        and the kept arrays, and ``temporaries`` temporaries of the same size."""
-        assert self._result is not None
-        arrays = (self.param, self.grad, self._result, *self._arrays)
+    def _blocks(self, buffers: BlockBuffers) -> Iterator[tuple]:
+        """``(p, g, olds, result, temps)`` per block: slices of the parameter, the gradient and the
+        kept arrays, of the result slot (None where the block has none) and :data:`MOST_TEMPS`
+        temporaries of the same size."""
+        arrays = (self.param, self.grad, *self._arrays)
         if not all(a.flags.c_contiguous for a in arrays):  # one block of the whole shape
-            param, grad, result, *olds = arrays
-            yield param, grad, result, olds, [np.empty_like(param) for _ in range(temporaries)]
+            param, grad, *olds = arrays
+            yield param, grad, olds, None, [np.empty_like(param) for _ in range(MOST_TEMPS)]
             return
-        param, grad, result, *olds = (a.reshape(-1) for a in arrays)
-        full = buffers.temps(param.dtype, temporaries)
+        param, grad, *olds = (a.reshape(-1) for a in arrays)
+        full = buffers.temps(param.dtype)
+        slot = buffers.result(self._index, param)
         length = buffers.length(param.dtype)
         for start in range(0, param.size, length):
             part = slice(start, start + length)
             p = param[part]
             n = p.size
-            yield p, grad[part], result[part], [a[part] for a in olds], [t[:n] for t in full]
+            result = slot[part] if start + n <= slot.size else None
+            yield p, grad[part], [a[part] for a in olds], result, [t[:n] for t in full]
 
 
-__all__ = ["BLOCK_BYTES", "Block", "BlockBuffers", "Plan", "is_staged", "staged"]
+__all__ = [
+    "BLOCK_BYTES",
+    "MOST_TEMPS",
+    "SHORTEST",
+    "Block",
+    "BlockBuffers",
+    "Plan",
+    "is_staged",
+    "keeps_results",
+    "staged",
+]
