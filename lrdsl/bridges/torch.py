@@ -36,6 +36,8 @@ import warnings
 import weakref
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
+import numpy as np
+
 from ._common import BridgeError, is_stateful, require
 from ._optim import counterpart, parse
 
@@ -43,13 +45,29 @@ torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
 from .. import resume  # noqa: E402
+from ..binding import MAX_VARIABLE_DEPTH, MAX_VARIABLE_ITEMS  # noqa: E402
 from ..clock import FACTORS  # noqa: E402
 from ..counters import counter  # noqa: E402
 from ..errors import LRDSLError, ScheduleChangeWarning, UnitError  # noqa: E402
 from ..parser import parse as parse_text  # noqa: E402
 from ..schedule import Schedule, compile_schedule  # noqa: E402
-from ..schema import Anything, Int, ListOf, MapOf, Maybe, Number, OneOf, Record, Text, Where, restoring, validate  # noqa: E402
-from ..text import shorten  # noqa: E402
+from ..schema import (  # noqa: E402
+    Anything,
+    Int,
+    Invalid,
+    ListOf,
+    MapOf,
+    Maybe,
+    Number,
+    OneOf,
+    Record,
+    Schema,
+    Text,
+    Where,
+    restoring,
+    validate,
+)
+from ..text import describe, shorten  # noqa: E402
 from ..updates import AUTO, AUTO_ROUTES  # noqa: E402
 from ..vocabulary import UNIT_WORDS  # noqa: E402
 
@@ -112,13 +130,16 @@ def _write(group: Dict[str, Any], name: str, index: Optional[int], value: float)
 def _per_group(value: PerGroup, count: int, key: str) -> List[GroupText]:
     if value is None or isinstance(value, str):
         return [value] * count
-    items = list(value)
-    if len(items) != count or not all(v is None or isinstance(v, str) for v in items):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != count
+        or not all(v is None or isinstance(v, str) for v in value)
+    ):
         raise BridgeError(
             f"schedule for {key!r}: expected one lrdsl string, or a list with one string (or None) "
-            f"per param group ({count} groups), got {value!r}"
+            f"per param group ({count} groups), got {describe(value)}"
         )
-    return items
+    return list(value)
 
 
 Counts = Dict[str, Optional[float]]  # "tokens"/"samples" -> the cumulative count fed so far (None: never fed)
@@ -184,33 +205,98 @@ def _check_counters(schedules: Mapping[str, List[Optional[Schedule]]], interval:
                 ) from None
 
 
+_MAX_COUNT = 2**63 - 1  # torch's counters in a state: any int64 (updates past it cannot be reached)
 _STATE_HINT = "pass the dict that ScheduleLR.state_dict() returned (saved with the checkpoint), unchanged"
 
 
+class _Rate(Schema):
+    """A saved learning rate: a finite number, or a tensor holding one (torch keeps a tensor lr as
+    one); a number comes back as a float, a tensor as a detached copy."""
+
+    expected = "a finite number, or a tensor of one finite number"
+
+    def check(self, value, path):
+        if not isinstance(value, torch.Tensor):
+            return Number().check(value, path)
+        if value.numel() != 1 or not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+            raise self.refuse(value, path)
+        return value.detach().clone()
+
+
+class _Option(Schema):
+    """A saved factor or total: None, a finite number >= 0 (a Python int stays an int, as given to the
+    constructor), or, for ``total``, a string such as ``'90ep'`` or ``'auto'``."""
+
+    def __init__(self, text: bool = False):
+        self.text = text
+        self.expected = "None, a finite number >= 0" + (" or a string such as '90ep'" if text else "")
+
+    def check(self, value, path):
+        if value is None or (self.text and isinstance(value, str)):
+            return value
+        try:
+            number = Number(min=0).check(value, path)
+        except Invalid:
+            raise self.refuse(value, path) from None
+        return int(value) if isinstance(value, (int, np.integer)) else number
+
+
+class _Variables(Schema):
+    """A saved ``variables`` table, plain data: names to numbers, booleans, strings, None, or lists
+    (tuples) of them, at most :data:`~lrdsl.binding.MAX_VARIABLE_DEPTH` deep and
+    :data:`~lrdsl.binding.MAX_VARIABLE_ITEMS` items in all (a recursive, aliased or huge table is
+    refused before it is walked in full). NumPy scalars come back as Python numbers."""
+
+    expected = "a table of names to numbers, booleans, strings or lists of them"
+
+    def check(self, value, path):
+        if not isinstance(value, Mapping) or len(value) > MAX_VARIABLE_ITEMS:
+            raise self.refuse(value, path)
+        budget = [MAX_VARIABLE_ITEMS]
+        return {
+            Text().check(name, f"{path} key {describe(name)}"): self._plain(item, f"{path}[{name!r:.40}]", 0, budget)
+            for name, item in value.items()
+        }
+
+    def _plain(self, value, path: str, depth: int, budget: list):
+        budget[0] -= 1
+        if budget[0] < 0 or depth > MAX_VARIABLE_DEPTH:
+            raise Invalid(path, f"is too large or too deep; expected {self.expected}")
+        if value is None or type(value) in (bool, int, float, str):
+            return value
+        if isinstance(value, (np.bool_, np.integer, np.floating)):
+            return value.item()
+        if type(value) in (list, tuple):
+            items = [self._plain(item, f"{path}[{i}]", depth + 1, budget) for i, item in enumerate(value)]
+            return type(value)(items)
+        raise self.refuse(value, path, "a number, a boolean, a string or a list of them")
+
+
 def _state_schema(groups: int, version: int) -> Record:
-    """What ``ScheduleLR.state_dict()`` returns (state format ``version``), for ``groups`` param groups."""
-    per_group = ListOf(Anything(), groups)
+    """What ``ScheduleLR.state_dict()`` returns (state format ``version``), for ``groups`` param groups:
+    plain data, whose options are checked again by compiling the saved strings."""
     keys = Where(Text(), lambda key: bool(_KEY.match(key)), "a param-group key such as 'lr' or 'betas[0]'")
+    factor = _Option()
     fields = {
         "lrdsl_version": OneOf(version),
-        "last_epoch": Int(min=-1),
-        "_step_count": Int(),
-        "_last_lr": per_group,  # numbers, or tensors for a tensor lr
-        "base_lrs": per_group,
+        "last_epoch": Int(min=-1, max=_MAX_COUNT),
+        "_step_count": Int(max=_MAX_COUNT),
+        "_last_lr": ListOf(_Rate(), groups),
+        "base_lrs": ListOf(_Rate(), groups),
         "interval": OneOf(*INTERVALS),
         "texts": MapOf(keys, ListOf(Maybe(Text()), groups)),
         "bases": MapOf(keys, ListOf(Number(), groups)),
-        "steps_per_epoch": Anything(),  # the options are checked by compiling the saved strings
-        "total": Anything(),
-        "variables": MapOf(Text(), Anything()),
-        "nodes": MapOf(keys, per_group),
+        "steps_per_epoch": factor,
+        "total": _Option(text=True),
+        "variables": _Variables(),
+        "nodes": MapOf(keys, ListOf(Anything(), groups)),  # each checked by its schedule when loaded
     }
     optional = {"history": MapOf(keys, ListOf(Maybe(ListOf(resume.HISTORY_ENTRY)), groups))} if version >= 3 else {}
     if version >= 2:
         fields.update(
             {
-                "tokens_per_step": Anything(),
-                "samples_per_step": Anything(),
+                "tokens_per_step": factor,
+                "samples_per_step": factor,
                 "tokens": Maybe(Number(min=0)),
                 "samples": Maybe(Number(min=0)),
             }
@@ -761,7 +847,7 @@ class ScheduleLR(LRScheduler):
         scheduler's strings; ``"checkpoint"`` takes the saved ones. A state that does not fit
         raises a :class:`BridgeError` (or the error compiling its strings) and changes nothing."""
         version = state_dict.get("lrdsl_version") if isinstance(state_dict, Mapping) else None
-        if version not in (1, 2, _STATE_VERSION):
+        if type(version) is not int or version not in (1, 2, _STATE_VERSION):
             raise BridgeError(
                 f"load_state_dict(): this state was not saved by lrdsl's ScheduleLR (state format {_STATE_VERSION})"
             )
@@ -878,7 +964,7 @@ class ScheduleLR(LRScheduler):
     def _ignored(self, config: Mapping[str, Any], interval: str) -> str:
         """The warning of on_change='checkpoint': what of this scheduler the checkpoint replaced."""
         found = [
-            f"{key}: saved {config[key]!r}, now {self._config[key]!r}"
+            f"{key}: saved {resume.shown(key, config[key])}, now {resume.shown(key, self._config[key])}"
             for key in _CONFIG_KEYS
             if config[key] != self._config[key]
         ]
