@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 import warnings
 import weakref
@@ -659,9 +660,15 @@ class ScheduleLR(LRScheduler):
         first = [name for name in given if self._counts[name] is None]
         if first and not self.pending:
             _check_counters(self._schedules, self.interval, {**self._counts, **dict.fromkeys(first, 0.0)})
-        for name, value in given.items():
-            self._counts[name] = (self._counts[name] or 0.0) + value
-            self._fed.add(name)
+        sums = {name: (self._counts[name] or 0.0) + value for name, value in given.items()}
+        for name, total in sums.items():
+            if not math.isfinite(total):
+                raise BridgeError(
+                    f"advance(): the cumulative {name} count {self._counts[name]!r} plus {given[name]!r} passes the "
+                    f"largest float; feed counts of the run's scale"
+                )
+        self._counts.update(sums)
+        self._fed.update(sums)
         if first:
             self._plan()
 

@@ -217,7 +217,8 @@ def check_working(scheduler: ScheduleLR, optimizer: Any, setup: Setup, shown: An
         before = snapshot(scheduler, optimizer)
         stepped = attempt(TARGET, f"update {k}", lambda: proceed(scheduler, optimizer, setup), shown)
         if not stepped.ok:
-            check_unchanged(TARGET, before, snapshot(scheduler, optimizer), f"update {k} after {short(shown, 300)}")
+            what = f"update {k} ({stepped.describe()}) after {short(shown, 300)}"
+            check_unchanged(TARGET, before, snapshot(scheduler, optimizer), what)
             return
         read = attempt(TARGET, "the values", lambda: values_of(optimizer, setup), shown)
         if not read.ok or not all(math.isfinite(v) and v >= 0 for v in read.value):
