@@ -219,8 +219,8 @@ class Schedule:
         """
         try:
             metric = float(metric)
-        except (TypeError, ValueError):
-            raise LRDSLError(f"report(): the metric must be a number, got {metric!r}") from None
+        except Exception:  # not a number, an int beyond the float range, a number whose __float__ fails
+            raise LRDSLError(f"report(): the metric must be a finite number, got {describe(metric)}") from None
         if not math.isfinite(metric):
             raise EvaluationError(f"report(): the metric is {metric!r}; a metric must be finite")
         for node in self._curve.stateful:

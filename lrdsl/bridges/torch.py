@@ -334,7 +334,7 @@ def _reduce(metric, how: str) -> float:
     try:
         value = float(metric)
     except (TypeError, ValueError):
-        raise LRDSLError(f"report(): the metric must be a number, got {metric!r:.40}") from None
+        raise LRDSLError(f"report(): the metric must be a number, got {describe(metric)}") from None
     tensor = torch.tensor([value], dtype=torch.float64, device=_collective_device())
     dist.all_reduce(tensor, op={"mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}[how])
     return tensor.item() / dist.get_world_size() if how == "mean" else tensor.item()
@@ -769,8 +769,10 @@ class ScheduleLR(LRScheduler):
         """
         if reduce not in REDUCTIONS:
             raise BridgeError(f"report(): reduce={reduce!r:.40}; expected one of {', '.join(map(repr, REDUCTIONS))}")
-        if hasattr(metric, "item"):
-            metric = metric.item()
+        try:
+            metric = metric.item() if hasattr(metric, "item") else metric  # a tensor or an array of one number
+        except Exception:
+            raise BridgeError(f"report(): the metric must be one number, got {describe(metric)}") from None
         if reduce != "none" and _distributed() and any(is_stateful(s) for s in self._all()):
             metric = _reduce(metric, reduce)
         for schedule in self._all():

@@ -24,7 +24,7 @@ from lrdsl.bridges.torch import ScheduleLR
 
 from . import contract
 from .contract import attempt
-from .strategies import IntSubclass, aliased, deep_dict, nested, recursive_list
+from .strategies import IntSubclass, aliased, aliased_dict, deep_dict, nested, recursive_list
 
 TARGET = "regression"
 TOKENS = "warmup(T=100tok) then cosine(T=2000tok)"
@@ -203,6 +203,32 @@ def test_counts_fed_past_the_float_range_are_refused_and_change_nothing():
         outcome = attempt(TARGET, "feed", feed, "tokens=1.7e308")
         assert isinstance(outcome.error, BridgeError)
         assert sched.state_dict() == before and lrs(optimizer) == values
+
+
+def test_a_reported_metric_that_is_not_one_number_is_refused_with_an_lrdsl_error():
+    """ScheduleLR.report(metric) let Python's errors escape: an empty array raised ValueError ("can only
+    convert an array of size 1 to a Python scalar", metric.item() in lrdsl/bridges/torch.py report),
+    and through lrdsl/schedule.py Schedule.report (float(metric), then the message's repr) 10**20000
+    raised OverflowError, [10**5000] ValueError, a list 5,000 deep RecursionError, and an aliased
+    table of 2**60 leaves took unbounded time. Expected: an LRDSLError within a second, nothing
+    changed."""
+    sched, optimizer = scheduler("plateau(patience=0) * cosine(T=30)", total=40)
+    sched.step()
+    sched.report(1.0)
+    before, values = sched.state_dict(), lrs(optimizer)
+    cases = [
+        (np.zeros((0, 3)), "np.zeros((0, 3))"),
+        (torch.ones(2), "torch.ones(2)"),
+        (10**20000, "10**20000"),
+        ([10**5000, 1.0], "[10**5000, 1.0]"),
+        (nested(5000), "5,000 nested lists"),
+        (aliased_dict(60), "aliased_dict(60)"),
+        (IntSubclass(1), "IntSubclass(1)"),
+    ]
+    for metric, shown in cases:
+        outcome = attempt(TARGET, "report", lambda m=metric: sched.report(m), shown)
+        assert isinstance(outcome.error, lrdsl.LRDSLError), shown
+        assert sched.state_dict() == before and lrs(optimizer) == values, shown
 
 
 # -- open: listed in contract.KNOWN ----------------------------------------------------------------
