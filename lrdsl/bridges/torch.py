@@ -273,6 +273,20 @@ class _Variables(Schema):
         raise self.refuse(value, path, "a number, a boolean, a string or a list of them")
 
 
+def _table(state: Any) -> Any:
+    """A saved state that is a mapping, as a plain dict of its items (what is loaded, or deferred, is
+    then this copy); a mapping whose methods raise is refused. Anything else is returned as it is,
+    for the checks that refuse it."""
+    if not isinstance(state, Mapping):
+        return state
+    try:
+        return {key: state[key] for key in state}
+    except Exception:  # a Mapping whose iteration or item access fails
+        raise BridgeError(
+            f"load_state_dict(): the state ({type(state).__name__}) cannot be read as a table; {_STATE_HINT}"
+        ) from None
+
+
 def _state_schema(groups: int, version: int) -> Record:
     """What ``ScheduleLR.state_dict()`` returns (state format ``version``), for ``groups`` param groups:
     plain data, whose options are checked again by compiling the saved strings."""
@@ -855,7 +869,8 @@ class ScheduleLR(LRScheduler):
         showing the differences; ``"continue"`` and ``"smooth"`` keep the position and use this
         scheduler's strings; ``"checkpoint"`` takes the saved ones. A state that does not fit
         raises a :class:`BridgeError` (or the error compiling its strings) and changes nothing."""
-        version = state_dict.get("lrdsl_version") if isinstance(state_dict, Mapping) else None
+        state_dict = _table(state_dict)
+        version = state_dict.get("lrdsl_version") if isinstance(state_dict, dict) else None
         if type(version) is not int or version not in (1, 2, _STATE_VERSION):
             raise BridgeError(
                 f"load_state_dict(): this state was not saved by lrdsl's ScheduleLR (state format {_STATE_VERSION})"

@@ -11,6 +11,7 @@ listed in ``contract.KNOWN`` so that the fuzz target counts them and goes on.
 from __future__ import annotations
 
 import io
+import types
 import warnings
 
 import numpy as np
@@ -24,7 +25,7 @@ from lrdsl.bridges.torch import ScheduleLR
 
 from . import contract
 from .contract import attempt
-from .strategies import IntSubclass, aliased, aliased_dict, deep_dict, nested, recursive_list
+from .strategies import BadMapping, IntSubclass, aliased, aliased_dict, deep_dict, nested, recursive_list
 
 TARGET = "regression"
 TOKENS = "warmup(T=100tok) then cosine(T=2000tok)"
@@ -90,6 +91,21 @@ def test_saved_options_that_are_not_options_are_refused_with_a_bridge_error():
     ]
     for key, value, shown in cases:
         refused_and_unchanged(sched, optimizer, {**good, key: value}, f"{key} = {shown}")
+
+
+def test_a_state_in_a_mapping_whose_methods_raise_is_refused_with_a_bridge_error():
+    """ScheduleLR.load_state_dict(state) with state a Mapping whose __getitem__, __iter__ or
+    __contains__ raises let that RuntimeError escape (from state.get("lrdsl_version"), and from the
+    schema's checks). Expected: a BridgeError saying the state cannot be read, nothing changed; the
+    items of one that can be read load (a MappingProxyType, a Mapping whose ``in`` raises)."""
+    sched, optimizer = scheduler(total=40)
+    sched.step()
+    good = sched.state_dict()
+    for what in ("getitem", "iter"):
+        refused_and_unchanged(sched, optimizer, BadMapping(good, what), f"BadMapping(state, {what!r})")
+    for readable in (types.MappingProxyType(good), BadMapping(good, "contains")):
+        loaded = attempt(TARGET, "load_state_dict", lambda r=readable: sched.load_state_dict(r), type(readable))
+        assert loaded.ok, loaded.describe()
 
 
 def test_saved_rates_and_variables_are_plain_data_or_refused():
