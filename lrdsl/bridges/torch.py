@@ -28,6 +28,7 @@ raises when the ranks disagree.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -35,7 +36,7 @@ import math
 import re
 import warnings
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -894,32 +895,54 @@ class ScheduleLR(LRScheduler):
         elif self.pending and not _is_auto(config["total"]):
             self._defer(state_dict, checked)
             return
-        changed = config != self._config or interval != self.interval
-        if not changed:
-            schedules = self._schedules
-            try:
-                _check_counters(schedules, interval, counts)
-            except UnitError as error:
-                raise UnitError(f"load_state_dict(): {error}") from None
-            self._load_nodes(schedules, checked["nodes"], histories)
-        else:
-            try:
-                saved = self._compile(config, interval, counts)
-            except LRDSLError as error:
-                raise type(error)(f"load_state_dict(): the saved schedules do not compile: {error}") from None
-            if self.on_change == "checkpoint":
-                self._load_nodes(saved, checked["nodes"], histories)
-                warnings.warn(self._ignored(config, interval), ScheduleChangeWarning, stacklevel=2)
-                schedules = saved
+        with self._kept():  # a failure anywhere below (the values at the saved counter) changes nothing
+            changed = config != self._config or interval != self.interval
+            if not changed:
+                schedules = self._schedules
+                try:
+                    _check_counters(schedules, interval, counts)
+                except UnitError as error:
+                    raise UnitError(f"load_state_dict(): {error}") from None
+                self._load_nodes(schedules, checked["nodes"], histories)
             else:
-                config = self._resume_changed(saved, checked, counts, histories)
-                schedules, interval = self._schedules, self.interval
-        self.interval, self._schedules, self._config = interval, schedules, config
-        self._take_counters(checked)
-        self._fed.clear()
-        self._plan()
-        self._apply_all()  # the values at the saved counter, from the schedules that now run
+                try:
+                    saved = self._compile(config, interval, counts)
+                except LRDSLError as error:
+                    raise type(error)(f"load_state_dict(): the saved schedules do not compile: {error}") from None
+                if self.on_change == "checkpoint":
+                    self._load_nodes(saved, checked["nodes"], histories)
+                    warnings.warn(self._ignored(config, interval), ScheduleChangeWarning, stacklevel=2)
+                    schedules = saved
+                else:
+                    config = self._resume_changed(saved, checked, counts, histories)
+                    schedules, interval = self._schedules, self.interval
+            self.interval, self._schedules, self._config = interval, schedules, config
+            self._take_counters(checked)
+            self._fed.clear()
+            self._plan()
+            self._apply_all()  # the values at the saved counter, from the schedules that now run
         self._sync_pending()
+
+    @contextlib.contextmanager
+    def _kept(self) -> Iterator[None]:
+        """Run the block; if it raises, put the scheduler back as it was: its schedules (what they are
+        compiled from, positions, histories, node states: :func:`lrdsl.resume.rolled_back`), its
+        configuration and counters, and the hyperparameters it wrote into the param groups."""
+        attributes, counts, fed = dict(self.__dict__), dict(self._counts), set(self._fed)
+        groups = self.optimizer.param_groups
+        values = {key: [read_value(group, key) for group in groups] for key in self._config["texts"]}
+        try:
+            with resume.rolled_back(self._all()):
+                yield
+        except BaseException:
+            self.__dict__.update(attributes)
+            self._counts.update(counts)  # the same dict and set, which the planned reads hold
+            self._fed.clear()
+            self._fed.update(fed)
+            for key, per_group in values.items():
+                for group, value in zip(groups, per_group):
+                    write_value(group, key, value)
+            raise
 
     def _defer(self, state: Mapping[str, Any], checked: Mapping[str, Any]) -> None:
         """A checkpoint loaded while the total is pending (a trainer restores it before it gives the

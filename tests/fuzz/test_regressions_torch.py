@@ -46,7 +46,8 @@ def scheduler(text="warmup(T=3) then cosine(T=30)", groups=2, **options):
 
 
 def lrs(optimizer):
-    return [group["lr"] for group in optimizer.param_groups]
+    """Every param group's hyperparameters (lr, momentum, ...)."""
+    return [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
 
 
 def refused_and_unchanged(sched, optimizer, state, shown):
@@ -175,6 +176,30 @@ def test_a_saved_step_count_past_2_53_makes_a_checkpoint_that_loads():
     fresh, _ = scheduler(total=40)
     fresh.load_state_dict(reloaded(sched))
     assert fresh.last_epoch == 2**53 + 3
+
+
+def test_a_state_at_a_counter_without_values_is_refused_and_changes_nothing():
+    """A state whose last_epoch was -1 (the schema allowed it), or whose token count read through its
+    tokens_per_step=1e-300 was past the float range, passed every check; ScheduleLR.load_state_dict
+    then took its configuration and counters and failed only in _apply_all, evaluating the
+    schedules there ("the iteration must be a finite number >= 0, got -1.0"): the refused load had
+    changed last_epoch (and, under on_change="checkpoint", the schedules). Expected: refused with
+    nothing changed, under every policy."""
+    for policy in ("error", "continue", "smooth", "checkpoint"):
+        sched, optimizer = scheduler(total=40, hyperparameters={"momentum": "0.9 - 0.1 * cosine(T=20)"})
+        sched.on_change = policy
+        sched.step()
+        sched.step()
+        good = sched.state_dict()
+        cases = [
+            ({**good, "last_epoch": -1}, "last_epoch=-1"),
+            ({**good, "last_epoch": -1, "total": 50}, "last_epoch=-1, another total"),
+            ({**good, "tokens_per_step": 1e-300, "tokens": 1e10}, "tokens_per_step=1e-300, tokens=1e10"),
+        ]
+        for state, shown in cases:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", lrdsl.errors.ScheduleChangeWarning)
+                refused_and_unchanged(sched, optimizer, state, f"{shown} under {policy!r}")
 
 
 def test_amend_with_arguments_it_cannot_use_is_refused_with_an_lrdsl_error():
