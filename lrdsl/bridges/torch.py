@@ -264,6 +264,8 @@ class _Variables(Schema):
         budget[0] -= 1
         if budget[0] < 0 or depth > MAX_VARIABLE_DEPTH:
             raise Invalid(path, f"is too large or too deep; expected {self.expected}")
+        if type(value) is int and value.bit_length() > 1024:  # beyond the float range: no variable's number
+            raise self.refuse(value, path, "a number within the float range")
         if value is None or type(value) in (bool, int, float, str):
             return value
         if isinstance(value, (np.bool_, np.integer, np.floating)):
@@ -305,7 +307,7 @@ def _state_schema(groups: int, version: int) -> Record:
         "steps_per_epoch": factor,
         "total": _Option(text=True),
         "variables": _Variables(),
-        "nodes": MapOf(keys, ListOf(Anything(), groups)),  # each checked by its schedule when loaded
+        "nodes": MapOf(keys, ListOf(Maybe(ListOf(Anything())), groups)),  # each checked by its schedule when loaded
     }
     optional = {"history": MapOf(keys, ListOf(Maybe(ListOf(resume.HISTORY_ENTRY)), groups))} if version >= 3 else {}
     if version >= 2:
@@ -582,19 +584,21 @@ class ScheduleLR(LRScheduler):
         if not self.pending:
             raise BridgeError(f"resolve_total(): this scheduler's total is {self._config['total']!r}, not 'auto'")
         pending = self._schedules, self._config
-        config = {**self._config, "total": total}
-        schedules = self._compile(config, self.interval, self._counts)  # total="auto" again: still pending
-        self._schedules, self._config = schedules, config
-        self._plan()
+        with self._kept():  # the values at the current counter may fail: then still pending, nothing changed
+            config = {**self._config, "total": total}
+            schedules = self._compile(config, self.interval, self._counts)  # total="auto" again: still pending
+            self._schedules, self._config = schedules, config
+            self._plan()
+            if self._deferred is None:
+                self._apply_all()
         deferred, self._deferred = self._deferred, None
-        if deferred is not None:
+        if deferred is not None:  # its load sets the values at its counter
             try:
                 self.load_state_dict(deferred)
             except LRDSLError:
                 (self._schedules, self._config), self._deferred = pending, deferred
                 self._plan()
                 raise
-        self._apply_all()
         self._sync_pending()
 
     def _sync_pending(self) -> None:

@@ -25,7 +25,7 @@ from lrdsl.bridges.torch import ScheduleLR
 
 from . import contract
 from .contract import attempt
-from .strategies import BadMapping, IntSubclass, aliased, aliased_dict, deep_dict, nested, recursive_list
+from .strategies import BadMapping, Exploding, IntSubclass, aliased, aliased_dict, deep_dict, nested, recursive_list
 
 TARGET = "regression"
 TOKENS = "warmup(T=100tok) then cosine(T=2000tok)"
@@ -128,6 +128,7 @@ def test_saved_rates_and_variables_are_plain_data_or_refused():
         ({**good, "variables": {"x": 0.5, "y": aliased(40)}}, "a variable of 2**40 aliased leaves"),
         ({**good, "variables": {"x": 0.5, "y": {"a": 1}}}, "a variable that is a table"),
         ({**good, "variables": {str(i): i for i in range(200_000)}}, "a table of 200,000 variables"),
+        ({**good, "variables": {"x": 0.5, "y": 10**5000}}, "a variable of 10**5000 (torch.load refuses it)"),
     ]
     for state, shown in cases:
         with warnings.catch_warnings():
@@ -141,14 +142,16 @@ def test_saved_rates_and_variables_are_plain_data_or_refused():
 
 def test_a_changed_table_of_variables_is_shown_in_bounds():
     """Refusing (on_change="error") or warning about (on_change="checkpoint") a checkpoint whose
-    variables changed showed them with str() and repr(): a variable of 10**5000 raised ValueError
-    ("Exceeds the limit (4300 digits)", lrdsl/resume.py _shown), and a table of 10,000 variables
+    variables changed showed them with str() and repr() (lrdsl/resume.py _shown, ScheduleLR._ignored):
+    a variable of 10**5000 raised ValueError ("Exceeds the limit (4300 digits)"; such a variable is
+    now refused as no number), and a table of 9,000 variables, one a string of 50,000 characters,
     made a message of every one of them. Expected: the refusal (or the warning) within a second,
     the values shown in part."""
     for policy in ("error", "checkpoint"):
         sched, _ = scheduler("cosine(T=$x)", variables={"x": 10}, on_change=policy)
         sched.step()
-        state = {**sched.state_dict(), "variables": {"x": 10, "y": 10**5000, **{f"v{i}": i for i in range(9_000)}}}
+        variables = {"x": 10, "y": "1" * 50_000, **{f"v{i}": i for i in range(9_000)}}
+        state = {**sched.state_dict(), "variables": variables}
 
         def load(sched=sched, state=state):
             with warnings.catch_warnings(record=True) as caught:
@@ -200,6 +203,33 @@ def test_a_state_at_a_counter_without_values_is_refused_and_changes_nothing():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", lrdsl.errors.ScheduleChangeWarning)
                 refused_and_unchanged(sched, optimizer, state, f"{shown} under {policy!r}")
+
+
+def test_saved_node_states_that_are_not_lists_are_refused_with_a_bridge_error():
+    """A state whose 'nodes' entry for a group was an empty array or an object whose __bool__ raises
+    let ValueError ("The truth value of an empty array is ambiguous") or that exception escape from
+    ScheduleLR._load_nodes (``state or []``), under every policy and from resolve_total() after a
+    deferred load. Expected: refused with a BridgeError naming the entry, nothing changed."""
+    sched, optimizer = scheduler("plateau(patience=0) * cosine(T=30)", total=40)
+    sched.step()
+    sched.report(1.0)
+    good = sched.state_dict()
+    for value, shown in ((np.array([]), "np.array([])"), (Exploding(), "Exploding()")):
+        state = {**good, "nodes": {"lr": [value, []]}}
+        refused_and_unchanged(sched, optimizer, state, f"nodes {shown}")
+
+
+def test_a_pending_total_resolved_at_a_counter_without_values_changes_nothing():
+    """A scheduler with total="auto" took a state saved before the total was known with last_epoch=-1
+    (nothing is evaluated while pending); resolve_total(40) then compiled the schedules and failed
+    evaluating them at -1, leaving the total 40 and the schedules compiled: half resolved.
+    Expected: the LRDSLError, and the scheduler still pending, as it was."""
+    sched, optimizer = scheduler(total="auto")
+    sched.load_state_dict({**sched.state_dict(), "last_epoch": -1})
+    before, values = sched.state_dict(), lrs(optimizer)
+    outcome = attempt(TARGET, "resolve_total(40)", lambda: sched.resolve_total(40), "last_epoch=-1")
+    assert isinstance(outcome.error, lrdsl.LRDSLError)
+    assert sched.pending and sched.state_dict() == before and lrs(optimizer) == values
 
 
 def test_amend_with_arguments_it_cannot_use_is_refused_with_an_lrdsl_error():

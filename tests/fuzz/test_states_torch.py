@@ -143,7 +143,9 @@ SETUPS: List[Setup] = [
 
 def build(setup: Setup, on_change: str = "error", **changes: Any) -> Tuple[ScheduleLR, Any]:
     """A fresh optimizer (three param groups, gradients set) and its ScheduleLR."""
-    params = [torch.linspace(-1, 1, 4).requires_grad_(), torch.ones(3, requires_grad=True), torch.zeros(2, 2)]
+    # float64 parameters: a huge saved base gives a huge lr, which torch refuses to apply to float32 ones
+    params = [torch.linspace(-1, 1, 4), torch.ones(3), torch.zeros(2, 2)]
+    params = [p.to(torch.float64) for p in params]
     for p in params:
         p.requires_grad_(True)
         p.grad = torch.full_like(p, 0.25)
