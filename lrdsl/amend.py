@@ -30,6 +30,7 @@ from .errors import LRDSLError
 from .options import CompileOptions, whole
 from .parser import parse
 from .pinning import clock_duration, pinned
+from .text import describe
 from .vocabulary import UNIT_WORDS
 
 _SAMPLES = 257  # points of the old schedule checked before the amendment point
@@ -106,6 +107,15 @@ def joined(old, at_node: ast.Expr, at_time: float, phases, options: CompileOptio
     return result
 
 
+def _finite(number) -> bool:
+    """Whether ``number`` is a finite float (an int beyond the float range, or one whose ``__float__``
+    fails, is not)."""
+    try:
+        return math.isfinite(float(number))
+    except (OverflowError, ValueError, TypeError):
+        return False
+
+
 def _amendment_point(schedule, at) -> Tuple[ast.Expr, float]:
     """``at`` as a duration node for the text and as a time on ``schedule``'s clock."""
     clock = schedule.clock
@@ -116,11 +126,13 @@ def _amendment_point(schedule, at) -> Tuple[ast.Expr, float]:
                 "(an iteration count, or a duration such as '50ep' or '2e9tok')"
             )
         return clock_duration(schedule.position, clock.unit), schedule.position
+    shown = f"{at!r:.40}" if type(at) in (str, float) or (type(at) is int and at.bit_length() <= 64) else describe(at)
+    refusal = f"amend(): at={shown} must be an iteration count or a duration such as '50ep'"
     if isinstance(at, bool) or not isinstance(at, (int, float, str)):
-        raise LRDSLError(f"amend(): at={at!r:.40} must be an iteration count or a duration such as '50ep'")
-    node = parse(at) if isinstance(at, str) else ast.Number(at) if math.isfinite(at) else None
+        raise LRDSLError(refusal)
+    node = parse(at) if isinstance(at, str) else ast.Number(at) if _finite(at) else None
     if not isinstance(node, (ast.Number, ast.Duration)):
-        raise LRDSLError(f"amend(): at={at!r:.40} must be an iteration count or a duration such as '50ep'")
+        raise LRDSLError(refusal)
     value, unit = (node.value, "it") if isinstance(node, ast.Number) else (node.value, node.unit)
     if (
         unit == "%" and clock.total is not None

@@ -21,6 +21,7 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 from . import ast
 from .errors import LRDSLError, UnitError
 from .parser import parse
+from .text import describe
 from .updates import AUTO, AUTO_ROUTES
 from .vocabulary import UNIT_WORDS
 
@@ -87,7 +88,7 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
     """``total`` as (value, unit): an int/float of iterations, or a string such as '90ep' or '3e11tok'."""
     if total is None:
         return None
-    if total == AUTO:
+    if isinstance(total, str) and total == AUTO:
         raise LRDSLError(AUTO_ROUTES)
     if isinstance(total, str):
         try:
@@ -105,13 +106,13 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
     elif isinstance(total, (int, float)) and not isinstance(total, bool):
         value, unit = total, "it"
     else:
-        raise LRDSLError(f"total={total!r:.40}: expected a number of iterations or a string such as '90ep'")
+        raise LRDSLError(f"total is {describe(total)}; expected a number of iterations or a string such as '90ep'")
     try:
         value = float(value)
-    except OverflowError:
+    except (OverflowError, ValueError, TypeError):  # too large, or an int subclass whose __float__ fails
         value = math.inf
     if not (0 < value < math.inf):
-        raise LRDSLError(f"total={str(total)[:40]}: the training length must be positive and finite")
+        raise LRDSLError(f"total is {describe(total)}: the training length must be positive and finite")
     return value, unit
 
 

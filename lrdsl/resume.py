@@ -18,6 +18,7 @@ other options is a *change*, and the schedule's ``on_change`` policy decides:
 from __future__ import annotations
 
 import math
+import reprlib
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from .exact import to_clock
 from .options import OPTIONS_SCHEMA, CompileOptions
 from .scalarmath import SCALAR
 from .schema import Anything, ListOf, Maybe, Number, OneOf, Record, Text, restoring, validate
+from .text import describe, shorten
 from .vocabulary import UNIT_WORDS
 
 POLICIES = {
@@ -266,7 +268,7 @@ def _refusal(schedule, saved: Saved, found, what: str) -> str:
     lines = [f"{what}: the checkpoint was saved with another schedule than this one:"]
     width = max(len(name) for name, _, _ in found)
     for name, before, now in found:
-        lines.append(f"  {name:<{width}}  saved: {_shown(name, before)}   now: {_shown(name, now)}")
+        lines.append(f"  {name:<{width}}  saved: {shown(name, before)}   now: {shown(name, now)}")
     at = _position(schedule.clock, saved, what) if saved.position else None
     if at is not None:
         try:
@@ -287,16 +289,40 @@ def _number(value: Optional[float]) -> str:
     return "no value" if value is None else f"{value:g}"
 
 
-def _shown(name: str, value: Any) -> str:
-    return repr(value) if name == "expression" else str(value)
+_BRIEF = reprlib.Repr()  # an option's value in a message: bounded in levels, items and length
+_BRIEF.maxlevel, _BRIEF.maxdict, _BRIEF.maxlist, _BRIEF.maxstring, _BRIEF.maxother = 3, 8, 8, 120, 80
+
+
+def shown(name: str, value: Any) -> str:
+    """An expression or an option's value (``value`` of the option ``name``) in a message: a string as
+    it is (an expression quoted), anything else bounded (a table of many variables, a huge int or a
+    value whose ``repr`` fails is shown in part, or described)."""
+    if isinstance(value, str):
+        return repr(value) if name == "expression" else value
+    try:
+        return shorten(_BRIEF.repr(value), 200)
+    except Exception:  # an int of thousands of digits, inside a table
+        return describe(value)
 
 
 def _listed(found) -> str:
-    return "; ".join(f"{name}: saved {_shown(name, before)}, now {_shown(name, now)}" for name, before, now in found)
+    return "; ".join(f"{name}: saved {shown(name, before)}, now {shown(name, now)}" for name, before, now in found)
 
 
 def _warn(message: str) -> None:
     warnings.warn(message, ScheduleChangeWarning, stacklevel=4)
 
 
-__all__ = ["POLICIES", "Resumption", "Saved", "changes", "load", "plan", "policy", "read", "rolled_back", "state_of"]
+__all__ = [
+    "POLICIES",
+    "Resumption",
+    "Saved",
+    "changes",
+    "load",
+    "plan",
+    "policy",
+    "read",
+    "rolled_back",
+    "shown",
+    "state_of",
+]

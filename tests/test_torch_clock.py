@@ -313,7 +313,7 @@ def test_the_state_holds_the_counts_and_refuses_bad_ones():
         ({**good, "tokens_seen": 5}, BridgeError, "unknown key.*'tokens_seen'"),
         ({**old, "lrdsl_version": 1, "tokens": 700.0}, BridgeError, "unknown key.*'tokens'"),  # format 1 had none
         ({**good, "lrdsl_version": 4}, BridgeError, "not saved by lrdsl"),
-        ({**good, "tokens_per_step": "x"}, lrdsl.LRDSLError, "do not compile.*tokens_per_step"),
+        ({**good, "tokens_per_step": "x"}, BridgeError, r"'tokens_per_step' is 'x' .*; expected None, a finite number"),
         (
             {**good, "texts": {"lr": ["cosine(T=10)"]}, "total": None, "nodes": {"lr": [[]]}},
             UnitError,

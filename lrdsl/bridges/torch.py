@@ -28,6 +28,7 @@ raises when the ranks disagree.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -35,7 +36,9 @@ import math
 import re
 import warnings
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from ._common import BridgeError, is_stateful, require
 from ._optim import counterpart, parse
@@ -44,13 +47,29 @@ torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
 from .. import resume  # noqa: E402
+from ..binding import MAX_VARIABLE_DEPTH, MAX_VARIABLE_ITEMS  # noqa: E402
 from ..clock import FACTORS  # noqa: E402
 from ..counters import counter  # noqa: E402
 from ..errors import LRDSLError, ScheduleChangeWarning, UnitError  # noqa: E402
 from ..parser import parse as parse_text  # noqa: E402
 from ..schedule import Schedule, compile_schedule, report_to  # noqa: E402
-from ..schema import Anything, Int, ListOf, MapOf, Maybe, Number, OneOf, Record, Text, Where, restoring, validate  # noqa: E402
-from ..text import shorten  # noqa: E402
+from ..schema import (  # noqa: E402
+    Anything,
+    Int,
+    Invalid,
+    ListOf,
+    MapOf,
+    Maybe,
+    Number,
+    OneOf,
+    Record,
+    Schema,
+    Text,
+    Where,
+    restoring,
+    validate,
+)
+from ..text import describe, shorten  # noqa: E402
 from ..updates import AUTO, AUTO_ROUTES  # noqa: E402
 from ..vocabulary import UNIT_WORDS  # noqa: E402
 
@@ -113,13 +132,16 @@ def _write(group: Dict[str, Any], name: str, index: Optional[int], value: float)
 def _per_group(value: PerGroup, count: int, key: str) -> List[GroupText]:
     if value is None or isinstance(value, str):
         return [value] * count
-    items = list(value)
-    if len(items) != count or not all(v is None or isinstance(v, str) for v in items):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != count
+        or not all(v is None or isinstance(v, str) for v in value)
+    ):
         raise BridgeError(
             f"schedule for {key!r}: expected one lrdsl string, or a list with one string (or None) "
-            f"per param group ({count} groups), got {value!r}"
+            f"per param group ({count} groups), got {describe(value)}"
         )
-    return items
+    return list(value)
 
 
 Counts = Dict[str, Optional[float]]  # "tokens"/"samples" -> the cumulative count fed so far (None: never fed)
@@ -222,33 +244,114 @@ def _check_counters(schedules: Mapping[str, List[Optional[Schedule]]], interval:
                 ) from None
 
 
+_MAX_COUNT = 2**63 - 1  # torch's counters in a state: any int64 (updates past it cannot be reached)
 _STATE_HINT = "pass the dict that ScheduleLR.state_dict() returned (saved with the checkpoint), unchanged"
 
 
+class _Rate(Schema):
+    """A saved learning rate: a finite number, or a tensor holding one (torch keeps a tensor lr as
+    one); a number comes back as a float, a tensor as a detached copy."""
+
+    expected = "a finite number, or a tensor of one finite number"
+
+    def check(self, value, path):
+        if not isinstance(value, torch.Tensor):
+            return Number().check(value, path)
+        if value.numel() != 1 or not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+            raise self.refuse(value, path)
+        return value.detach().clone()
+
+
+class _Option(Schema):
+    """A saved factor or total: None, a finite number >= 0 (a Python int stays an int, as given to the
+    constructor), or, for ``total``, a string such as ``'90ep'`` or ``'auto'``."""
+
+    def __init__(self, text: bool = False):
+        self.text = text
+        self.expected = "None, a finite number >= 0" + (" or a string such as '90ep'" if text else "")
+
+    def check(self, value, path):
+        if value is None or (self.text and isinstance(value, str)):
+            return value
+        try:
+            number = Number(min=0).check(value, path)
+        except Invalid:
+            raise self.refuse(value, path) from None
+        return int(value) if isinstance(value, (int, np.integer)) else number
+
+
+class _Variables(Schema):
+    """A saved ``variables`` table, plain data: names to numbers, booleans, strings, None, or lists
+    (tuples) of them, at most :data:`~lrdsl.binding.MAX_VARIABLE_DEPTH` deep and
+    :data:`~lrdsl.binding.MAX_VARIABLE_ITEMS` items in all (a recursive, aliased or huge table is
+    refused before it is walked in full). NumPy scalars come back as Python numbers."""
+
+    expected = "a table of names to numbers, booleans, strings or lists of them"
+
+    def check(self, value, path):
+        if not isinstance(value, Mapping) or len(value) > MAX_VARIABLE_ITEMS:
+            raise self.refuse(value, path)
+        budget = [MAX_VARIABLE_ITEMS]
+        return {
+            Text().check(name, f"{path} key {describe(name)}"): self._plain(item, f"{path}[{name!r:.40}]", 0, budget)
+            for name, item in value.items()
+        }
+
+    def _plain(self, value, path: str, depth: int, budget: list):
+        budget[0] -= 1
+        if budget[0] < 0 or depth > MAX_VARIABLE_DEPTH:
+            raise Invalid(path, f"is too large or too deep; expected {self.expected}")
+        if type(value) is int and value.bit_length() > 1024:  # beyond the float range: no variable's number
+            raise self.refuse(value, path, "a number within the float range")
+        if value is None or type(value) in (bool, int, float, str):
+            return value
+        if isinstance(value, (np.bool_, np.integer, np.floating)):
+            return value.item()
+        if type(value) in (list, tuple):
+            items = [self._plain(item, f"{path}[{i}]", depth + 1, budget) for i, item in enumerate(value)]
+            return type(value)(items)
+        raise self.refuse(value, path, "a number, a boolean, a string or a list of them")
+
+
+def _table(state: Any) -> Any:
+    """A saved state that is a mapping, as a plain dict of its items (what is loaded, or deferred, is
+    then this copy); a mapping whose methods raise is refused. Anything else is returned as it is,
+    for the checks that refuse it."""
+    if not isinstance(state, Mapping):
+        return state
+    try:
+        return {key: state[key] for key in state}
+    except Exception:  # a Mapping whose iteration or item access fails
+        raise BridgeError(
+            f"load_state_dict(): the state ({type(state).__name__}) cannot be read as a table; {_STATE_HINT}"
+        ) from None
+
+
 def _state_schema(groups: int, version: int) -> Record:
-    """What ``ScheduleLR.state_dict()`` returns (state format ``version``), for ``groups`` param groups."""
-    per_group = ListOf(Anything(), groups)
+    """What ``ScheduleLR.state_dict()`` returns (state format ``version``), for ``groups`` param groups:
+    plain data, whose options are checked again by compiling the saved strings."""
     keys = Where(Text(), lambda key: bool(_KEY.match(key)), "a param-group key such as 'lr' or 'betas[0]'")
+    factor = _Option()
     fields = {
         "lrdsl_version": OneOf(version),
-        "last_epoch": Int(min=-1),
-        "_step_count": Int(),
-        "_last_lr": per_group,  # numbers, or tensors for a tensor lr
-        "base_lrs": per_group,
+        "last_epoch": Int(min=-1, max=_MAX_COUNT),
+        "_step_count": Int(max=_MAX_COUNT),
+        "_last_lr": ListOf(_Rate(), groups),
+        "base_lrs": ListOf(_Rate(), groups),
         "interval": OneOf(*INTERVALS),
         "texts": MapOf(keys, ListOf(Maybe(Text()), groups)),
         "bases": MapOf(keys, ListOf(Number(), groups)),
-        "steps_per_epoch": Anything(),  # the options are checked by compiling the saved strings
-        "total": Anything(),
-        "variables": MapOf(Text(), Anything()),
-        "nodes": MapOf(keys, per_group),
+        "steps_per_epoch": factor,
+        "total": _Option(text=True),
+        "variables": _Variables(),
+        "nodes": MapOf(keys, ListOf(Maybe(ListOf(Anything())), groups)),  # each checked by its schedule when loaded
     }
     optional = {"history": MapOf(keys, ListOf(Maybe(ListOf(resume.HISTORY_ENTRY)), groups))} if version >= 3 else {}
     if version >= 2:
         fields.update(
             {
-                "tokens_per_step": Anything(),
-                "samples_per_step": Anything(),
+                "tokens_per_step": factor,
+                "samples_per_step": factor,
                 "tokens": Maybe(Number(min=0)),
                 "samples": Maybe(Number(min=0)),
             }
@@ -285,7 +388,7 @@ def _reduce(metric, how: str) -> float:
     try:
         value = float(metric)
     except (TypeError, ValueError):
-        raise LRDSLError(f"report(): the metric must be a number, got {metric!r:.40}") from None
+        raise LRDSLError(f"report(): the metric must be a number, got {describe(metric)}") from None
     tensor = torch.tensor([value], dtype=torch.float64, device=_collective_device())
     dist.all_reduce(tensor, op={"mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}[how])
     return tensor.item() / dist.get_world_size() if how == "mean" else tensor.item()
@@ -533,19 +636,21 @@ class ScheduleLR(LRScheduler):
         if not self.pending:
             raise BridgeError(f"resolve_total(): this scheduler's total is {self._config['total']!r}, not 'auto'")
         pending = self._schedules, self._config
-        config = {**self._config, "total": total}
-        schedules = self._compile(config, self.interval, self._counts)  # total="auto" again: still pending
-        self._schedules, self._config = schedules, config
-        self._plan()
+        with self._kept():  # the values at the current counter may fail: then still pending, nothing changed
+            config = {**self._config, "total": total}
+            schedules = self._compile(config, self.interval, self._counts)  # total="auto" again: still pending
+            self._schedules, self._config = schedules, config
+            self._plan()
+            if self._deferred is None:
+                self._apply_all()
         deferred, self._deferred = self._deferred, None
-        if deferred is not None:
+        if deferred is not None:  # its load sets the values at its counter
             try:
                 self.load_state_dict(deferred)
             except LRDSLError:
                 (self._schedules, self._config), self._deferred = pending, deferred
                 self._plan()
                 raise
-        self._apply_all()
         self._sync_pending()
 
     def _sync_pending(self) -> None:
@@ -627,9 +732,15 @@ class ScheduleLR(LRScheduler):
         first = [name for name in given if self._counts[name] is None]
         if first and not self.pending:
             _check_counters(self._schedules, self.interval, {**self._counts, **dict.fromkeys(first, 0.0)})
-        for name, value in given.items():
-            self._counts[name] = (self._counts[name] or 0.0) + value
-            self._fed.add(name)
+        sums = {name: (self._counts[name] or 0.0) + value for name, value in given.items()}
+        for name, total in sums.items():
+            if not math.isfinite(total):
+                raise BridgeError(
+                    f"advance(): the cumulative {name} count {self._counts[name]!r} plus {given[name]!r} passes the "
+                    f"largest float; feed counts of the run's scale"
+                )
+        self._counts.update(sums)
+        self._fed.update(sums)
         if first:
             self._plan()
 
@@ -798,8 +909,10 @@ class ScheduleLR(LRScheduler):
         """
         if reduce not in REDUCTIONS:
             raise BridgeError(f"report(): reduce={reduce!r:.40}; expected one of {', '.join(map(repr, REDUCTIONS))}")
-        if hasattr(metric, "item"):
-            metric = metric.item()
+        try:
+            metric = metric.item() if hasattr(metric, "item") else metric  # a tensor or an array of one number
+        except Exception:
+            raise BridgeError(f"report(): the metric must be one number, got {describe(metric)}") from None
         if reduce != "none" and _distributed() and any(is_stateful(s) for s in self._all()):
             metric = _reduce(metric, reduce)
         report_to(self._all(), metric)  # a failed report changes no schedule
@@ -881,8 +994,9 @@ class ScheduleLR(LRScheduler):
         showing the differences; ``"continue"`` and ``"smooth"`` keep the position and use this
         scheduler's strings; ``"checkpoint"`` takes the saved ones. A state that does not fit
         raises a :class:`BridgeError` (or the error compiling its strings) and changes nothing."""
-        version = state_dict.get("lrdsl_version") if isinstance(state_dict, Mapping) else None
-        if version not in (1, 2, _STATE_VERSION):
+        state_dict = _table(state_dict)
+        version = state_dict.get("lrdsl_version") if isinstance(state_dict, dict) else None
+        if type(version) is not int or version not in (1, 2, _STATE_VERSION):
             raise BridgeError(
                 f"load_state_dict(): this state was not saved by lrdsl's ScheduleLR (state format {_STATE_VERSION})"
             )
@@ -905,32 +1019,54 @@ class ScheduleLR(LRScheduler):
         elif self.pending and not _is_auto(config["total"]):
             self._defer(state_dict, checked)
             return
-        changed = config != self._config or interval != self.interval
-        if not changed:
-            schedules = self._schedules
-            try:
-                _check_counters(schedules, interval, counts)
-            except UnitError as error:
-                raise UnitError(f"load_state_dict(): {error}") from None
-            self._load_nodes(schedules, checked["nodes"], histories)
-        else:
-            try:
-                saved = self._compile(config, interval, counts)
-            except LRDSLError as error:
-                raise type(error)(f"load_state_dict(): the saved schedules do not compile: {error}") from None
-            if self.on_change == "checkpoint":
-                self._load_nodes(saved, checked["nodes"], histories)
-                warnings.warn(self._ignored(config, interval), ScheduleChangeWarning, stacklevel=2)
-                schedules = saved
+        with self._kept():  # a failure anywhere below (the values at the saved counter) changes nothing
+            changed = config != self._config or interval != self.interval
+            if not changed:
+                schedules = self._schedules
+                try:
+                    _check_counters(schedules, interval, counts)
+                except UnitError as error:
+                    raise UnitError(f"load_state_dict(): {error}") from None
+                self._load_nodes(schedules, checked["nodes"], histories)
             else:
-                config = self._resume_changed(saved, checked, counts, histories)
-                schedules, interval = self._schedules, self.interval
-        self.interval, self._schedules, self._config = interval, schedules, config
-        self._take_counters(checked)
-        self._fed.clear()
-        self._plan()
-        self._apply_all()  # the values at the saved counter, from the schedules that now run
+                try:
+                    saved = self._compile(config, interval, counts)
+                except LRDSLError as error:
+                    raise type(error)(f"load_state_dict(): the saved schedules do not compile: {error}") from None
+                if self.on_change == "checkpoint":
+                    self._load_nodes(saved, checked["nodes"], histories)
+                    warnings.warn(self._ignored(config, interval), ScheduleChangeWarning, stacklevel=2)
+                    schedules = saved
+                else:
+                    config = self._resume_changed(saved, checked, counts, histories)
+                    schedules, interval = self._schedules, self.interval
+            self.interval, self._schedules, self._config = interval, schedules, config
+            self._take_counters(checked)
+            self._fed.clear()
+            self._plan()
+            self._apply_all()  # the values at the saved counter, from the schedules that now run
         self._sync_pending()
+
+    @contextlib.contextmanager
+    def _kept(self) -> Iterator[None]:
+        """Run the block; if it raises, put the scheduler back as it was: its schedules (what they are
+        compiled from, positions, histories, node states: :func:`lrdsl.resume.rolled_back`), its
+        configuration and counters, and the hyperparameters it wrote into the param groups."""
+        attributes, counts, fed = dict(self.__dict__), dict(self._counts), set(self._fed)
+        groups = self.optimizer.param_groups
+        values = {key: [read_value(group, key) for group in groups] for key in self._config["texts"]}
+        try:
+            with resume.rolled_back(self._all()):
+                yield
+        except BaseException:
+            self.__dict__.update(attributes)
+            self._counts.update(counts)  # the same dict and set, which the planned reads hold
+            self._fed.clear()
+            self._fed.update(fed)
+            for key, per_group in values.items():
+                for group, value in zip(groups, per_group):
+                    write_value(group, key, value)
+            raise
 
     def _defer(self, state: Mapping[str, Any], checked: Mapping[str, Any]) -> None:
         """A checkpoint loaded while the total is pending (a trainer restores it before it gives the
@@ -999,7 +1135,7 @@ class ScheduleLR(LRScheduler):
     def _ignored(self, config: Mapping[str, Any], interval: str) -> str:
         """The warning of on_change='checkpoint': what of this scheduler the checkpoint replaced."""
         found = [
-            f"{key}: saved {config[key]!r}, now {self._config[key]!r}"
+            f"{key}: saved {resume.shown(key, config[key])}, now {resume.shown(key, self._config[key])}"
             for key in _CONFIG_KEYS
             if config[key] != self._config[key]
         ]

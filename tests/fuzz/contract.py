@@ -111,11 +111,11 @@ KNOWN: List[Tuple[str, str]] = [
         r"took more than .* in load_document\) on .*-fifo\.json",
     ),
 ]
-"""Violations already reduced to a failing regression test in ``test_regressions.py`` (open library
-bugs). The regression test carries the failure, so the fuzz tests only count them, as
-``known: <test>``, and go on to find what is not known yet; ``LRDSL_FUZZ_KNOWN=fail`` makes them
-fail the fuzz tests too. ``test_regressions.py`` checks that every entry names one of its tests;
-remove the entry when the library is fixed."""
+"""Violations already reduced to a failing regression test in ``test_regressions.py`` (the torch
+bridge's in ``test_regressions_torch.py``): open library bugs. The regression test carries the
+failure, so the fuzz tests only count them, as ``known: <test>``, and go on to find what is not
+known yet; ``LRDSL_FUZZ_KNOWN=fail`` makes them fail the fuzz tests too. ``test_regressions.py``
+checks that every entry names one of those tests; remove the entry when the library is fixed."""
 
 REPORT_KNOWN = os.environ.get("LRDSL_FUZZ_KNOWN", "report") != "fail"
 _known_in_this_input: List[str] = []  # known violations met since the last tried(): what follows may be their effect

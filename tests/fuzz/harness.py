@@ -12,6 +12,7 @@ coverage-guided text target. A contract violation raises :class:`tests.fuzz.cont
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Callable, List, Tuple
 
 from . import test_config, test_counters, test_plugins, test_states, test_text
@@ -41,6 +42,14 @@ TARGETS: List[Tuple[str, Callable[[bytes], object]]] = [("raw text", raw_text)] 
     )
 ]
 """(name, run(bytes)) of every target, in the order the first byte chooses them."""
+
+if importlib.util.find_spec("torch") is not None:  # the torch bridge's targets, where torch is installed
+    from . import test_states_torch
+
+    TARGETS += [
+        (test.__name__, test.hypothesis.fuzz_one_input)  # type: ignore[attr-defined]
+        for test in (test_states_torch.test_tampered_schedulelr_states, test_states_torch.test_hostile_amend_and_counts)
+    ]
 
 
 def one_input(data: bytes) -> None:

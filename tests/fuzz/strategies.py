@@ -1097,3 +1097,10 @@ def tampered(draw, state: Any, edits: int = 3) -> Hostile:
         done.append(f"replace {list(path)} by {value!r:.80}")
     final = state
     return Hostile(f"<saved state with edits: {'; '.join(done) or 'none'}>", lambda: final)
+
+
+# -- terminals the grammar gained after the walker's table above -------------------------------------
+
+TERMINALS.setdefault("COMPARE", lambda: st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+"""The comparisons of conditions (``where``, ``recur``): without it, :class:`GrammarWalker` met a pattern
+terminal it has no strategy for (a KeyError while drawing text)."""

@@ -15,7 +15,7 @@ a fresh object built the same way. Under the contract of :mod:`tests.fuzz.contra
   object's own ``state_dict()`` then loads back into a fresh object (no accepted state can make
   a checkpoint that can never be loaded).
 
-Not covered yet: the torch ``ScheduleLR`` (issue 11 asks for it too).
+The torch bridge's ``ScheduleLR`` has its own target: ``test_states_torch.py``.
 """
 
 from __future__ import annotations
