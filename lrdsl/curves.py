@@ -26,7 +26,20 @@ from .text import shorten
 class Curve:
     """A compiled expression of local time ``t`` (in clock units)."""
 
-    __slots__ = ("at", "over", "constant", "label", "parts", "end", "stateful", "timeless", "settles", "scaled")
+    __slots__ = (
+        "at",
+        "over",
+        "constant",
+        "label",
+        "parts",
+        "starts",
+        "phase_ats",
+        "end",
+        "stateful",
+        "timeless",
+        "settles",
+        "scaled",
+    )
 
     def __init__(
         self,
@@ -46,6 +59,9 @@ class Curve:
         self.label = label  # what it was compiled from: an AST node or a string, printed only for errors
         self.constant = constant  # the value, when it does not depend on time
         self.parts = parts  # (start, curve) per phase, for sequences
+        # a sequence's phase starts and evaluators, for dispatch by bisect (starts: None if one phase)
+        self.starts = [start for start, _ in parts] if len(parts) > 1 else None
+        self.phase_ats = [phase.at for _, phase in parts]
         self.end = end  # where a sequence's last phase ends (its start plus its length)
         self.stateful = stateful  # objects with report(), state_dict(), load_state_dict()
         # whether the value never depends on time (a constant, or only on reported metrics)
@@ -61,8 +77,7 @@ class Curve:
         """(phase number from 1, local time, phase curve) at ``t``; (1, t, self) if not a sequence."""
         if not self.parts:
             return 1, t, self
-        starts = [start for start, _ in self.parts]
-        index = max(bisect.bisect_right(starts, t) - 1, 0)
+        index = max(bisect.bisect_right(self.starts or [self.parts[0][0]], t) - 1, 0)
         start, curve = self.parts[index]
         return index + 1, t - start, curve
 

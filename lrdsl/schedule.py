@@ -57,9 +57,10 @@ class Schedule:
         self.position: Optional[float] = None  # clock time of the last sched(...) call
         self._curve = curve
         self._at = curve.at
-        # a sequence of phases is dispatched in __call__ itself (one call fewer per value)
-        self._starts = [start for start, _ in curve.parts] if len(curve.parts) > 1 else None
-        self._phases = [phase.at for _, phase in curve.parts]
+        # a sequence of phases is dispatched in __call__ itself (one call fewer per value); the lists
+        # are the curve's, built once per compiled curve, so a warm compile stays O(1) in the length
+        self._starts = curve.starts
+        self._phases = curve.phase_ats
         # clock units per unit of each counter; None where it cannot convert, except that a
         # timeless schedule (a constant, a lone plateau) takes any counter as it is
         self._ratios = {unit: clock.ratio(unit) or ((1.0, 1.0) if curve.timeless else None) for unit in UNIT_WORDS}
