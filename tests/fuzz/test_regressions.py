@@ -350,3 +350,76 @@ def test_values_over_an_aliased_nested_list_is_refused_within_a_second():
     sched = lrdsl.compile("cosine(T=10)")
     outcome = attempt(TARGET, "values", lambda: sched.values(aliased(60)), "aliased(60)")
     assert isinstance(outcome.error, lrdsl.LRDSLError)
+
+
+def test_an_int_beyond_the_float_range_as_a_compile_option_is_an_lrdsl_error():
+    """base=10**400 raised OverflowError from float(base) in lrdsl.compile (10**400 < inf passes the
+    range check), steps_per_epoch= or tokens_per_step=10**400 OverflowError in lrdsl/clock.py _factor,
+    and total=10**5000 ValueError ("Exceeds the limit (4300 digits)") from the message's str(total),
+    by lrdsl.compile and lrdsl.optimizer alike. Expected: an LRDSLError naming the option."""
+    for option in ("base", "steps_per_epoch", "tokens_per_step", "total"):
+        for huge, shown in [(10**400, "10**400"), (10**5000, "10**5000")]:
+            given = f"{option}={shown}"
+            compiled = attempt(
+                TARGET, "compile", lambda o=option, h=huge: lrdsl.compile("cosine(T=10)", **{o: h}), given
+            )
+            assert isinstance(compiled.error, lrdsl.LRDSLError) and option in str(compiled.error), given
+            if option != "base":
+                made = attempt(
+                    TARGET,
+                    "optimizer",
+                    lambda o=option, h=huge: lrdsl.optimizer("sgd(lr=cosine(T=10))", [np.ones(2)], **{o: h}),
+                    given,
+                )
+                assert isinstance(made.error, lrdsl.LRDSLError) and option in str(made.error), given
+
+
+def _with_variable(value):
+    """A schedule's checkpoint whose saved variables hold ``y = value`` (besides the x it uses)."""
+    sched = lrdsl.compile("cosine(T=$x)", variables={"x": 50})
+    sched(3)
+    state = sched.state_dict()
+    state["options"]["variables"]["y"] = value
+    return state
+
+
+def nested_list(depth: int) -> list:
+    value: list = [1.0]
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_checkpoint_whose_variables_are_not_plain_data_is_refused_within_a_second():
+    """A checkpoint's options.variables were read as Anything (lrdsl/options.py): with on_change=
+    "checkpoint", a bytes variable was loaded and the next state_dict() could not be written as
+    JSON ("Object of type bytes is not JSON serializable"); a 5,000-deep list raised RecursionError
+    (lrdsl/options.py plain), and an aliased list of 2**25 leaves took 140 s (plain() and the
+    comparison of the options expand it). Expected: the state is refused with an LRDSLError within
+    1 s, under every on_change policy, and the schedule is unchanged."""
+    for policy in ("error", "continue", "checkpoint"):
+        for value, shown in [(b"12", "b'12'"), (nested_list(5000), "a 5,000-deep list"), (aliased(25), "aliased(25)")]:
+            sched = lrdsl.compile("cosine(T=$x)", variables={"x": 50}, on_change=policy)
+            before = sched.state_dict()
+            state = _with_variable(value)
+            loaded = attempt(
+                TARGET, "load_state_dict", lambda s=state, load=sched.load_state_dict: load(s), (policy, shown)
+            )
+            assert isinstance(loaded.error, lrdsl.LRDSLError), (policy, shown)
+            assert sched.state_dict() == before
+
+
+def test_a_tampered_optimizer_state_of_huge_finite_moments_loads_without_a_warning():
+    """Optimizer.load_state_dict of a state whose saved moments are finite but near the float's
+    largest value (np.finfo(dtype).max) let NumPy's RuntimeWarning "overflow encountered in reduce"
+    escape from lrdsl/optim/state.py finite (a sum used as a quick check). Expected: a clean load
+    (the entries are finite) or an LRDSLError, and no warning."""
+    params = [np.linspace(-1, 1, 6).reshape(2, 3), np.ones(3, dtype=np.float32)]
+    opt = lrdsl.optimizer("adam(lr=1e-3)", params, total=10)
+    opt.step([np.full((2, 3), 0.25), np.ones(3, dtype=np.float32)])
+    state = opt.state_dict()
+    for saved in state["params"]:
+        for entry in saved["entries"].values():
+            entry[...] = np.finfo(entry.dtype).max
+    fresh = lrdsl.optimizer("adam(lr=1e-3)", [p.copy() for p in params], total=10)
+    attempt(TARGET, "load_state_dict", lambda: fresh.load_state_dict(state), "moments of np.finfo(dtype).max")
