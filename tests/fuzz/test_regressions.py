@@ -423,3 +423,22 @@ def test_a_tampered_optimizer_state_of_huge_finite_moments_loads_without_a_warni
             entry[...] = np.finfo(entry.dtype).max
     fresh = lrdsl.optimizer("adam(lr=1e-3)", [p.copy() for p in params], total=10)
     attempt(TARGET, "load_state_dict", lambda: fresh.load_state_dict(state), "moments of np.finfo(dtype).max")
+
+
+def test_a_large_yaml_config_is_read_or_refused_within_a_second(tmp_path):
+    """lrdsl.config.load_document of a 300 kB YAML document (a list of 51,000 numbers under one key)
+    took 2.5-5 s in PyYAML's pure-Python parser (lrdsl/config.py _parse), and a config file of any
+    size was read whole. Expected: a ConfigError at once for a file larger than a config can be
+    (lrdsl.config.MAX_DOCUMENT_BYTES), libyaml's parser for the rest."""
+    path = tmp_path / "big.yaml"
+    path.write_text("x:\n" + "- 0.5\n" * 200_000, encoding="utf-8")
+    outcome = attempt(TARGET, "load_document", lambda: lrdsl.config.load_document(str(path)), "1.2 MB of YAML")
+    assert isinstance(outcome.error, lrdsl.config.ConfigError)
+
+
+def test_a_set_holding_an_int_of_4300_digits_is_described_without_raising():
+    """lrdsl.text.describe({10**5000}) raised ValueError "Exceeds the limit (4300 digits)" (reprlib shows
+    an int with repr() before cutting it), so lrdsl.compile("$x", variables={"x": {10**5000}}) let it
+    escape. Expected: the ParameterError naming the variable."""
+    outcome = attempt(TARGET, "compile", lambda: lrdsl.compile("$x", variables={"x": {10**5000}}), "{'x': {10**5000}}")
+    assert isinstance(outcome.error, lrdsl.errors.ParameterError)
