@@ -442,3 +442,31 @@ def test_a_set_holding_an_int_of_4300_digits_is_described_without_raising():
     escape. Expected: the ParameterError naming the variable."""
     outcome = attempt(TARGET, "compile", lambda: lrdsl.compile("$x", variables={"x": {10**5000}}), "{'x': {10**5000}}")
     assert isinstance(outcome.error, lrdsl.errors.ParameterError)
+
+
+def test_an_optimizer_at_the_largest_count_refuses_to_step_so_its_checkpoint_stays_loadable():
+    """A checkpoint with "iteration": 2**53 (the largest count load_state_dict accepts) was loaded, the
+    optimizer stepped on to 2**53 + 1, and its own state_dict() was then refused by load_state_dict
+    ("'iteration' is 9007199254740994; expected a whole number >= 0 and <= 2**53"): an accepted state
+    made a checkpoint that can never be loaded. The same with a parameter's saved "step". Expected:
+    step() at the largest count is an EvaluationError that changes nothing."""
+    text = "adadelta(lr=warmup(T=2) then 1.0, rho=0.9)"
+    opt = lrdsl.optimizer(text, [np.ones(3)], total=10)
+    opt.step([np.ones(3)])
+    for where in ("iteration", "step"):
+        state = opt.state_dict()
+        if where == "iteration":
+            state["iteration"] = 2**53
+        else:
+            state["params"][0]["step"] = 2**53
+        params = [np.ones(3)]
+        resumed = lrdsl.optimizer(text, params, total=10)
+        resumed.load_state_dict(state)
+        stepped = attempt(TARGET, "step", lambda r=resumed: r.step([np.ones(3)]), f"{where} = 2**53")
+        assert isinstance(stepped.error, lrdsl.errors.EvaluationError), where
+        fresh = lrdsl.optimizer(text, [np.ones(3)], total=10)
+        reloaded = attempt(
+            TARGET, "load own state", lambda f=fresh, r=resumed: f.load_state_dict(r.state_dict()), where
+        )
+        assert reloaded.ok, reloaded.describe()
+        assert params[0].tolist() == [1.0, 1.0, 1.0]
