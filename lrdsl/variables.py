@@ -16,6 +16,7 @@ refused the same way, whether the expression uses the variable or not.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from collections.abc import Sequence as SequenceABC
@@ -50,20 +51,18 @@ def table(variables: Any) -> Dict[str, Value]:
             f"variables must be a mapping from names (strings) to values, {_EXAMPLE}; got {describe(variables)}"
         )
     try:
-        size = len(variables)
-        if size > MAX_TABLE_ITEMS:
-            raise ParameterError(f"variables: a table of {size:,} names; at most {MAX_TABLE_ITEMS:,} are taken")
-        items = list(variables.items())
-    except LRDSLError:
-        raise
+        items = list(itertools.islice(variables.items(), MAX_TABLE_ITEMS + 1))
     except Exception as error:  # a mapping whose methods raise
         raise ParameterError(f"variables: the mapping could not be read ({type(error).__name__}); {_EXAMPLE}") from None
+    if len(items) > MAX_TABLE_ITEMS:
+        raise ParameterError(f"variables: more than {MAX_TABLE_ITEMS:,} names")
     budget = [MAX_TABLE_ITEMS - len(items)]
     out: Dict[str, Value] = {}
     for name, value in items:
         if not isinstance(name, str):
             raise ParameterError(f"variables: the name {describe(name)} is not a string; {_EXAMPLE}")
-        out[str.__str__(name)] = _plain(value, f"${shorten(name, 60)}", (), [MAX_ITEMS], budget)
+        key = str.__str__(name)  # a str subclass's methods may lie
+        out[key] = _plain(value, f"${shorten(key, 60)}", (), [MAX_ITEMS], budget)
     return out
 
 
