@@ -470,3 +470,21 @@ def test_an_optimizer_at_the_largest_count_refuses_to_step_so_its_checkpoint_sta
         )
         assert reloaded.ok, reloaded.describe()
         assert params[0].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_plateau_at_the_largest_count_keeps_a_loadable_state():
+    """A plateau state with "reports": 2**53 (the largest count load_state_dict accepts) was loaded, a
+    report counted on to 2**53 + 1, and the schedule's own state_dict() was then refused ("'reports'
+    is 9007199254740993; expected a whole number >= 0 and <= 2**53"). The same for bad_reports (with
+    a patience that large) and reductions. Expected: the counts stop at 2**53, and every state the
+    schedule writes loads back."""
+    for count, text in [("reports", "plateau(patience=0)"), ("bad_reports", "plateau(patience=1e300)")]:
+        sched = lrdsl.compile(text)
+        sched.report(1.0)
+        state = sched.state_dict()
+        state["nodes"][0][count] = 2**53
+        sched.load_state_dict(state)
+        attempt(TARGET, "report", lambda s=sched: s.report(2.0), f"{count} = 2**53")
+        fresh = lrdsl.compile(text)
+        reloaded = attempt(TARGET, "load own state", lambda f=fresh, s=sched: f.load_state_dict(s.state_dict()), count)
+        assert reloaded.ok, reloaded.describe()
