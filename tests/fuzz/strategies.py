@@ -70,12 +70,17 @@ def pick(make: Callable[[], List[Any]]) -> st.SearchStrategy[Any]:
     """One of the objects ``make()`` returns, made afresh for every draw: hypothesis hashes the
     elements of ``sampled_from`` (a hostile ``__hash__`` would break it), and a mutable object
     must not be shared between examples."""
-    size = len(make())
+
+    def made() -> List[Any]:
+        with np.errstate(all="ignore"):  # a hostile value may overflow on purpose (a float32 array * 1e308)
+            return make()
+
+    size = len(made())
 
     def chosen(index: int) -> Hostile:
         from .contract import short
 
-        return Hostile(short(make()[index], 80), lambda: make()[index])
+        return Hostile(short(made()[index], 80), lambda: made()[index])
 
     return st.integers(0, size - 1).map(chosen)
 
