@@ -997,7 +997,7 @@ def replacement_values(current: Any) -> st.SearchStrategy[Any]:
         monsters(),
     )
     specific: List[st.SearchStrategy[Any]] = []
-    if isinstance(current, np.ndarray):
+    if isinstance(current, np.ndarray) and current.dtype.kind in "iuf":  # an earlier edit may have made it text
         a = current
         specific.append(
             pick(
