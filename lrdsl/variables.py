@@ -50,11 +50,12 @@ def table(variables: Any) -> Dict[str, Value]:
         raise ParameterError(
             f"variables must be a mapping from names (strings) to values, {_EXAMPLE}; got {describe(variables)}"
         )
-    try:
+    try:  # len() and items() both: a mapping's len() may raise while its items() (a dict's) does not
+        size = len(variables)
         items = list(itertools.islice(variables.items(), MAX_TABLE_ITEMS + 1))
     except Exception as error:  # a mapping whose methods raise
         raise ParameterError(f"variables: the mapping could not be read ({type(error).__name__}); {_EXAMPLE}") from None
-    if len(items) > MAX_TABLE_ITEMS:
+    if max(size, len(items)) > MAX_TABLE_ITEMS:
         raise ParameterError(f"variables: more than {MAX_TABLE_ITEMS:,} names")
     budget = [MAX_TABLE_ITEMS - len(items)]
     out: Dict[str, Value] = {}
