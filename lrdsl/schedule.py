@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import amend, ast, resume, templates
-from .clock import FACTORS, make_clock
+from .clock import FACTORS, make_clock, real, shown
 from .compiler import compile_phases
 from .context import Context
 from .counters import counter, counters
@@ -24,6 +24,7 @@ from .registry import Registry
 from .scalarmath import SCALAR
 from .schema import restoring
 from .text import describe
+from .variables import table as variable_table
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
@@ -393,9 +394,10 @@ def compile_schedule(
         )
     if isinstance(base, str):
         raise LRDSLError(f"base={base!r} is a string; the base learning rate is a number: base={_unquoted(base)}")
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
-        raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
-    variables = _variables(variables)
+    number = real(base)
+    if number is None or not 0 <= number < _INF:
+        raise LRDSLError(f"base={shown(base)}: the base learning rate must be a finite number >= 0")
+    variables = variable_table(variables)
     on_change = resume.policy(on_change)
     registry = registry or default_registry()
     clock = {
@@ -471,17 +473,6 @@ class _CompileCache:
 
 
 _CACHE = _CompileCache()
-
-
-def _variables(variables) -> dict:
-    if variables is None:
-        return {}
-    if not isinstance(variables, Mapping) or not all(isinstance(name, str) for name in variables):
-        raise LRDSLError(
-            f"variables must be a mapping from names (strings) to values, e.g. "
-            f'{{"peak_lr": 3e-4}}; got {describe(variables)}'
-        )
-    return dict(variables)
 
 
 __all__ = ["Schedule", "compile_schedule", "report_to"]

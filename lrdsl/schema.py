@@ -50,13 +50,18 @@ class Anything(Schema):
         return value
 
 
+MAX_COUNT = 2**53
+"""The largest count (of steps, reports) a state holds: beyond it a float -- a counter's use -- no
+longer holds every whole number. What counts must stop there, so that its checkpoint loads."""
+
+
 class Int(Schema):
     """A whole number (Python or NumPy integer, not a bool) in [``min``, ``max``]; by default at most
-    2**53, beyond which a float -- a counter's use -- no longer holds every whole number."""
+    :data:`MAX_COUNT`."""
 
-    def __init__(self, min: int = 0, max: int = 2**53):
+    def __init__(self, min: int = 0, max: int = MAX_COUNT):
         self.min, self.max = min, max
-        self.expected = f"a whole number >= {min} and <= {'2**53' if max == 2**53 else max}"
+        self.expected = f"a whole number >= {min} and <= {'2**53' if max == MAX_COUNT else max}"
 
     def check(self, value, path):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not self.min <= value <= self.max:

@@ -46,11 +46,10 @@ from ._optim import counterpart, parse
 torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
-from .. import resume  # noqa: E402
-from ..binding import MAX_VARIABLE_DEPTH, MAX_VARIABLE_ITEMS  # noqa: E402
+from .. import resume, variables  # noqa: E402
 from ..clock import FACTORS  # noqa: E402
 from ..counters import counter  # noqa: E402
-from ..errors import LRDSLError, ScheduleChangeWarning, UnitError  # noqa: E402
+from ..errors import LRDSLError, ParameterError, ScheduleChangeWarning, UnitError  # noqa: E402
 from ..parser import parse as parse_text  # noqa: E402
 from ..schedule import Schedule, compile_schedule, report_to  # noqa: E402
 from ..schema import (  # noqa: E402
@@ -281,36 +280,16 @@ class _Option(Schema):
 
 
 class _Variables(Schema):
-    """A saved ``variables`` table, plain data: names to numbers, booleans, strings, None, or lists
-    (tuples) of them, at most :data:`~lrdsl.binding.MAX_VARIABLE_DEPTH` deep and
-    :data:`~lrdsl.binding.MAX_VARIABLE_ITEMS` items in all (a recursive, aliased or huge table is
-    refused before it is walked in full). NumPy scalars come back as Python numbers."""
+    """A saved ``variables`` table, checked as the one given to :func:`lrdsl.compile` is
+    (:func:`lrdsl.variables.table`: bounded plain data), and kept as a checkpoint keeps it."""
 
     expected = "a table of names to numbers, booleans, strings or lists of them"
 
     def check(self, value, path):
-        if not isinstance(value, Mapping) or len(value) > MAX_VARIABLE_ITEMS:
-            raise self.refuse(value, path)
-        budget = [MAX_VARIABLE_ITEMS]
-        return {
-            Text().check(name, f"{path} key {describe(name)}"): self._plain(item, f"{path}[{name!r:.40}]", 0, budget)
-            for name, item in value.items()
-        }
-
-    def _plain(self, value, path: str, depth: int, budget: list):
-        budget[0] -= 1
-        if budget[0] < 0 or depth > MAX_VARIABLE_DEPTH:
-            raise Invalid(path, f"is too large or too deep; expected {self.expected}")
-        if type(value) is int and value.bit_length() > 1024:  # beyond the float range: no variable's number
-            raise self.refuse(value, path, "a number within the float range")
-        if value is None or type(value) in (bool, int, float, str):
-            return value
-        if isinstance(value, (np.bool_, np.integer, np.floating)):
-            return value.item()
-        if type(value) in (list, tuple):
-            items = [self._plain(item, f"{path}[{i}]", depth + 1, budget) for i, item in enumerate(value)]
-            return type(value)(items)
-        raise self.refuse(value, path, "a number, a boolean, a string or a list of them")
+        try:
+            return variables.saved(variables.table(value))
+        except ParameterError as error:
+            raise Invalid(path, str(error)) from None
 
 
 def _table(state: Any) -> Any:
