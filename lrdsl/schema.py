@@ -12,6 +12,7 @@ says where (``'params'[1]['entries']['exp_avg']``), what was found and what was 
 
 from __future__ import annotations
 
+import itertools
 import math
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Type
@@ -163,6 +164,22 @@ class Items(Schema):
         return [schema.check(item, f"{path}[{index}]") for index, (schema, item) in enumerate(zip(self.schemas, value))]
 
 
+def read_table(value: Mapping, path: str, expected: str) -> Dict[Any, Any]:
+    """A mapping's items as a plain dict, read once: what is checked (and kept) is then this copy.
+    A mapping of more than ``_MAX_ITEMS`` items, or whose ``len``, iteration or item access raises,
+    is :class:`Invalid` (``expected`` says what was wanted)."""
+    try:
+        keys = list(itertools.islice(iter(value), _MAX_ITEMS + 1))
+        if len(keys) > _MAX_ITEMS or len(value) > _MAX_ITEMS:
+            raise Invalid(path, f"has more than {_MAX_ITEMS:,} items; expected {expected}")
+        return {key: value[key] for key in keys}
+    except Invalid:
+        raise
+    except Exception as error:  # a Mapping whose methods raise
+        problem = f"{type(error).__name__} from its {type(value).__name__}"
+        raise Invalid(path, f"cannot be read as a table ({problem}); expected {expected}") from None
+
+
 class MapOf(Schema):
     """A mapping from keys of ``key`` to values of ``value``."""
 
@@ -171,11 +188,11 @@ class MapOf(Schema):
         self.expected = f"a table of {key.expected} to {value.expected}"
 
     def check(self, value, path):
-        if not isinstance(value, Mapping) or len(value) > _MAX_ITEMS:
+        if not isinstance(value, Mapping):
             raise self.refuse(value, path)
         return {
             self.key.check(k, f"{path} key {k!r:.40}"): self.value.check(v, _key_path(path, k))
-            for k, v in value.items()
+            for k, v in read_table(value, path, self.expected).items()
         }
 
 
@@ -190,6 +207,7 @@ class Record(Schema):
     def check(self, value, path):
         if not isinstance(value, Mapping):
             raise self.refuse(value, path)
+        value = read_table(value, path, self.expected)
         missing = [key for key in self.fields if key not in value]
         unknown = [key for key in value if key not in self.fields and key not in self.optional]
         if missing or unknown:

@@ -65,6 +65,7 @@ from ..schema import (  # noqa: E402
     Schema,
     Text,
     Where,
+    read_table,
     restoring,
     validate,
 )
@@ -299,11 +300,9 @@ def _table(state: Any) -> Any:
     if not isinstance(state, Mapping):
         return state
     try:
-        return {key: state[key] for key in state}
-    except Exception:  # a Mapping whose iteration or item access fails
-        raise BridgeError(
-            f"load_state_dict(): the state ({type(state).__name__}) cannot be read as a table; {_STATE_HINT}"
-        ) from None
+        return read_table(state, "", "a state_dict()")
+    except Invalid as invalid:
+        raise BridgeError(f"load_state_dict(): the state {invalid.message}; {_STATE_HINT}") from None
 
 
 def _state_schema(groups: int, version: int) -> Record:
