@@ -482,3 +482,20 @@ def write_summary(path: str) -> None:
     """Write :func:`summary` as JSON to ``path``."""
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(summary(), handle, indent=1, sort_keys=True)
+
+
+def reload_own_state(target: str, save: Callable[[], Any], fresh: Callable[[], Any], shown: Any) -> None:
+    """What ``save()`` returns (an object's ``state_dict()``, maybe through a file) loads into
+    ``fresh()``: an accepted state never makes a dead checkpoint."""
+    saved = attempt(target, "state_dict()", save, shown)
+    if not saved.ok:
+        fail(target, f"after loading {short(shown, 300)}, state_dict() raised {saved.describe()}")
+        return
+    receiver = fresh()
+    again = attempt(target, "load_state_dict(own state)", lambda: receiver.load_state_dict(saved.value), shown)
+    if not again.ok:
+        fail(
+            target,
+            f"a state was accepted ({short(shown, 300)}), but the checkpoint made after it cannot be loaded: "
+            f"{again.describe()}",
+        )

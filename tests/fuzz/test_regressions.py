@@ -233,28 +233,16 @@ def buggy_registry():
     return build_registry(entry_points=False, plugins={"buggy-plugin": _BuggyPlugin()})
 
 
-def test_a_failing_phase_not_reached_fails_neither_evaluator():
+@pytest.mark.parametrize("node", ["always_fails", "refuses_in_its_words"])
+def test_a_failing_phase_not_reached_fails_neither_evaluator(node):
     """With "warmup(T=3) then always_fails()" (a plugin formula that raises), sched(0) is 0.0 (only the
     warmup is evaluated), but sched.values([0]) raises PluginError: the vectorised evaluator calls
-    the second phase's formula although no point lies in it. Expected: both evaluators agree at
-    every point (docs/language.md §4.1, §9.2): evaluate a phase only over its own points (skip a
-    phase with none), so that values([0]) is [0.0], and both raise at iteration 3 and later."""
-    sched = lrdsl.compile("warmup(T=3) then always_fails()", registry=buggy_registry())
-    for i in (0, 3):
-        check_agree(
-            TARGET,
-            attempt(TARGET, "sched(i)", lambda i=i: sched(i), i),
-            attempt(TARGET, "values([i])", lambda i=i: sched.values([i]), i),
-            f"iteration {i}",
-        )
-
-
-def test_a_phase_not_reached_whose_formula_raises_an_lrdsl_error_fails_neither_evaluator():
-    """The case of test_a_failing_phase_not_reached_fails_neither_evaluator where the plugin's formula
-    raises an LRDSLError of its own (which passes the fence as it is): with "warmup(T=3) then
-    refuses_in_its_words()", sched(0) is 0.0, but sched.values([0]) raised that LRDSLError. Expected:
-    both evaluators agree at every point (the same fix: evaluate a phase only over its points)."""
-    sched = lrdsl.compile("warmup(T=3) then refuses_in_its_words()", registry=buggy_registry())
+    the second phase's formula although no point lies in it; the same when the formula raises an
+    LRDSLError of its own (refuses_in_its_words, which passes the fence as it is). Expected: both
+    evaluators agree at every point (docs/language.md §4.1, §9.2): evaluate a phase only over its
+    own points (skip a phase with none), so that values([0]) is [0.0], and both raise at iteration 3
+    and later."""
+    sched = lrdsl.compile(f"warmup(T=3) then {node}()", registry=buggy_registry())
     for i in (0, 3):
         check_agree(
             TARGET,
