@@ -22,6 +22,7 @@ import numpy as np
 from .errors import LRDSLError
 from .text import describe, shorten
 
+_RESAVE = "pass what state_dict() returned, unchanged"
 _MAX_ITEMS = 1_000_000  # no saved list or table is larger; a crafted one is refused before it is walked
 
 
@@ -249,6 +250,12 @@ def validate(schema: Schema, value: Any, error: Type[LRDSLError], what: str, nam
     except Invalid as invalid:
         where = f"{invalid.path} " if invalid.path else "the state "
         raise error(f"{what}: {where}{invalid.message}") from None
+    except LRDSLError:
+        raise
+    except Exception as failure:  # a crafted object whose methods raise where the schemas read it
+        raise error(
+            f"{what}: the state cannot be read ({type(failure).__name__}: {shorten(str(failure), 80)})"
+        ) from None
 
 
 @contextmanager
@@ -260,7 +267,13 @@ def restoring(objects: Sequence[Any]) -> Iterator[None]:
     saved: Dict[int, Any] = {index: item.state_dict() for index, item in enumerate(objects)}
     try:
         yield
-    except BaseException:
+    except BaseException as block_error:
+        failed = None  # every object is put back even when one cannot be; the first such error follows the block's
         for index, item in enumerate(objects):
-            item.load_state_dict(saved[index])
+            try:
+                item.load_state_dict(saved[index])
+            except Exception as error:
+                failed = failed or error
+        if failed is not None:
+            raise failed from block_error
         raise

@@ -137,3 +137,47 @@ def test_a_state_mapping_that_cannot_be_read_is_refused_and_changes_nothing(stat
     with pytest.raises(lrdsl.LRDSLError, match="cannot be read as a table|more than 1,000,000 items"):
         opt.load_state_dict(state)
     assert repr((sched.state_dict(), opt.state_dict())) == repr(before)
+
+
+def test_a_plugin_rule_marked_staged_stays_behind_the_fence():
+    """A plugin's update rule marked with lrdsl.optim.staged.staged kept the mark through the fence's
+    wrapper, so the optimizer ran its parts outside the fence: a KeyError from its new_state escaped
+    step() as it was. The fence passes no mark on: the rule runs as a plain one, behind the fence,
+    where returning its parts (a plain rule returns None) is a PluginError, the parameters unchanged."""
+    from lrdsl.authoring import optimizer_node
+    from lrdsl.optim.staged import staged
+
+    @staged
+    @optimizer_node()
+    def staged_plugin(param, grad, plan, lr: float = 0.1):
+        """θ ← θ − γg, in stages."""
+
+        def new_state(b):
+            raise KeyError("a bug in the plugin")
+
+        def new_param(b):
+            return b.param - lr * b.grad
+
+        return new_state, new_param
+
+    class _Plugin:
+        @lrdsl.hookimpl
+        def lrdsl_nodes(self):
+            return [staged_plugin]
+
+    registry = build_registry(entry_points=False, plugins={"staged-plugin": _Plugin()})
+    params = [np.ones(3)]
+    opt = lrdsl.optimizer("staged_plugin()", params, registry=registry)
+    with pytest.raises(lrdsl.errors.PluginError, match="staged_plugin"):
+        opt.step([np.ones(3)])
+    assert params[0].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_periods_that_shrink_below_the_smallest_float_are_refused_at_compile():
+    """sgdr(T=1, mult=0.5, times=3000): periods past the 1075th last 0 in floats, where sched(2) gave
+    0.0 but values([2]) NaN (0/0). Such a count is a ParameterError naming the period."""
+    for text in ("sgdr(T=1, mult=0.5, times=3000)", "repeat(cosine(T=10), times=3000, mult=0.5)"):
+        with pytest.raises(lrdsl.errors.ParameterError, match="period 3000 would last"):
+            lrdsl.compile(text)
+    sched = lrdsl.compile("sgdr(T=1, mult=0.5, times=30)")
+    assert sched(2) == sched.values([2])[0]

@@ -257,7 +257,9 @@ class _Rate(Schema):
     def check(self, value, path):
         if not isinstance(value, torch.Tensor):
             return Number().check(value, path)
-        if value.numel() != 1 or not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+        if value.layout is not torch.strided or value.device.type == "meta" or value.numel() != 1:
+            raise self.refuse(value, path)  # a sparse or meta tensor holds no number to read
+        if not value.is_floating_point() or not bool(torch.isfinite(value).all()):
             raise self.refuse(value, path)
         return value.detach().clone()
 
@@ -861,19 +863,20 @@ class ScheduleLR(LRScheduler):
                     call(self.last_epoch)
         if total is not None and any(new is None and old is not None for old, new in zip(self._schedules["lr"], texts)):
             raise BridgeError("amend(total=...): a new total needs a new text for every scheduled param group")
-        amended = [
-            old if new is None or old is None else old.amend(new, at=at, total=total)
-            for old, new in zip(self._schedules["lr"], texts)
-        ]
-        self._schedules = {**self._schedules, "lr": amended}
-        lr_texts = [old if s is None else s.expression for old, s in zip(self._config["texts"]["lr"], amended)]
-        self._config = {
-            **self._config,
-            "texts": {**self._config["texts"], "lr": lr_texts},
-            "total": self._config["total"] if total is None else total,
-        }
-        self._plan()
-        self._apply_all()
+        with self._kept():  # a new text that fails at the counter leaves the old schedules installed
+            amended = [
+                old if new is None or old is None else old.amend(new, at=at, total=total)
+                for old, new in zip(self._schedules["lr"], texts)
+            ]
+            self._schedules = {**self._schedules, "lr": amended}
+            lr_texts = [old if s is None else s.expression for old, s in zip(self._config["texts"]["lr"], amended)]
+            self._config = {
+                **self._config,
+                "texts": {**self._config["texts"], "lr": lr_texts},
+                "total": self._config["total"] if total is None else total,
+            }
+            self._plan()
+            self._apply_all()
         return amended
 
     # -- metric-driven nodes -----------------------------------------------------------------------
@@ -893,8 +896,9 @@ class ScheduleLR(LRScheduler):
             raise BridgeError(f"report(): the metric must be one number, got {describe(metric)}") from None
         if reduce != "none" and _distributed() and any(is_stateful(s) for s in self._all()):
             metric = _reduce(metric, reduce)
-        report_to(self._all(), metric)  # a failed report changes no schedule
-        self._apply_all()
+        with self._kept():  # a failed report, or a value the reports make fail, changes no schedule
+            report_to(self._all(), metric)
+            self._apply_all()
 
     # -- ranks that agree --------------------------------------------------------------------------
     def _facts(self) -> Dict[str, str]:
