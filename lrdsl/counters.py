@@ -65,6 +65,9 @@ def counters(points: Any, name: str) -> np.ndarray:
     return t
 
 
+EXACT_INTS = 2**53
+"""Counters below this are whole numbers exactly in a float (the fast paths take them as they are)."""
+
 MAX_NESTED = 1_000_000
 """Points in nested lists that NumPy may read without a check of what they are made of."""
 

@@ -14,7 +14,7 @@ from . import amend, ast, resume, templates
 from .clock import FACTORS, make_clock, real, shown
 from .compiler import compile_phases
 from .context import Context
-from .counters import counter, counters
+from .counters import EXACT_INTS, counter, counters
 from .errors import EvaluationError, LRDSLError, UnitError
 from .exact import to_clock
 from .options import CompileOptions
@@ -29,7 +29,6 @@ from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
 _phase_of = bisect.bisect_right
-_EXACT_INT = 2**53  # counters below this are whole numbers exactly in a float
 COUNTERS = {"it": "iteration", "ep": "epoch", "tok": "tokens", "sp": "samples"}  # a counter's name, by unit
 
 
@@ -66,7 +65,7 @@ class Schedule:
         # timeless schedule (a constant, a lone plateau) takes any counter as it is
         self._ratios = {unit: clock.ratio(unit) or ((1.0, 1.0) if curve.timeless else None) for unit in UNIT_WORDS}
         # sched(i) takes a plain int or float below these without the counter checks (0: never)
-        self._fast_ints = _EXACT_INT if self._ratios["it"] == (1.0, 1.0) else 0
+        self._fast_ints = EXACT_INTS if self._ratios["it"] == (1.0, 1.0) else 0
         self._fast_floats = float(self._fast_ints)
 
     @property

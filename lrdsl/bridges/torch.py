@@ -48,7 +48,7 @@ from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E40
 
 from .. import resume, variables  # noqa: E402
 from ..clock import FACTORS  # noqa: E402
-from ..counters import counter  # noqa: E402
+from ..counters import EXACT_INTS, counter  # noqa: E402
 from ..errors import LRDSLError, ParameterError, ScheduleChangeWarning, UnitError  # noqa: E402
 from ..parser import parse as parse_text  # noqa: E402
 from ..schedule import Schedule, compile_schedule, report_to  # noqa: E402
@@ -210,10 +210,7 @@ def _steps(key: str, schedules: List[Optional[Schedule]], calls: list, direct: b
     return steps
 
 
-_EXACT = 2**53  # counters below this are whole numbers exactly in a float
-
-
-def _kept(value: Any) -> Any:
+def _copied_lr(value: Any) -> Any:
     """A param group's lr as ``_last_lr`` keeps it: a tensor copied, anything else as it is."""
     return value.clone() if isinstance(value, torch.Tensor) else value
 
@@ -782,7 +779,7 @@ class ScheduleLR(LRScheduler):
         read at every step, since ``optimizer.load_state_dict`` replaces them."""
         point: int = self.last_epoch + 1
         values = self._values_next
-        t = float(point) if point < _EXACT else None
+        t = float(point) if point < EXACT_INTS else None
         for number, at, call, schedule in self._evaluations:
             value = None
             if at is not None and t is not None:
@@ -804,7 +801,7 @@ class ScheduleLR(LRScheduler):
                 group[name] = values[number]
             else:
                 _write(group, name, item, values[number])
-        self._last_lr = [lr if type(lr) is float else _kept(lr) for lr in [group["lr"] for group in groups]]
+        self._last_lr = [lr if type(lr) is float else _copied_lr(lr) for lr in [group["lr"] for group in groups]]
 
     def _torch_step(self, epoch: Optional[int]) -> None:
         """torch's ``step()`` (the first updates, and an explicit ``epoch``) and the other
