@@ -161,12 +161,25 @@ def build(setup: Setup, on_change: str = "error", **changes: Any) -> Tuple[Sched
 
 def update(scheduler: ScheduleLR, optimizer: Any, setup: Setup) -> None:
     """One optimizer update and its count, the setup's way."""
+    torch_part(optimizer, setup)
+    counted_part(scheduler, optimizer, setup)
+
+
+def torch_part(optimizer: Any, setup: Setup) -> None:
+    """What an update does before the scheduler is called, when it is called after ``optimizer.step()``
+    (the scheduler cannot undo it: a refused ``step()`` is judged from after it)."""
+    if not setup.follow:
+        optimizer.step()
+
+
+def counted_part(scheduler: ScheduleLR, optimizer: Any, setup: Setup) -> None:
+    """The rest of an update: ``step(tokens=)``, or, following the optimizer, ``advance()`` and
+    ``optimizer.step()`` (whose post-step hook counts the update)."""
     if setup.follow:
         if setup.tokens is not None:
             scheduler.advance(tokens=setup.tokens)
         optimizer.step()
     else:
-        optimizer.step()
         scheduler.step(tokens=setup.tokens)
 
 
@@ -228,7 +241,15 @@ def check_working(scheduler: ScheduleLR, optimizer: Any, setup: Setup, shown: An
     """``updates`` updates each give finite hyperparameters >= 0, or an LRDSLError that changes nothing."""
     for k in range(updates):
         before = snapshot(scheduler, optimizer)
-        stepped = attempt(TARGET, f"update {k}", lambda: proceed(scheduler, optimizer, setup), shown)
+        if scheduler.pending:
+            resolved = attempt(TARGET, "resolve_total", lambda: scheduler.resolve_total(setup.total), shown)
+            if not resolved.ok:
+                what = f"resolve_total ({resolved.describe()}) after {short(shown, 300)}"
+                check_unchanged(TARGET, before, snapshot(scheduler, optimizer), what)
+                return
+        torch_part(optimizer, setup)
+        before = snapshot(scheduler, optimizer)
+        stepped = attempt(TARGET, f"update {k}", lambda: counted_part(scheduler, optimizer, setup), shown)
         if not stepped.ok:
             what = f"update {k} ({stepped.describe()}) after {short(shown, 300)}"
             check_unchanged(TARGET, before, snapshot(scheduler, optimizer), what)
