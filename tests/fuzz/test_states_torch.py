@@ -160,24 +160,23 @@ def build(setup: Setup, on_change: str = "error", **changes: Any) -> Tuple[Sched
 
 
 def update(scheduler: ScheduleLR, optimizer: Any, setup: Setup) -> None:
-    """One optimizer update and its count, the setup's way."""
-    torch_part(optimizer, setup)
-    counted_part(scheduler, optimizer, setup)
+    """One optimizer update and its count, the setup's way: its two calls."""
+    first_call(scheduler, optimizer, setup)
+    second_call(scheduler, optimizer, setup)
 
 
-def torch_part(optimizer: Any, setup: Setup) -> None:
-    """What an update does before the scheduler is called, when it is called after ``optimizer.step()``
-    (the scheduler cannot undo it: a refused ``step()`` is judged from after it)."""
+def first_call(scheduler: ScheduleLR, optimizer: Any, setup: Setup) -> None:
+    """``optimizer.step()`` (the scheduler is stepped after it), or, following the optimizer, the
+    count fed before it (``advance(tokens=)``)."""
     if not setup.follow:
         optimizer.step()
+    elif setup.tokens is not None:
+        scheduler.advance(tokens=setup.tokens)
 
 
-def counted_part(scheduler: ScheduleLR, optimizer: Any, setup: Setup) -> None:
-    """The rest of an update: ``step(tokens=)``, or, following the optimizer, ``advance()`` and
-    ``optimizer.step()`` (whose post-step hook counts the update)."""
+def second_call(scheduler: ScheduleLR, optimizer: Any, setup: Setup) -> None:
+    """``step(tokens=)``, or, following the optimizer, ``optimizer.step()`` (whose hooks count the update)."""
     if setup.follow:
-        if setup.tokens is not None:
-            scheduler.advance(tokens=setup.tokens)
         optimizer.step()
     else:
         scheduler.step(tokens=setup.tokens)
@@ -240,20 +239,15 @@ def proceed(scheduler: ScheduleLR, optimizer: Any, setup: Setup) -> None:
 def check_working(scheduler: ScheduleLR, optimizer: Any, setup: Setup, shown: Any, updates: int = 3) -> None:
     """``updates`` updates each give finite hyperparameters >= 0, or an LRDSLError that changes nothing."""
     for k in range(updates):
-        before = snapshot(scheduler, optimizer)
-        if scheduler.pending:
-            resolved = attempt(TARGET, "resolve_total", lambda: scheduler.resolve_total(setup.total), shown)
-            if not resolved.ok:
-                what = f"resolve_total ({resolved.describe()}) after {short(shown, 300)}"
+        calls = [("resolve_total", lambda *_: scheduler.resolve_total(setup.total))] if scheduler.pending else []
+        calls += [(f"update {k}", first_call), (f"update {k}", second_call)]
+        for name, call in calls:  # each call judged alone: a refused one changed nothing since the last
+            before = snapshot(scheduler, optimizer)
+            outcome = attempt(TARGET, name, lambda call=call: call(scheduler, optimizer, setup), shown)
+            if not outcome.ok:
+                what = f"{name} ({outcome.describe()}) after {short(shown, 300)}"
                 check_unchanged(TARGET, before, snapshot(scheduler, optimizer), what)
                 return
-        torch_part(optimizer, setup)
-        before = snapshot(scheduler, optimizer)
-        stepped = attempt(TARGET, f"update {k}", lambda: counted_part(scheduler, optimizer, setup), shown)
-        if not stepped.ok:
-            what = f"update {k} ({stepped.describe()}) after {short(shown, 300)}"
-            check_unchanged(TARGET, before, snapshot(scheduler, optimizer), what)
-            return
         read = attempt(TARGET, "the values", lambda: values_of(optimizer, setup), shown)
         if not read.ok or not all(math.isfinite(v) and v >= 0 for v in read.value):
             fail(TARGET, f"update {k} after {short(shown, 300)} left the hyperparameters {read.describe()}")
