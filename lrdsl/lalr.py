@@ -65,7 +65,7 @@ def tables(lark_parser, builder, digest: str) -> Optional[Dict[str, Any]]:
             rule.expansion,
             rule.options.keep_all_tokens,
             False,
-            rule.options.empty_indices if lark_parser.options.maybe_placeholders else None,
+            (rule.options.empty_indices or []) if lark_parser.options.maybe_placeholders else [],  # [] as None
         )
         if found is None:
             include, after = [(i, False, 0) for i in range(len(rule.expansion))], 0
