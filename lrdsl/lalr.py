@@ -39,9 +39,9 @@ class Token:
         self.value, self.line, self.column = value, line, column
 
 
-def tables(lark_parser, builder, digest: str) -> Optional[Dict[str, Any]]:
-    """The driver's tables copied from ``lark_parser`` (built with ``builder`` as its transformer)
-    for the grammar whose hash is ``digest``; None when the parser uses something the driver
+def tables(lark_parser, builder, grammar: str) -> Optional[Dict[str, Any]]:
+    """The driver's tables copied from ``lark_parser`` (built from ``grammar`` with ``builder`` as
+    its transformer), with that grammar; None when the parser uses something the driver
     does not copy."""
     from lark.parse_tree_builder import maybe_create_child_filter
     from lark.parsers.lalr_analysis import Shift
@@ -111,7 +111,7 @@ def tables(lark_parser, builder, digest: str) -> Optional[Dict[str, Any]]:
     )  # the terminals some callback reads: only these become tokens
     return {
         "format": FORMAT,
-        "grammar": digest,
+        "grammar": grammar,
         "states": [states[state] for state in range(len(states))],
         "start": lalr.parse_table.start_states["start"],
         "end": lalr.parse_table.end_states["start"],

@@ -77,9 +77,12 @@ def _parser():
 
 @functools.cache
 def _digest() -> str:
-    import hashlib
+    """The grammar's CRC-32, which names the cache files (lark checks its own hash of the grammar
+    in its file, and the driver's file holds the grammar itself): hashlib would add 3 ms to the
+    first parse."""
+    import zlib
 
-    return hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()[:16]
+    return f"{zlib.crc32(grammar_text().encode('utf-8')):08x}"
 
 
 def _lark_version() -> Optional[str]:
@@ -121,12 +124,13 @@ def _driver() -> Optional[lalr.Driver]:
         try:
             with open(path, "rb") as handle:
                 data = marshal.load(handle)
-            if not (isinstance(data, dict) and data.get("format") == lalr.FORMAT and data.get("grammar") == _digest()):
+            current = isinstance(data, dict) and data.get("format") == lalr.FORMAT
+            if not (current and data.get("grammar") == grammar_text()):
                 data = None
         except (OSError, EOFError, ValueError, TypeError):
             data = None
     if data is None:
-        data = lalr.tables(_parser(), _BUILDER, _digest())
+        data = lalr.tables(_parser(), _BUILDER, grammar_text())
         if data is None:
             return None
         if path is not None:
