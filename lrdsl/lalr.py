@@ -129,17 +129,13 @@ class Driver:
         self._states = data["states"]
         self._start, self._end = data["start"], data["end"]
         self._rules = [
-            (
-                origin,
-                size,
-                include,
-                after,
-                expand1,
-                getattr(builder, method) if method is not None else None,
-                # a chain rule (``?sum: product``): the child stands for the rule unchanged
-                size == 1 and include == ((0, False, 0),) and not after and expand1,
-            )
+            (origin, size, include, after, expand1, getattr(builder, method) if method is not None else None)
             for origin, size, include, after, expand1, method in data["rules"]
+        ]
+        # a chain rule (``?sum: product``) leaves its one child as it is: only the state changes
+        self._chains = [
+            origin if size == 1 and include == ((0, False, 0),) and not after and expand1 else None
+            for origin, size, include, after, expand1, _ in data["rules"]
         ]
         self._lexer_of = data["lexers"]
         self._scanner_data = data["scanners"]
@@ -155,7 +151,14 @@ class Driver:
 
     def parse(self, text: str):
         """The value the builder makes of ``text``; :class:`Refused` where lark would raise."""
-        states, rules, lexer_of, scanners, kept = self._states, self._rules, self._lexer_of, self._scanners, self._kept
+        states, rules, chains, lexer_of, scanners, kept = (
+            self._states,
+            self._rules,
+            self._chains,
+            self._lexer_of,
+            self._scanners,
+            self._kept,
+        )
         end_state = self._end
         stack = [self._start]
         values: List[Any] = []
@@ -191,11 +194,11 @@ class Driver:
                     stack.append(action)
                     values.append(token)
                     break
-                origin, size, include, after, expand1, method, chain = rules[~action]
-                if chain:
-                    del stack[-1]
-                    stack.append(states[stack[-1]][origin])
+                origin = chains[~action]
+                if origin is not None:
+                    state = stack[-1] = states[stack[-2]][origin]
                 else:
+                    origin, size, include, after, expand1, method = rules[~action]
                     children = values[-size:] if size else []
                     if size:
                         del stack[-size:]
@@ -214,8 +217,8 @@ class Driver:
                         value = kept_children[0]
                     else:
                         value = kept_children if method is None else method(kept_children)
-                    stack.append(states[stack[-1]][origin])
+                    state = states[stack[-1]][origin]
+                    stack.append(state)
                     values.append(value)
-                state = stack[-1]
-                if kind is _END and state == end_state:
+                if state == end_state and kind is _END:
                     return values[-1]
