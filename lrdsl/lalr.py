@@ -19,7 +19,7 @@ expression per state) are not made (:func:`tables` returns None).
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 FORMAT = 1  # bumped when the layout of the tables changes
 _END = "$END"
@@ -137,10 +137,25 @@ class Driver:
             origin if size == 1 and include == ((0, False, 0),) and not after and expand1 else None
             for origin, size, include, after, expand1, _ in data["rules"]
         ]
+        self._chained: Dict[Tuple[int, int, str], int] = {}
         self._lexer_of = data["lexers"]
         self._scanner_data = data["scanners"]
         self._scanners: List[Optional[tuple]] = [None] * len(self._scanner_data)
         self._kept = frozenset(data["kept"])
+
+    def _chain(self, below: int, top: int, kind: str) -> int:
+        """The state that a run of chain rules ends in, from ``top`` over ``below`` before the token
+        ``kind``: each one changes only the top state, and each goes from ``below``, so the run
+        depends on these three alone (remembered: a parse meets a few dozen runs, each many times).
+        The run stops before any other action, and at the end state."""
+        states, chains = self._states, self._chains
+        state = top
+        while True:
+            state = states[below][chains[~states[state][kind]]]
+            action = states[state].get(kind)
+            if state == self._end or action is None or action >= 0 or chains[~action] is None:
+                self._chained[below, top, kind] = state
+                return state
 
     def _scanner(self, number: int) -> tuple:
         """The compiled scanner ``number`` (compiled on first use: most states are rarely met)."""
@@ -159,7 +174,7 @@ class Driver:
             self._scanners,
             self._kept,
         )
-        end_state = self._end
+        end_state, chained = self._end, self._chained
         stack = [self._start]
         values: List[Any] = []
         pos, length, line, line_start = 0, len(text), 1, 0
@@ -194,9 +209,9 @@ class Driver:
                     stack.append(action)
                     values.append(token)
                     break
-                origin = chains[~action]
-                if origin is not None:
-                    state = stack[-1] = states[stack[-2]][origin]
+                if chains[~action] is not None:
+                    below = stack[-2]
+                    state = stack[-1] = chained.get((below, state, kind)) or self._chain(below, state, kind)
                 else:
                     origin, size, include, after, expand1, method = rules[~action]
                     children = values[-size:] if size else []
