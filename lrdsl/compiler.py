@@ -44,6 +44,8 @@ class _Lazy:
 def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
     """A numeric expression as a Curve of local time; an error is placed at the innermost node
     with a position."""
+    if type(node) is ast.Number:  # the commonest node, which cannot fail: no error to place
+        return curves.constant(float(node.value), node)
     with positioned(node, inside=isinstance(node, ast.Variable)):
         return _compile_expr(node, ctx)
 
