@@ -101,7 +101,9 @@ def joined(old, at_node: ast.Expr, at_time: float, phases, options: CompileOptio
         raise type(error)(f"{what}: the schedule {str(tree)!r:.300} does not compile: {error}") from None
     _check_kept(old, result, at_time, what)
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    stamped = {**entry, "total": result.options.total, "time": now}
+    policy = {"policy": entry["policy"]} if "policy" in entry else {}
+    stamped = {"text": entry["text"], "at": entry["at"], "total": result.options.total, "time": now, **policy}
+    # ^ in the order a loaded state has (resume.HISTORY_ENTRY), so a save and a load change nothing
     result.history = (*old.history, stamped)
     result.position = old.position  # the same run, at the same point
     return result

@@ -15,10 +15,7 @@ compiler must fold, so the :class:`Binder` is given the compiler's functions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence as SequenceABC
 from typing import Any, Callable, Dict, List, Optional
-
-import numpy as np
 
 from . import ast
 from .context import Context, located
@@ -27,7 +24,7 @@ from .kinds import Kind
 from .parser import parse
 from .printer import to_text
 from .specs import BASE, REQUIRED, FunctionSpec, NodeSpec, Param, SameAsDefault, ScheduleSpec
-from .text import describe, shorten, show_value
+from .text import shorten, show_value
 
 
 def label(node: ast.Expr) -> str:
@@ -54,51 +51,24 @@ def variable_value(node: ast.Variable, ctx: Context):
     return ctx.variables[node.name]
 
 
-MAX_VARIABLE_ITEMS = 10_000  # numbers, booleans and strings in one variable's value, nested lists included
-MAX_VARIABLE_DEPTH = 20  # nesting of lists in one variable's value
-
-
 def variable_tree(node: ast.Variable, ctx: Context) -> ast.Expr:
     """A variable's value as an AST: numbers and booleans as literals, strings parsed as lrdsl,
-    lists (and tuples) as lists. A value too large, too deep or containing itself is refused, so a
-    crafted config (an alias bomb, a recursive list) ends in an error naming the variable."""
-    budget = [MAX_VARIABLE_ITEMS]
-    return _value_tree(variable_value(node, ctx), f"${node.name}", (), budget)
+    lists (and tuples) as lists. The value is plain, bounded data: :func:`lrdsl.variables.table`
+    checked the whole table where it came in (its size, depth, numbers, self-reference)."""
+    return _value_tree(variable_value(node, ctx), f"${node.name}")
 
 
-def _value_tree(value, name: str, enclosing: tuple, budget: list) -> ast.Expr:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise ParameterError(f"variable {name.split('[')[0]} is too large: more than {MAX_VARIABLE_ITEMS:,} items")
-    if isinstance(value, (bool, np.bool_)):
-        return ast.Boolean(bool(value))
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        number = value.item() if isinstance(value, np.generic) else value
-        if not _finite_number(number):
-            raise ParameterError(f"variable {name} = {value!r:.40}: expected a finite number")
-        return ast.Number(number)
+def _value_tree(value, name: str) -> ast.Expr:
+    if isinstance(value, bool):
+        return ast.Boolean(value)
+    if isinstance(value, (int, float)):
+        return ast.Number(value)
     if isinstance(value, str):
         tree = parse(value)
         if any(isinstance(n, ast.Variable) for n in ast.walk(tree)):
-            raise ParameterError(f"variable {name} = {value!r:.80} must not refer to other variables")
+            raise ParameterError(f"variable {name} = {shorten(repr(value))} must not refer to other variables")
         return tree
-    if isinstance(value, SequenceABC) and not isinstance(value, (bytes, bytearray)):  # lists, OmegaConf's too
-        if any(value is outer for outer in enclosing):
-            raise ParameterError(
-                f"variable {name} contains itself; a variable is a number, a boolean, a string or a list of them"
-            )
-        if len(enclosing) >= MAX_VARIABLE_DEPTH:
-            raise ParameterError(f"variable {name} nests lists more than {MAX_VARIABLE_DEPTH} deep")
-        inner = (*enclosing, value)
-        return ast.ListExpr(tuple(_value_tree(item, f"{name}[{i}]", inner, budget) for i, item in enumerate(value)))
-    raise ParameterError(f"variable {name} is {describe(value)}; expected a number, a boolean, a string or a list")
-
-
-def _finite_number(value) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
+    return ast.ListExpr(tuple(_value_tree(item, f"{name}[{i}]") for i, item in enumerate(value)))
 
 
 def _kind_of(node: ast.Expr) -> str:

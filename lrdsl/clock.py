@@ -21,7 +21,7 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 from . import ast
 from .errors import LRDSLError, UnitError
 from .parser import parse
-from .text import describe
+from .text import describe, shorten
 from .updates import AUTO, AUTO_ROUTES
 from .vocabulary import UNIT_WORDS
 
@@ -103,23 +103,45 @@ def parse_total(total) -> Optional[Tuple[float, str]]:
             raise LRDSLError(
                 f"total={total!r:.40}: expected a training length such as 10000, '10000it', '90ep' or '3e11tok'"
             )
-    elif isinstance(total, (int, float)) and not isinstance(total, bool):
+    elif real(total) is not None:
         value, unit = total, "it"
     else:
-        raise LRDSLError(f"total is {describe(total)}; expected a number of iterations or a string such as '90ep'")
-    try:
-        value = float(value)
-    except (OverflowError, ValueError, TypeError):  # too large, or an int subclass whose __float__ fails
-        value = math.inf
-    if not (0 < value < math.inf):
-        raise LRDSLError(f"total is {describe(total)}: the training length must be positive and finite")
-    return value, unit
+        raise LRDSLError(f"total={shown(total)}: expected a number of iterations or a string such as '90ep'")
+    length = real(value)
+    if length is None or not (0 < length < math.inf):
+        raise LRDSLError(f"total={shown(total)}: the training length must be positive and finite")
+    return length, unit
 
 
 def _factor(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise LRDSLError(f"{name}={value!r:.40}: expected a positive number")
-    return float(value)
+    number = real(value)
+    if number is None or not 0 < number < math.inf:
+        raise LRDSLError(f"{name}={shown(value)}: expected a positive number")
+    return number
+
+
+def real(value) -> Optional[float]:
+    """A host's option (``base``, ``total``, a factor) as a float: None unless it is an int or a float
+    (not a bool); an int too large for a float is ``inf``, which every range check refuses."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+    except Exception:  # an int or float subclass whose __float__ fails: not a number to use
+        return None
+
+
+def shown(value) -> str:
+    """A host's option for a message: the repr of a string or a number cut to 40 characters; anything
+    else (an int of thousands of digits, which repr refuses; a container, whose repr may fail or
+    never end) described within bounds."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return describe(value)
+    if type(value) in (str, int, float, bool):
+        return shorten(repr(value), 40)
+    return describe(value)
 
 
 def make_clock(

@@ -52,12 +52,15 @@ from .config_places import placed
 from .errors import LRDSLError, UnknownNameError, did_you_mean
 from .parser import parse
 from .schedule import Schedule, compile_schedule
+from .variables import table as variable_table
 
 _REFERENCE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)$")
 _NUMBER = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 OPTIONS = ("base", "steps_per_epoch", "total", "tokens_per_step", "samples_per_step", "variables")
 _RUN_OPTIONS = OPTIONS[:-1]  # the options a table next to a string entry may give it too
 _MISSING = object()
+MAX_DOCUMENT_BYTES = 512 * 1024
+"""The largest config file read (a training config is a few kilobytes)."""
 
 
 class ConfigError(LRDSLError):
@@ -89,9 +92,11 @@ def load_document(source) -> Dict[str, Any]:
         raise ConfigError(f"{path}: a config is a regular file")
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as error:
         raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    if len(data) > MAX_DOCUMENT_BYTES:  # parsing YAML takes about a second per megabyte
+        raise ConfigError(f"{path}: a config file is at most {MAX_DOCUMENT_BYTES // 1024} KiB; this one is larger")
     document = _parse_document(data, suffix, path)
     if not isinstance(document, Mapping):
         raise ConfigError(f"{path}: the top level of a config must be a table of keys, got {type(document).__name__}")
@@ -128,8 +133,8 @@ def _parse(data: bytes, suffix: str, path: str):
         import yaml
     except ImportError:
         raise ConfigError("reading YAML needs PyYAML: pip install pyyaml") from None
-    try:
-        return yaml.safe_load(data)
+    try:  # libyaml's parser when PyYAML has it: the pure-Python one takes seconds for a few hundred kB
+        return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, ValueError) as error:  # a ValueError: an int of more than 4300 digits
         raise ConfigError(f"{path}: invalid YAML: {error}") from None
 
@@ -301,10 +306,11 @@ def load_entry(
     if unknown:
         raise ConfigError(f"unknown option(s) {sorted(unknown)}; options: {', '.join(OPTIONS)}")
     _check_key(key)
-    if variables is not None and (not isinstance(variables, Mapping) or _names(variables) != list(variables)):
-        raise ConfigError(
-            f"variables={variables!r:.80}: expected a mapping from names (strings) to values, e.g. {{'warmup': 500}}"
-        )
+    if variables is not None:
+        try:
+            variables = variable_table(variables)
+        except LRDSLError as error:
+            raise ConfigError(str(error)) from None
     document = load_document(source)
     path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
     text, options = _split_entry(lookup(document, key), key)

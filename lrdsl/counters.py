@@ -46,7 +46,10 @@ def counters(points: Any, name: str) -> np.ndarray:
     if isinstance(points, (str, bytes)):
         raise LRDSLError(f"values(): the {name}s must be numbers, got {describe(points)}")
     try:
+        _check_nesting(points, name)
         array = np.asarray(points)
+    except LRDSLError:
+        raise
     except Exception:  # a ragged, recursive or otherwise unreadable sequence
         raise LRDSLError(f"values(): the {name}s must be an array of numbers, got {describe(points)}") from None
     if array.dtype.kind == "O" and array.size and all(_is_real(x) for x in array.reshape(-1)):
@@ -60,6 +63,65 @@ def counters(points: Any, name: str) -> np.ndarray:
         bad = flat[np.flatnonzero(~(np.isfinite(flat) & (flat >= 0)))[0]]
         raise EvaluationError(f"values(): the {name}s must be finite numbers >= 0, got {bad!r}")
     return t
+
+
+EXACT_INTS = 2**53
+"""Counters below this are whole numbers exactly in a float (the fast paths take them as they are)."""
+
+MAX_NESTED = 1_000_000
+"""Points in nested lists that NumPy may read without a check of what they are made of."""
+
+MAX_DIMENSIONS = 64  # NumPy's
+
+
+def _check_nesting(points: Any, name: str) -> None:
+    """Refuse nested lists (or tuples) that NumPy would expand beyond what they hold.
+
+    ``np.asarray`` reads nested lists to the depth of the first item's path and reads every item
+    of the shape that path gives (until one differs). Lists that share sub-lists (``a = [b, b]``,
+    ``b = [c, c]``, ... 60 levels: 2**60 points from 60 lists) would keep it busy for ages. When
+    the first path's shape holds more than :data:`MAX_NESTED` points, the lists are walked once
+    each (a list met again is not walked again) to count the points they expand to; lists that
+    expand to more than ``2 * stored + MAX_NESTED`` points (``stored``: the items the lists hold)
+    share sub-lists and are refused, so NumPy's work stays linear in the input.
+    """
+    if not isinstance(points, (list, tuple)) or not points or not isinstance(points[0], (list, tuple)):
+        return  # flat: NumPy reads at most one level
+    size, first, depth = 1, points, 0
+    while isinstance(first, (list, tuple)) and first and depth <= MAX_DIMENSIONS:  # a list holding itself ends
+        size, first, depth = size * len(first), first[0], depth + 1
+    if size <= MAX_NESTED and depth <= MAX_DIMENSIONS:
+        return
+    expanded, stored = _expanded(points, name)
+    if expanded > 2 * stored + MAX_NESTED:
+        raise LRDSLError(
+            f"values(): the {name}s are nested lists that share sub-lists: {expanded:.3g} points from "
+            f"{stored:,} stored items; pass an array (np.asarray) or lists that do not repeat themselves"
+        )
+
+
+def _expanded(points: Any, name: str) -> tuple:
+    """(points that nested lists expand to, items they store), each distinct list walked once."""
+    seen: dict = {}  # id of a list walked -> the points it expands to
+    stored = 0
+
+    def walk(items: Any, depth: int) -> int:
+        nonlocal stored
+        if depth > MAX_DIMENSIONS:
+            raise LRDSLError(f"values(): the {name}s are lists nested more than {MAX_DIMENSIONS} deep")
+        stored += len(items)
+        total = 0
+        for item in items:
+            if isinstance(item, (list, tuple)):
+                count = seen.get(id(item))
+                if count is None:
+                    count = seen[id(item)] = walk(item, depth + 1)
+                total += count
+            else:
+                total += 1
+        return total
+
+    return walk(points, 1), stored
 
 
 def _is_real(x: Any) -> bool:

@@ -53,15 +53,18 @@ class Curve:
         end: float = math.inf,
         settles: float = math.inf,
         scaled: Optional[Callable[[float], Callable]] = None,
+        dispatch: Optional[Tuple[Tuple[float, ...], Tuple[Callable, ...]]] = None,
     ):
         self.at = at
         self.over = over
         self.label = label  # what it was compiled from: an AST node or a string, printed only for errors
         self.constant = constant  # the value, when it does not depend on time
         self.parts = parts  # (start, curve) per phase, for sequences
-        # a sequence's phase starts and evaluators, for dispatch by bisect (starts: None if one phase)
-        self.starts = [start for start, _ in parts] if len(parts) > 1 else None
-        self.phase_ats = [phase.at for _, phase in parts]
+        # where ``at`` is a dispatch over phases (a sequence of several): their starts and evaluators,
+        # so that a host may dispatch itself (bisect on the starts); None otherwise. Tuples: a cached
+        # curve is shared by every schedule compiled from the same text, in every thread.
+        self.starts: Optional[Tuple[float, ...]] = dispatch[0] if dispatch else None
+        self.phase_ats: Tuple[Callable, ...] = dispatch[1] if dispatch else ()
         self.end = end  # where a sequence's last phase ends (its start plus its length)
         self.stateful = stateful  # objects with report(), state_dict(), load_state_dict()
         # whether the value never depends on time (a constant, or only on reported metrics)
@@ -77,7 +80,7 @@ class Curve:
         """(phase number from 1, local time, phase curve) at ``t``; (1, t, self) if not a sequence."""
         if not self.parts:
             return 1, t, self
-        index = max(bisect.bisect_right(self.starts or [self.parts[0][0]], t) - 1, 0)
+        index = max(bisect.bisect_right([start for start, _ in self.parts], t) - 1, 0)
         start, curve = self.parts[index]
         return index + 1, t - start, curve
 
@@ -247,8 +250,8 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
     end = last_start + last_length
     if len(phases) == 1:
         return Curve(last.at, last.over, label, last.constant, parts, stateful, last.timeless, end)
-    starts = [start for start, _ in parts]
-    scalars = [curve.at for _, curve in parts]
+    starts = tuple(start for start, _ in parts)
+    scalars = tuple(curve.at for _, curve in parts)
     if len(parts) == 2:
         first, second, boundary = scalars[0], scalars[1], starts[1]
         at = lambda t: first(t) if t < boundary else second(t - boundary)  # noqa: E731
@@ -267,7 +270,7 @@ def sequence(phases: Sequence[Tuple[float, float, Curve]], label) -> Curve:
             out = xp.where(t < start + length, curve.over(local, xp), out)
         return out
 
-    return Curve(at, over, label, parts=parts, stateful=stateful, end=end)
+    return Curve(at, over, label, parts=parts, stateful=stateful, end=end, dispatch=(starts, scalars))
 
 
 def _over_numpy(t, parts) -> np.ndarray:

@@ -188,11 +188,20 @@ class _Fence:
         """An optimizer's update rule ``rule(param, grad, state, *hyperparameters)``: any exception
         becomes a PluginError (the step is then undone). It gets views of the parameter and the
         gradient: it updates the parameter's values in place, but cannot change the caller's
-        array objects (``param.shape = ...``, ``param.dtype = ...``)."""
+        array objects (``param.shape = ...``, ``param.dtype = ...``). It returns nothing: a result
+        (e.g. the parts of a rule written for the built-in staged optimizers) is a PluginError."""
 
-        @functools.wraps(function)
+        # updated=(): none of the rule's attributes pass the fence, so a mark such as lrdsl.optim.staged's
+        # (whose parts the optimizer would run outside this wrapper) never makes it bypass the fence
+        @functools.wraps(function, updated=())
         def fenced_update(param, grad, *rest):
-            return self.call(function, param.view(), grad.view(), *rest, what="failed in its update rule", passing=())
+            what = "failed in its update rule"
+            returned = self.call(function, param.view(), grad.view(), *rest, what=what, passing=())
+            if returned is not None:
+                raise self.error(
+                    f"returned {describe(returned)} from its update rule, which must update param and state in "
+                    "place and return None (staged rules, lrdsl.optim.staged, are for built-in optimizers only)"
+                )
 
         return fenced_update
 

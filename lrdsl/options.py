@@ -5,15 +5,14 @@ tell whether the schedule it is loaded into is the one that was saved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field, fields
 from typing import Any, List, Mapping, Optional, Tuple
 
-import numpy as np
-
 from .clock import Clock
+from .errors import LRDSLError
 from .printer import number_text
-from .schema import Anything, MapOf, Maybe, Number, Record, Text
+from .schema import Invalid, Maybe, Number, Record, Schema, Text
+from .variables import Value, saved, table
 
 
 def whole(value: float):
@@ -25,16 +24,6 @@ def whole(value: float):
 def duration_text(value: float, unit: str) -> str:
     """A duration as lrdsl writes it: ``10000it``, ``90ep``, ``3e11tok``."""
     return f"{number_text(whole(value))}{unit}"
-
-
-def plain(value: Any) -> Any:
-    """A variable's value as plain data (NumPy scalars as numbers, sequences as lists), so a state
-    holding it goes through JSON."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, bytes)) or not isinstance(value, SequenceABC):
-        return value
-    return [plain(item) for item in value]
 
 
 @dataclass(frozen=True, eq=True)
@@ -50,8 +39,9 @@ class CompileOptions:
     variables: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, base: float, clock: Clock, variables: Mapping[str, Any]) -> CompileOptions:
-        """The options a schedule was compiled with, read back from its clock."""
+    def of(cls, base: float, clock: Clock, variables: Mapping[str, Value]) -> CompileOptions:
+        """The options a schedule was compiled with, read back from its clock; ``variables`` as
+        :func:`lrdsl.variables.table` made them."""
         rates = clock.rates
         return cls(
             base=float(base),
@@ -59,7 +49,7 @@ class CompileOptions:
             total=duration_text(*clock.total) if clock.total else None,
             tokens_per_step=rates["tok"][1] if "tok" in rates else None,
             samples_per_step=rates["sp"][1] if "sp" in rates else None,
-            variables={name: plain(value) for name, value in variables.items()},
+            variables=saved(variables),
         )
 
     def as_dict(self) -> dict:
@@ -82,6 +72,21 @@ class CompileOptions:
         ]
 
 
+class Variables(Schema):
+    """A saved ``variables`` table: what :func:`lrdsl.variables.table` accepts (bounded plain data),
+    as a checkpoint keeps it (lists)."""
+
+    expected = "a table of names to numbers, booleans, strings or lists of them"
+
+    def check(self, value, path):
+        if not isinstance(value, Mapping):
+            raise self.refuse(value, path)
+        try:
+            return saved(table(value))
+        except LRDSLError as error:
+            raise Invalid(path, f"is refused: {error}") from None
+
+
 OPTIONS_SCHEMA = Record(
     {
         "base": Number(min=0),
@@ -89,7 +94,7 @@ OPTIONS_SCHEMA = Record(
         "total": Maybe(Text()),
         "tokens_per_step": Maybe(Number(min=0)),
         "samples_per_step": Maybe(Number(min=0)),
-        "variables": MapOf(Text(), Anything()),
+        "variables": Variables(),
     }
 )
 """The options as :meth:`CompileOptions.as_dict` saves them."""

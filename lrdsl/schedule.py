@@ -11,10 +11,10 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import amend, ast, resume, templates
-from .clock import FACTORS, make_clock
+from .clock import FACTORS, make_clock, real, shown
 from .compiler import compile_phases
 from .context import Context
-from .counters import counter, counters
+from .counters import EXACT_INTS, counter, counters
 from .errors import EvaluationError, LRDSLError, UnitError
 from .exact import to_clock
 from .options import CompileOptions
@@ -24,11 +24,11 @@ from .registry import Registry
 from .scalarmath import SCALAR
 from .schema import restoring
 from .text import describe
+from .variables import table as variable_table
 from .vocabulary import UNIT_WORDS
 
 _INF = math.inf
 _phase_of = bisect.bisect_right
-_EXACT_INT = 2**53  # counters below this are whole numbers exactly in a float
 COUNTERS = {"it": "iteration", "ep": "epoch", "tok": "tokens", "sp": "samples"}  # a counter's name, by unit
 
 
@@ -65,7 +65,7 @@ class Schedule:
         # timeless schedule (a constant, a lone plateau) takes any counter as it is
         self._ratios = {unit: clock.ratio(unit) or ((1.0, 1.0) if curve.timeless else None) for unit in UNIT_WORDS}
         # sched(i) takes a plain int or float below these without the counter checks (0: never)
-        self._fast_ints = _EXACT_INT if self._ratios["it"] == (1.0, 1.0) else 0
+        self._fast_ints = EXACT_INTS if self._ratios["it"] == (1.0, 1.0) else 0
         self._fast_floats = float(self._fast_ints)
 
     @property
@@ -393,9 +393,10 @@ def compile_schedule(
         )
     if isinstance(base, str):
         raise LRDSLError(f"base={base!r} is a string; the base learning rate is a number: base={_unquoted(base)}")
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 <= base < _INF:
-        raise LRDSLError(f"base={base!r}: the base learning rate must be a finite number >= 0")
-    variables = _variables(variables)
+    number = real(base)
+    if number is None or not 0 <= number < _INF:
+        raise LRDSLError(f"base={shown(base)}: the base learning rate must be a finite number >= 0")
+    variables = variable_table(variables)
     on_change = resume.policy(on_change)
     registry = registry or default_registry()
     clock = {
@@ -471,17 +472,6 @@ class _CompileCache:
 
 
 _CACHE = _CompileCache()
-
-
-def _variables(variables) -> dict:
-    if variables is None:
-        return {}
-    if not isinstance(variables, Mapping) or not all(isinstance(name, str) for name in variables):
-        raise LRDSLError(
-            f"variables must be a mapping from names (strings) to values, e.g. "
-            f'{{"peak_lr": 3e-4}}; got {describe(variables)}'
-        )
-    return dict(variables)
 
 
 __all__ = ["Schedule", "compile_schedule", "report_to"]

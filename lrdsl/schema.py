@@ -12,6 +12,7 @@ says where (``'params'[1]['entries']['exp_avg']``), what was found and what was 
 
 from __future__ import annotations
 
+import itertools
 import math
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Type
@@ -21,6 +22,7 @@ import numpy as np
 from .errors import LRDSLError
 from .text import describe, shorten
 
+_RESAVE = "pass what state_dict() returned, unchanged"
 _MAX_ITEMS = 1_000_000  # no saved list or table is larger; a crafted one is refused before it is walked
 
 
@@ -50,13 +52,18 @@ class Anything(Schema):
         return value
 
 
+MAX_COUNT = 2**53
+"""The largest count (of steps, reports) a state holds: beyond it a float -- a counter's use -- no
+longer holds every whole number. What counts must stop there, so that its checkpoint loads."""
+
+
 class Int(Schema):
     """A whole number (Python or NumPy integer, not a bool) in [``min``, ``max``]; by default at most
-    2**53, beyond which a float -- a counter's use -- no longer holds every whole number."""
+    :data:`MAX_COUNT`."""
 
-    def __init__(self, min: int = 0, max: int = 2**53):
+    def __init__(self, min: int = 0, max: int = MAX_COUNT):
         self.min, self.max = min, max
-        self.expected = f"a whole number >= {min} and <= {'2**53' if max == 2**53 else max}"
+        self.expected = f"a whole number >= {min} and <= {'2**53' if max == MAX_COUNT else max}"
 
     def check(self, value, path):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not self.min <= value <= self.max:
@@ -158,6 +165,22 @@ class Items(Schema):
         return [schema.check(item, f"{path}[{index}]") for index, (schema, item) in enumerate(zip(self.schemas, value))]
 
 
+def read_table(value: Mapping, path: str, expected: str) -> Dict[Any, Any]:
+    """A mapping's items as a plain dict, read once: what is checked (and kept) is then this copy.
+    A mapping of more than ``_MAX_ITEMS`` items, or whose ``len``, iteration or item access raises,
+    is :class:`Invalid` (``expected`` says what was wanted)."""
+    try:
+        keys = list(itertools.islice(iter(value), _MAX_ITEMS + 1))
+        if len(keys) > _MAX_ITEMS or len(value) > _MAX_ITEMS:
+            raise Invalid(path, f"has more than {_MAX_ITEMS:,} items; expected {expected}")
+        return {key: value[key] for key in keys}
+    except Invalid:
+        raise
+    except Exception as error:  # a Mapping whose methods raise
+        problem = f"{type(error).__name__} from its {type(value).__name__}"
+        raise Invalid(path, f"cannot be read as a table ({problem}); expected {expected}") from None
+
+
 class MapOf(Schema):
     """A mapping from keys of ``key`` to values of ``value``."""
 
@@ -166,11 +189,11 @@ class MapOf(Schema):
         self.expected = f"a table of {key.expected} to {value.expected}"
 
     def check(self, value, path):
-        if not isinstance(value, Mapping) or len(value) > _MAX_ITEMS:
+        if not isinstance(value, Mapping):
             raise self.refuse(value, path)
         return {
             self.key.check(k, f"{path} key {k!r:.40}"): self.value.check(v, _key_path(path, k))
-            for k, v in value.items()
+            for k, v in read_table(value, path, self.expected).items()
         }
 
 
@@ -185,6 +208,7 @@ class Record(Schema):
     def check(self, value, path):
         if not isinstance(value, Mapping):
             raise self.refuse(value, path)
+        value = read_table(value, path, self.expected)
         missing = [key for key in self.fields if key not in value]
         unknown = [key for key in value if key not in self.fields and key not in self.optional]
         if missing or unknown:
@@ -226,6 +250,12 @@ def validate(schema: Schema, value: Any, error: Type[LRDSLError], what: str, nam
     except Invalid as invalid:
         where = f"{invalid.path} " if invalid.path else "the state "
         raise error(f"{what}: {where}{invalid.message}") from None
+    except LRDSLError:
+        raise
+    except Exception as failure:  # a crafted object whose methods raise where the schemas read it
+        raise error(
+            f"{what}: the state cannot be read ({type(failure).__name__}: {shorten(str(failure), 80)})"
+        ) from None
 
 
 @contextmanager
@@ -237,7 +267,13 @@ def restoring(objects: Sequence[Any]) -> Iterator[None]:
     saved: Dict[int, Any] = {index: item.state_dict() for index, item in enumerate(objects)}
     try:
         yield
-    except BaseException:
+    except BaseException as block_error:
+        failed = None  # every object is put back even when one cannot be; the first such error follows the block's
         for index, item in enumerate(objects):
-            item.load_state_dict(saved[index])
+            try:
+                item.load_state_dict(saved[index])
+            except Exception as error:
+                failed = failed or error
+        if failed is not None:
+            raise failed from block_error
         raise

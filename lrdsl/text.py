@@ -44,7 +44,11 @@ def describe(value: Any) -> str:
         return f"a {type(value).__name__} of {len(value)} item(s)"
     if isinstance(value, dict):
         return f"a {type(value).__name__} of {len(value)} key(s)"  # repr() of a deep table recurses without end
-    return f"{shorten(_SHORT.repr(value), 60)} (of type {type(value).__name__})"
+    try:
+        shown = _SHORT.repr(value)
+    except Exception:  # reprlib shows ints in full first: a set holding an int of 4300+ digits
+        shown = f"<a {type(value).__name__}>"
+    return f"{shorten(shown, 60)} (of type {type(value).__name__})"
 
 
 _SHORT = reprlib.Repr()  # bounded: a nested or huge value is shown in part, and a failing __repr__ is caught

@@ -634,3 +634,69 @@ def test_a_following_scheduler_refuses_an_unfed_update_before_the_optimizer_runs
     with pytest.raises(BridgeError, match="no tokens were counted"):
         optimizer.step()
     assert torch.equal(weights.detach(), kept) and scheduler.last_epoch == 1
+
+
+def _stepped(text, steps):
+    param = torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    scheduler = ScheduleLR(optimizer, text)
+    for _ in range(steps):
+        optimizer.step()
+        scheduler.step()
+    return optimizer, scheduler
+
+
+def test_an_amendment_that_fails_at_the_counter_leaves_the_old_schedule_installed():
+    """amend() whose new text has no value at the counter (1 / 0 there) raises and changes nothing:
+    the old text stays in the state, the next step follows it, and a later amend still works."""
+    optimizer, scheduler = _stepped("cosine(T=100, base=0.1)", 3)
+    before = scheduler.state_dict()
+    with pytest.raises(EvaluationError):
+        scheduler.amend("1 / linear(T=10, start=0, end=1)")
+    assert repr(scheduler.state_dict()) == repr(before)
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == lrdsl.compile("cosine(T=100, base=0.1)")(4)
+    scheduler.amend("constant()")
+    assert "then constant()" in scheduler.state_dict()["texts"]["lr"][0]
+
+
+def test_a_report_whose_values_fail_changes_no_node():
+    """A report the plateau takes, but after which the schedule's value is not finite (0.001 / 0),
+    raises and leaves the plateau as it was (no reduction counted) and the lr as it was."""
+    optimizer, scheduler = _stepped("0.001 / plateau(factor=0, patience=0, min=0, eps=0)", 1)
+    scheduler.report(1.0)
+    before, lr = scheduler.state_dict(), optimizer.param_groups[0]["lr"]
+    with pytest.raises(EvaluationError):
+        scheduler.report(2.0)
+    assert repr(scheduler.state_dict()) == repr(before)
+    assert optimizer.param_groups[0]["lr"] == lr
+
+
+class _Unreadable(dict):
+    """A table whose item access raises (a crafted checkpoint object)."""
+
+    def __getitem__(self, key):
+        raise RuntimeError("unreadable")
+
+    def items(self):
+        raise RuntimeError("unreadable")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda state: {**state, "_last_lr": [torch.empty(1, device="meta")]},
+        lambda state: {**state, "_last_lr": [torch.tensor([0.1]).to_sparse()]},
+        lambda state: {**state, "variables": _Unreadable(a=1)},
+    ],
+    ids=["meta tensor", "sparse tensor", "unreadable variables"],
+)
+def test_a_state_with_parts_that_cannot_be_read_is_an_lrdsl_error(tamper):
+    """A meta or sparse tensor as a saved lr raised torch's RuntimeError / NotImplementedError, and a
+    nested table whose methods raise its own error: each is an LRDSLError, and nothing changes."""
+    _, scheduler = _stepped("cosine(T=100, base=0.1)", 3)
+    state = scheduler.state_dict()
+    with pytest.raises(lrdsl.LRDSLError):
+        scheduler.load_state_dict(tamper(state))
+    assert repr(scheduler.state_dict()) == repr(state)

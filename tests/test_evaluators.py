@@ -33,6 +33,14 @@ EXPRESSIONS = [
     "1 / sqrt(max(it, 1)) + abs(sin(it / 100)) + ceil(it / 1000) + log(it + 1) + cos(it / 7) ** 2",
     "-cosine(T=1000) + 1.5 - 0.5 * (1 - progress)",
     "warmup(T=5ep) then cosine(end=1e-5)",
+    "sgdr(T=100, mult=2, decay=0.8, end=1e-5)",
+    "sgdr(T=1000, mult=0.7, times=6)",
+    'cyclic(up=200, down=133, low=0.01, high=0.5, mode="triangular2")',
+    'cyclic(up=50, low=0.01, mode="exp_range", gamma=0.999)',
+    "onecycle(T=15000)",
+    'onecycle(T=9000, pct=0.25, anneal="linear", three_phase=true)',
+    "repeat(warmup(T=50) then cosine(T=450), times=20, mult=1.5, decay=0.9)",
+    "warmup(T=300) then sgdr(T=700, mult=2)",
 ]
 
 

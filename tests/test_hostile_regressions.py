@@ -1,9 +1,11 @@
-"""Contract violations the fuzz suite (branch fuzz-suite) found, as plain tests: each input ends in
+"""Contract violations the fuzz suite found, as plain tests (the suite itself: tests/fuzz): each input ends in
 a value or an LRDSLError, quickly, never in another exception."""
 
 import contextlib
+import itertools
 import os
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -91,3 +93,91 @@ def test_a_failing_phase_no_point_lies_in_is_not_evaluated():
     for evaluate in (lambda: sched(12), lambda: sched.values([12]), lambda: sched.values([3, 12])):
         with pytest.raises(lrdsl.errors.PluginError, match="node 'broken' from plugin 'acme' failed"):
             evaluate()
+
+
+class _UnreadableState(Mapping):
+    """A state whose every method raises (a crafted or broken checkpoint object)."""
+
+    def __getitem__(self, key):
+        raise RuntimeError("unreadable")
+
+    def __iter__(self):
+        raise RuntimeError("unreadable")
+
+    def __len__(self):
+        return 2
+
+
+class _EndlessState(Mapping):
+    """A state whose iteration never ends while its len() says 2."""
+
+    def __getitem__(self, key):
+        return 1
+
+    def __iter__(self):
+        return (str(n) for n in itertools.count())
+
+    def __len__(self):
+        return 2
+
+
+@pytest.mark.parametrize("state", [_UnreadableState(), _EndlessState()], ids=["raising", "endless"])
+def test_a_state_mapping_that_cannot_be_read_is_refused_and_changes_nothing(state):
+    """Schedule.load_state_dict raised the mapping's own RuntimeError (and the NumPy optimizer's too);
+    an endless mapping was read without bound. Both are LRDSLErrors now, and nothing is loaded."""
+    sched = lrdsl.compile("plateau(patience=1)", base=0.1)
+    sched.report(1.0)
+    sched.report(2.0)
+    params = [np.ones(3)]
+    opt = lrdsl.optimizer("sgd(lr=0.1, momentum=0.9)", params)
+    opt.step([np.ones(3)])
+    before = (sched.state_dict(), opt.state_dict())
+    with pytest.raises(lrdsl.LRDSLError, match="cannot be read as a table|more than 1,000,000 items"):
+        sched.load_state_dict(state)
+    with pytest.raises(lrdsl.LRDSLError, match="cannot be read as a table|more than 1,000,000 items"):
+        opt.load_state_dict(state)
+    assert repr((sched.state_dict(), opt.state_dict())) == repr(before)
+
+
+def test_a_plugin_rule_marked_staged_stays_behind_the_fence():
+    """A plugin's update rule marked with lrdsl.optim.staged.staged kept the mark through the fence's
+    wrapper, so the optimizer ran its parts outside the fence: a KeyError from its new_state escaped
+    step() as it was. The fence passes no mark on: the rule runs as a plain one, behind the fence,
+    where returning its parts (a plain rule returns None) is a PluginError, the parameters unchanged."""
+    from lrdsl.authoring import optimizer_node
+    from lrdsl.optim.staged import staged
+
+    @staged
+    @optimizer_node()
+    def staged_plugin(param, grad, plan, lr: float = 0.1):
+        """θ ← θ − γg, in stages."""
+
+        def new_state(b):
+            raise KeyError("a bug in the plugin")
+
+        def new_param(b):
+            return b.param - lr * b.grad
+
+        return new_state, new_param
+
+    class _Plugin:
+        @lrdsl.hookimpl
+        def lrdsl_nodes(self):
+            return [staged_plugin]
+
+    registry = build_registry(entry_points=False, plugins={"staged-plugin": _Plugin()})
+    params = [np.ones(3)]
+    opt = lrdsl.optimizer("staged_plugin()", params, registry=registry)
+    with pytest.raises(lrdsl.errors.PluginError, match="staged_plugin"):
+        opt.step([np.ones(3)])
+    assert params[0].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_periods_that_shrink_below_the_smallest_float_are_refused_at_compile():
+    """sgdr(T=1, mult=0.5, times=3000): periods past the 1075th last 0 in floats, where sched(2) gave
+    0.0 but values([2]) NaN (0/0). Such a count is a ParameterError naming the period."""
+    for text in ("sgdr(T=1, mult=0.5, times=3000)", "repeat(cosine(T=10), times=3000, mult=0.5)"):
+        with pytest.raises(lrdsl.errors.ParameterError, match="period 3000 would last"):
+            lrdsl.compile(text)
+    sched = lrdsl.compile("sgdr(T=1, mult=0.5, times=30)")
+    assert sched(2) == sched.values([2])[0]

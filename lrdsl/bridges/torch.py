@@ -46,11 +46,10 @@ from ._optim import counterpart, parse
 torch = require("torch", "torch", "lrdsl.bridges.torch")
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau  # noqa: E402
 
-from .. import resume  # noqa: E402
-from ..binding import MAX_VARIABLE_DEPTH, MAX_VARIABLE_ITEMS  # noqa: E402
+from .. import resume, variables  # noqa: E402
 from ..clock import FACTORS  # noqa: E402
-from ..counters import counter  # noqa: E402
-from ..errors import LRDSLError, ScheduleChangeWarning, UnitError  # noqa: E402
+from ..counters import EXACT_INTS, counter  # noqa: E402
+from ..errors import LRDSLError, ParameterError, ScheduleChangeWarning, UnitError  # noqa: E402
 from ..parser import parse as parse_text  # noqa: E402
 from ..schedule import Schedule, compile_schedule, report_to  # noqa: E402
 from ..schema import (  # noqa: E402
@@ -66,6 +65,7 @@ from ..schema import (  # noqa: E402
     Schema,
     Text,
     Where,
+    read_table,
     restoring,
     validate,
 )
@@ -210,10 +210,7 @@ def _steps(key: str, schedules: List[Optional[Schedule]], calls: list, direct: b
     return steps
 
 
-_EXACT = 2**53  # counters below this are whole numbers exactly in a float
-
-
-def _kept(value: Any) -> Any:
+def _copied_lr(value: Any) -> Any:
     """A param group's lr as ``_last_lr`` keeps it: a tensor copied, anything else as it is."""
     return value.clone() if isinstance(value, torch.Tensor) else value
 
@@ -257,7 +254,9 @@ class _Rate(Schema):
     def check(self, value, path):
         if not isinstance(value, torch.Tensor):
             return Number().check(value, path)
-        if value.numel() != 1 or not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+        if value.layout is not torch.strided or value.device.type == "meta" or value.numel() != 1:
+            raise self.refuse(value, path)  # a sparse or meta tensor holds no number to read
+        if not value.is_floating_point() or not bool(torch.isfinite(value).all()):
             raise self.refuse(value, path)
         return value.detach().clone()
 
@@ -281,36 +280,16 @@ class _Option(Schema):
 
 
 class _Variables(Schema):
-    """A saved ``variables`` table, plain data: names to numbers, booleans, strings, None, or lists
-    (tuples) of them, at most :data:`~lrdsl.binding.MAX_VARIABLE_DEPTH` deep and
-    :data:`~lrdsl.binding.MAX_VARIABLE_ITEMS` items in all (a recursive, aliased or huge table is
-    refused before it is walked in full). NumPy scalars come back as Python numbers."""
+    """A saved ``variables`` table, checked as the one given to :func:`lrdsl.compile` is
+    (:func:`lrdsl.variables.table`: bounded plain data), and kept as a checkpoint keeps it."""
 
     expected = "a table of names to numbers, booleans, strings or lists of them"
 
     def check(self, value, path):
-        if not isinstance(value, Mapping) or len(value) > MAX_VARIABLE_ITEMS:
-            raise self.refuse(value, path)
-        budget = [MAX_VARIABLE_ITEMS]
-        return {
-            Text().check(name, f"{path} key {describe(name)}"): self._plain(item, f"{path}[{name!r:.40}]", 0, budget)
-            for name, item in value.items()
-        }
-
-    def _plain(self, value, path: str, depth: int, budget: list):
-        budget[0] -= 1
-        if budget[0] < 0 or depth > MAX_VARIABLE_DEPTH:
-            raise Invalid(path, f"is too large or too deep; expected {self.expected}")
-        if type(value) is int and value.bit_length() > 1024:  # beyond the float range: no variable's number
-            raise self.refuse(value, path, "a number within the float range")
-        if value is None or type(value) in (bool, int, float, str):
-            return value
-        if isinstance(value, (np.bool_, np.integer, np.floating)):
-            return value.item()
-        if type(value) in (list, tuple):
-            items = [self._plain(item, f"{path}[{i}]", depth + 1, budget) for i, item in enumerate(value)]
-            return type(value)(items)
-        raise self.refuse(value, path, "a number, a boolean, a string or a list of them")
+        try:
+            return variables.saved(variables.table(value))
+        except ParameterError as error:
+            raise Invalid(path, str(error)) from None
 
 
 def _table(state: Any) -> Any:
@@ -320,11 +299,9 @@ def _table(state: Any) -> Any:
     if not isinstance(state, Mapping):
         return state
     try:
-        return {key: state[key] for key in state}
-    except Exception:  # a Mapping whose iteration or item access fails
-        raise BridgeError(
-            f"load_state_dict(): the state ({type(state).__name__}) cannot be read as a table; {_STATE_HINT}"
-        ) from None
+        return read_table(state, "", "a state_dict()")
+    except Invalid as invalid:
+        raise BridgeError(f"load_state_dict(): the state {invalid.message}; {_STATE_HINT}") from None
 
 
 def _state_schema(groups: int, version: int) -> Record:
@@ -802,7 +779,7 @@ class ScheduleLR(LRScheduler):
         read at every step, since ``optimizer.load_state_dict`` replaces them."""
         point: int = self.last_epoch + 1
         values = self._values_next
-        t = float(point) if point < _EXACT else None
+        t = float(point) if point < EXACT_INTS else None
         for number, at, call, schedule in self._evaluations:
             value = None
             if at is not None and t is not None:
@@ -824,7 +801,7 @@ class ScheduleLR(LRScheduler):
                 group[name] = values[number]
             else:
                 _write(group, name, item, values[number])
-        self._last_lr = [lr if type(lr) is float else _kept(lr) for lr in [group["lr"] for group in groups]]
+        self._last_lr = [lr if type(lr) is float else _copied_lr(lr) for lr in [group["lr"] for group in groups]]
 
     def _torch_step(self, epoch: Optional[int]) -> None:
         """torch's ``step()`` (the first updates, and an explicit ``epoch``) and the other
@@ -883,19 +860,20 @@ class ScheduleLR(LRScheduler):
                     call(self.last_epoch)
         if total is not None and any(new is None and old is not None for old, new in zip(self._schedules["lr"], texts)):
             raise BridgeError("amend(total=...): a new total needs a new text for every scheduled param group")
-        amended = [
-            old if new is None or old is None else old.amend(new, at=at, total=total)
-            for old, new in zip(self._schedules["lr"], texts)
-        ]
-        self._schedules = {**self._schedules, "lr": amended}
-        lr_texts = [old if s is None else s.expression for old, s in zip(self._config["texts"]["lr"], amended)]
-        self._config = {
-            **self._config,
-            "texts": {**self._config["texts"], "lr": lr_texts},
-            "total": self._config["total"] if total is None else total,
-        }
-        self._plan()
-        self._apply_all()
+        with self._kept():  # a new text that fails at the counter leaves the old schedules installed
+            amended = [
+                old if new is None or old is None else old.amend(new, at=at, total=total)
+                for old, new in zip(self._schedules["lr"], texts)
+            ]
+            self._schedules = {**self._schedules, "lr": amended}
+            lr_texts = [old if s is None else s.expression for old, s in zip(self._config["texts"]["lr"], amended)]
+            self._config = {
+                **self._config,
+                "texts": {**self._config["texts"], "lr": lr_texts},
+                "total": self._config["total"] if total is None else total,
+            }
+            self._plan()
+            self._apply_all()
         return amended
 
     # -- metric-driven nodes -----------------------------------------------------------------------
@@ -915,8 +893,9 @@ class ScheduleLR(LRScheduler):
             raise BridgeError(f"report(): the metric must be one number, got {describe(metric)}") from None
         if reduce != "none" and _distributed() and any(is_stateful(s) for s in self._all()):
             metric = _reduce(metric, reduce)
-        report_to(self._all(), metric)  # a failed report changes no schedule
-        self._apply_all()
+        with self._kept():  # a failed report, or a value the reports make fail, changes no schedule
+            report_to(self._all(), metric)
+            self._apply_all()
 
     # -- ranks that agree --------------------------------------------------------------------------
     def _facts(self) -> Dict[str, str]:

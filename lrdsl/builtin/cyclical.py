@@ -40,12 +40,19 @@ at_least_one = Check(lambda v: v >= 1, ">= 1")
 # -- periods of geometrically growing length ------------------------------------------------------
 
 
-def check_periods(name: str, mult: float, times: float) -> None:
-    """Shrinking periods (mult < 1) add up to a finite time, so they need a finite count."""
+def check_periods(name: str, length: float, mult: float, times: float) -> None:
+    """Shrinking periods (mult < 1) add up to a finite time, so they need a finite count, and the
+    last one (``length · mult^(times − 1)``) must still be a positive float: a period that
+    underflows to 0 has no time in it to evaluate."""
     if mult < 1 and math.isinf(times):
         raise ParameterError(
             f"{name}(): mult={mult!r} < 1 shrinks every period, so infinitely many periods "
             "end after a finite time; give times=<a whole number> or use mult >= 1"
+        )
+    if mult < 1 and not length * mult ** (times - 1) > 0:
+        raise ParameterError(
+            f"{name}(): with mult={mult!r}, period {times:g} would last {length:g}·{mult!r}^{times - 1:g}, "
+            "which is below the smallest float (0); give fewer times= or a mult closer to 1"
         )
 
 
@@ -111,7 +118,7 @@ def sgdr(
       lr_min=end); Keras CosineDecayRestarts scales (base − end) rather than base by m_mul:
       ``α·lr + sgdr(T, mult=t_mul, decay=m_mul, base=(1 − α)·lr)``
     """
-    check_periods("sgdr", mult, times)
+    check_periods("sgdr", T, mult, times)
     return Built(
         lambda xp, t: _sgdr(xp, t, T, mult, decay, end, times, base),
         scalar=_sgdr_at(T, mult, decay, end, times, base),
@@ -161,7 +168,7 @@ def repeat(ctx, x: ScheduleArg, times: Count = math.inf, mult: float = 1.0, deca
         )
     if x.length <= 0:
         raise ParameterError(f"repeat(): x = {text} has length {x.length:g}; a period must be positive")
-    check_periods("repeat", mult, times)
+    check_periods("repeat", x.length, mult, times)
     label = describe_call("repeat", text, times=times, mult=mult, decay=decay)
     return _repeated(x, times, mult, decay, label)
 

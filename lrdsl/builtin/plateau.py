@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from ..authoring import Built, between, built_schedule_node, nonnegative, one_of
 from ..errors import LRDSLError
-from ..schema import Int, Maybe, Number, OneOf, Record, validate
+from ..schema import MAX_COUNT, Int, Maybe, Number, OneOf, Record, validate
 from .nodeutil import describe_call
 
 
@@ -61,13 +61,14 @@ class PlateauState:
         return new if value - new > self.eps else value
 
     def report(self, metric: float) -> None:
-        """Take one metric (one torch ``scheduler.step(metric)``)."""
-        self.reports += 1
+        """Take one metric (one torch ``scheduler.step(metric)``). The counts stop at
+        :data:`~lrdsl.schema.MAX_COUNT`, the largest a state holds (only a crafted checkpoint gets there)."""
+        self.reports = min(self.reports + 1, MAX_COUNT)
         if self.is_better(metric):
             self.best = metric
             self.bad_reports = 0
         else:
-            self.bad_reports += 1
+            self.bad_reports = min(self.bad_reports + 1, MAX_COUNT)
         if self.cooldown_left > 0:
             self.cooldown_left -= 1
             self.bad_reports = 0
@@ -75,7 +76,7 @@ class PlateauState:
             new = self.reduced(self.value)
             if new != self.value:
                 self.value = new
-                self.reductions += 1
+                self.reductions = min(self.reductions + 1, MAX_COUNT)
             self.cooldown_left = self.cooldown
             self.bad_reports = 0
 

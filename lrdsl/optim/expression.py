@@ -23,6 +23,7 @@ from ..registry import Registry
 from ..schedule import Schedule, compile_schedule
 from ..specs import Check, OptimizerSpec, Param
 from ..text import shorten
+from ..variables import table as variable_table
 
 Number = Union[float, Schedule]
 Value = Union[float, int, bool, str, Schedule, Tuple[Number, ...]]
@@ -146,7 +147,7 @@ def parse_optimizer(
         return _optimizer_config(
             tree,
             registry or default_registry(),
-            dict(variables or {}),
+            variable_table(variables),
             overrides,
             on_change,
             dict(

@@ -14,7 +14,7 @@ from ..guard import malformed
 from ..registry import Registry
 from ..resume import POLICIES, policy
 from ..schedule import report_to
-from ..schema import Anything, Int, Items, ListOf, OneOf, Record, Text, validate
+from ..schema import MAX_COUNT, Anything, Int, Items, ListOf, OneOf, Record, Text, validate
 from .expression import OptimizerConfig, parse_optimizer
 from .params import GradientMatcher, Slot, collect
 from .staged import BlockBuffers, Plan, is_staged, keeps_results
@@ -110,6 +110,11 @@ class Optimizer:
         """
         matched = self._grads.match(grads)
         iteration = self.iteration
+        if iteration >= MAX_COUNT or any(state.step >= MAX_COUNT for state in self._states):
+            raise EvaluationError(
+                "step(): the optimizer has taken 2**53 steps (a checkpoint may say so), the most a count "
+                "can hold exactly; nothing was changed"
+            )
         values = [positional(iteration) for _, positional, _, _ in self._plan]
         if self._staged:
             self._checked_step(matched, values, iteration)

@@ -30,9 +30,11 @@ Entry = Union[np.ndarray, float, int]
 
 
 def finite(array: np.ndarray) -> bool:
-    """Whether every element is finite, in one pass and without allocating (a sum; min/max if in doubt)."""
-    if math.isfinite(np.add.reduce(array, axis=None)):
-        return True
+    """Whether every element is finite, in one pass and without allocating (a sum; min/max if in doubt:
+    a sum of large finite elements overflows, silently)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(np.add.reduce(array, axis=None)):
+            return True
     return bool(math.isfinite(array.min()) and math.isfinite(array.max()))
 
 

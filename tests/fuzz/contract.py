@@ -76,40 +76,6 @@ class Violation(AssertionError):
 
 KNOWN: List[Tuple[str, str]] = [
     # (the regression test in test_regressions.py, a regular expression matching the violation's message)
-    (
-        "test_an_unprintable_argument_is_described_within_a_second_without_raising",
-        r"at lrdsl/text\.py:\d+ in describe\)",
-    ),
-    (
-        "test_a_counter_of_more_than_4300_digits_is_an_evaluation_error",
-        r"Exceeds the limit \(4300 digits\).*at lrdsl/counters\.py:\d+ in counter\)",
-    ),
-    (
-        "test_a_saved_number_whose_float_raises_is_refused_with_an_lrdsl_error",
-        r"at lrdsl/schema\.py:\d+ in check\)",
-    ),
-    (
-        "test_a_config_integer_of_more_than_4300_digits_is_a_config_error",
-        r"Exceeds the limit \(4300 digits\).*at lrdsl/config\.py:\d+ in _parse\)",
-    ),
-    (
-        "test_a_variables_argument_is_checked_and_shown_within_a_second_by_compile_and_optimizer",
-        r"at lrdsl/schedule\.py:\d+ in _variables\)"
-        r"|at lrdsl/binding\.py:\d+ in (<genexpr>|_value_tree|variable_value)\)"
-        r"|at lrdsl/optim/expression\.py:\d+ in parse_optimizer\)",
-    ),
-    (
-        "test_a_recursive_variables_table_never_makes_a_checkpoint_that_is_not_plain_data",
-        r"json raised ValueError: 'Circular reference detected'",
-    ),
-    (
-        "test_values_over_an_aliased_nested_list_is_refused_within_a_second",
-        r"values\(.*\) took more than .* at lrdsl/counters\.py:\d+ in counters\)",
-    ),
-    (
-        "test_a_config_path_that_is_a_fifo_is_refused_without_blocking",
-        r"took more than .* in load_document\) on .*-fifo\.json",
-    ),
 ]
 """Violations already reduced to a failing regression test in ``test_regressions.py`` (the torch
 bridge's in ``test_regressions_torch.py``): open library bugs. The regression test carries the
@@ -516,3 +482,20 @@ def write_summary(path: str) -> None:
     """Write :func:`summary` as JSON to ``path``."""
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(summary(), handle, indent=1, sort_keys=True)
+
+
+def reload_own_state(target: str, save: Callable[[], Any], fresh: Callable[[], Any], shown: Any) -> None:
+    """What ``save()`` returns (an object's ``state_dict()``, maybe through a file) loads into
+    ``fresh()``: an accepted state never makes a dead checkpoint."""
+    saved = attempt(target, "state_dict()", save, shown)
+    if not saved.ok:
+        fail(target, f"after loading {short(shown, 300)}, state_dict() raised {saved.describe()}")
+        return
+    receiver = fresh()
+    again = attempt(target, "load_state_dict(own state)", lambda: receiver.load_state_dict(saved.value), shown)
+    if not again.ok:
+        fail(
+            target,
+            f"a state was accepted ({short(shown, 300)}), but the checkpoint made after it cannot be loaded: "
+            f"{again.describe()}",
+        )

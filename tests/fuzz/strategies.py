@@ -70,12 +70,17 @@ def pick(make: Callable[[], List[Any]]) -> st.SearchStrategy[Any]:
     """One of the objects ``make()`` returns, made afresh for every draw: hypothesis hashes the
     elements of ``sampled_from`` (a hostile ``__hash__`` would break it), and a mutable object
     must not be shared between examples."""
-    size = len(make())
+
+    def made() -> List[Any]:
+        with np.errstate(all="ignore"):  # a hostile value may overflow on purpose (a float32 array * 1e308)
+            return make()
+
+    size = len(made())
 
     def chosen(index: int) -> Hostile:
         from .contract import short
 
-        return Hostile(short(make()[index], 80), lambda: make()[index])
+        return Hostile(short(made()[index], 80), lambda: made()[index])
 
     return st.integers(0, size - 1).map(chosen)
 
@@ -196,6 +201,7 @@ TERMINALS: Dict[str, Callable[[], st.SearchStrategy[str]]] = {
     "NAME": lambda: names_for("name"),
     "COMMENT": lambda: st.sampled_from(["# c\n", "#\n", "# then ( [ $x\n"]),
     "__IGNORE_1": lambda: st.sampled_from([" ", "\n", "\t", "\r\n", "  "]),
+    "COMPARE": lambda: st.sampled_from(["<=", ">=", "==", "!=", "<", ">"]).map(lambda op: f" {op} "),
     "THEN": lambda: st.just(" then "),
     "FOR": lambda: st.just(" for "),
     "TRUE": lambda: st.just("true"),
@@ -789,10 +795,10 @@ def aliased(levels: int) -> list:
 
 def hostile_values(exponential: bool = True) -> st.SearchStrategy[Any]:
     """Values for ``variables=`` (and variables tables in configs). ``exponential=False`` leaves out
-    the values whose ``repr`` is exponential (aliased lists and dicts of 2**40+ leaves): for a
-    variables table the library builds that repr in C, which no timer interrupts (an open bug,
-    ``test_regressions.test_a_variables_argument_is_checked_and_shown_within_a_second_by_compile_and_optimizer``),
-    so one such draw would hang the whole run instead of failing one example."""
+    the values whose ``repr`` is exponential (aliased lists and dicts of 2**40+ leaves): inside a
+    dict subclass (``BadMapping``), even the bounded ``contract.short`` falls back to the dict's own
+    repr, built in C, which no timer interrupts, so one such draw would hang the whole run instead
+    of failing one example."""
     texts = st.one_of(st.sampled_from(seeds()), st.sampled_from(MODES), mutated_texts(), grammar_texts())
     return st.one_of(
         python_numbers(),
@@ -991,7 +997,7 @@ def replacement_values(current: Any) -> st.SearchStrategy[Any]:
         monsters(),
     )
     specific: List[st.SearchStrategy[Any]] = []
-    if isinstance(current, np.ndarray):
+    if isinstance(current, np.ndarray) and current.dtype.kind in "iuf":  # an earlier edit may have made it text
         a = current
         specific.append(
             pick(

@@ -222,7 +222,10 @@ def documents(draw) -> Dict[str, Any]:
 def _yaml_dump(data: Any) -> bytes:
     import yaml
 
-    return yaml.safe_dump(data, allow_unicode=True).encode("utf-8")
+    try:
+        return yaml.safe_dump(data, allow_unicode=True).encode("utf-8")
+    except yaml.YAMLError as error:  # a value YAML cannot write (an int subclass): as the other dumpers say it
+        raise ValueError(str(error)) from None
 
 
 def _toml_dump(data: Any) -> bytes:

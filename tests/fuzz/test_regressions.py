@@ -233,28 +233,16 @@ def buggy_registry():
     return build_registry(entry_points=False, plugins={"buggy-plugin": _BuggyPlugin()})
 
 
-def test_a_failing_phase_not_reached_fails_neither_evaluator():
+@pytest.mark.parametrize("node", ["always_fails", "refuses_in_its_words"])
+def test_a_failing_phase_not_reached_fails_neither_evaluator(node):
     """With "warmup(T=3) then always_fails()" (a plugin formula that raises), sched(0) is 0.0 (only the
     warmup is evaluated), but sched.values([0]) raises PluginError: the vectorised evaluator calls
-    the second phase's formula although no point lies in it. Expected: both evaluators agree at
-    every point (docs/language.md §4.1, §9.2): evaluate a phase only over its own points (skip a
-    phase with none), so that values([0]) is [0.0], and both raise at iteration 3 and later."""
-    sched = lrdsl.compile("warmup(T=3) then always_fails()", registry=buggy_registry())
-    for i in (0, 3):
-        check_agree(
-            TARGET,
-            attempt(TARGET, "sched(i)", lambda i=i: sched(i), i),
-            attempt(TARGET, "values([i])", lambda i=i: sched.values([i]), i),
-            f"iteration {i}",
-        )
-
-
-def test_a_phase_not_reached_whose_formula_raises_an_lrdsl_error_fails_neither_evaluator():
-    """The case of test_a_failing_phase_not_reached_fails_neither_evaluator where the plugin's formula
-    raises an LRDSLError of its own (which passes the fence as it is): with "warmup(T=3) then
-    refuses_in_its_words()", sched(0) is 0.0, but sched.values([0]) raised that LRDSLError. Expected:
-    both evaluators agree at every point (the same fix: evaluate a phase only over its points)."""
-    sched = lrdsl.compile("warmup(T=3) then refuses_in_its_words()", registry=buggy_registry())
+    the second phase's formula although no point lies in it; the same when the formula raises an
+    LRDSLError of its own (refuses_in_its_words, which passes the fence as it is). Expected: both
+    evaluators agree at every point (docs/language.md §4.1, §9.2): evaluate a phase only over its
+    own points (skip a phase with none), so that values([0]) is [0.0], and both raise at iteration 3
+    and later."""
+    sched = lrdsl.compile(f"warmup(T=3) then {node}()", registry=buggy_registry())
     for i in (0, 3):
         check_agree(
             TARGET,
@@ -694,3 +682,156 @@ def test_values_over_an_aliased_nested_list_is_refused_within_a_second():
     sched = lrdsl.compile("cosine(T=10)")
     outcome = attempt(TARGET, "values", lambda: sched.values(aliased(60)), "aliased(60)")
     assert isinstance(outcome.error, lrdsl.LRDSLError)
+
+
+def test_an_int_beyond_the_float_range_as_a_compile_option_is_an_lrdsl_error():
+    """base=10**400 raised OverflowError from float(base) in lrdsl.compile (10**400 < inf passes the
+    range check), steps_per_epoch= or tokens_per_step=10**400 OverflowError in lrdsl/clock.py _factor,
+    and total=10**5000 ValueError ("Exceeds the limit (4300 digits)") from the message's str(total),
+    by lrdsl.compile and lrdsl.optimizer alike. Expected: an LRDSLError naming the option."""
+    for option in ("base", "steps_per_epoch", "tokens_per_step", "total"):
+        for huge, shown in [(10**400, "10**400"), (10**5000, "10**5000")]:
+            given = f"{option}={shown}"
+            compiled = attempt(
+                TARGET, "compile", lambda o=option, h=huge: lrdsl.compile("cosine(T=10)", **{o: h}), given
+            )
+            assert isinstance(compiled.error, lrdsl.LRDSLError) and option in str(compiled.error), given
+            if option != "base":
+                made = attempt(
+                    TARGET,
+                    "optimizer",
+                    lambda o=option, h=huge: lrdsl.optimizer("sgd(lr=cosine(T=10))", [np.ones(2)], **{o: h}),
+                    given,
+                )
+                assert isinstance(made.error, lrdsl.LRDSLError) and option in str(made.error), given
+
+
+def _with_variable(value):
+    """A schedule's checkpoint whose saved variables hold ``y = value`` (besides the x it uses)."""
+    sched = lrdsl.compile("cosine(T=$x)", variables={"x": 50})
+    sched(3)
+    state = sched.state_dict()
+    state["options"]["variables"]["y"] = value
+    return state
+
+
+def nested_list(depth: int) -> list:
+    value: list = [1.0]
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_checkpoint_whose_variables_are_not_plain_data_is_refused_within_a_second():
+    """A checkpoint's options.variables were read as Anything (lrdsl/options.py): with on_change=
+    "checkpoint", a bytes variable was loaded and the next state_dict() could not be written as
+    JSON ("Object of type bytes is not JSON serializable"); a 5,000-deep list raised RecursionError
+    (lrdsl/options.py plain), and an aliased list of 2**25 leaves took 140 s (plain() and the
+    comparison of the options expand it). Expected: the state is refused with an LRDSLError within
+    1 s, under every on_change policy, and the schedule is unchanged."""
+    for policy in ("error", "continue", "checkpoint"):
+        for value, shown in [(b"12", "b'12'"), (nested_list(5000), "a 5,000-deep list"), (aliased(25), "aliased(25)")]:
+            sched = lrdsl.compile("cosine(T=$x)", variables={"x": 50}, on_change=policy)
+            before = sched.state_dict()
+            state = _with_variable(value)
+            loaded = attempt(
+                TARGET, "load_state_dict", lambda s=state, load=sched.load_state_dict: load(s), (policy, shown)
+            )
+            assert isinstance(loaded.error, lrdsl.LRDSLError), (policy, shown)
+            assert sched.state_dict() == before
+
+
+def test_a_tampered_optimizer_state_of_huge_finite_moments_loads_without_a_warning():
+    """Optimizer.load_state_dict of a state whose saved moments are finite but near the float's
+    largest value (np.finfo(dtype).max) let NumPy's RuntimeWarning "overflow encountered in reduce"
+    escape from lrdsl/optim/state.py finite (a sum used as a quick check). Expected: a clean load
+    (the entries are finite) or an LRDSLError, and no warning."""
+    params = [np.linspace(-1, 1, 6).reshape(2, 3), np.ones(3, dtype=np.float32)]
+    opt = lrdsl.optimizer("adam(lr=1e-3)", params, total=10)
+    opt.step([np.full((2, 3), 0.25), np.ones(3, dtype=np.float32)])
+    state = opt.state_dict()
+    for saved in state["params"]:
+        for entry in saved["entries"].values():
+            entry[...] = np.finfo(entry.dtype).max
+    fresh = lrdsl.optimizer("adam(lr=1e-3)", [p.copy() for p in params], total=10)
+    attempt(TARGET, "load_state_dict", lambda: fresh.load_state_dict(state), "moments of np.finfo(dtype).max")
+
+
+def test_a_large_yaml_config_is_read_or_refused_within_a_second(tmp_path):
+    """lrdsl.config.load_document of a 300 kB YAML document (a list of 51,000 numbers under one key)
+    took 2.5-5 s in PyYAML's pure-Python parser (lrdsl/config.py _parse), and a config file of any
+    size was read whole. Expected: a ConfigError at once for a file larger than a config can be
+    (lrdsl.config.MAX_DOCUMENT_BYTES), libyaml's parser for the rest."""
+    path = tmp_path / "big.yaml"
+    path.write_text("x:\n" + "- 0.5\n" * 200_000, encoding="utf-8")
+    outcome = attempt(TARGET, "load_document", lambda: lrdsl.config.load_document(str(path)), "1.2 MB of YAML")
+    assert isinstance(outcome.error, lrdsl.config.ConfigError)
+
+
+def test_a_set_holding_an_int_of_4300_digits_is_described_without_raising():
+    """lrdsl.text.describe({10**5000}) raised ValueError "Exceeds the limit (4300 digits)" (reprlib shows
+    an int with repr() before cutting it), so lrdsl.compile("$x", variables={"x": {10**5000}}) let it
+    escape. Expected: the ParameterError naming the variable."""
+    outcome = attempt(TARGET, "compile", lambda: lrdsl.compile("$x", variables={"x": {10**5000}}), "{'x': {10**5000}}")
+    assert isinstance(outcome.error, lrdsl.errors.ParameterError)
+
+
+def test_an_optimizer_at_the_largest_count_refuses_to_step_so_its_checkpoint_stays_loadable():
+    """A checkpoint with "iteration": 2**53 (the largest count load_state_dict accepts) was loaded, the
+    optimizer stepped on to 2**53 + 1, and its own state_dict() was then refused by load_state_dict
+    ("'iteration' is 9007199254740994; expected a whole number >= 0 and <= 2**53"): an accepted state
+    made a checkpoint that can never be loaded. The same with a parameter's saved "step". Expected:
+    step() at the largest count is an EvaluationError that changes nothing."""
+    text = "adadelta(lr=warmup(T=2) then 1.0, rho=0.9)"
+    opt = lrdsl.optimizer(text, [np.ones(3)], total=10)
+    opt.step([np.ones(3)])
+    for where in ("iteration", "step"):
+        state = opt.state_dict()
+        if where == "iteration":
+            state["iteration"] = 2**53
+        else:
+            state["params"][0]["step"] = 2**53
+        params = [np.ones(3)]
+        resumed = lrdsl.optimizer(text, params, total=10)
+        resumed.load_state_dict(state)
+        stepped = attempt(TARGET, "step", lambda r=resumed: r.step([np.ones(3)]), f"{where} = 2**53")
+        assert isinstance(stepped.error, lrdsl.errors.EvaluationError), where
+        fresh = lrdsl.optimizer(text, [np.ones(3)], total=10)
+        reloaded = attempt(
+            TARGET, "load own state", lambda f=fresh, r=resumed: f.load_state_dict(r.state_dict()), where
+        )
+        assert reloaded.ok, reloaded.describe()
+        assert params[0].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_plateau_at_the_largest_count_keeps_a_loadable_state():
+    """A plateau state with "reports": 2**53 (the largest count load_state_dict accepts) was loaded, a
+    report counted on to 2**53 + 1, and the schedule's own state_dict() was then refused ("'reports'
+    is 9007199254740993; expected a whole number >= 0 and <= 2**53"). The same for bad_reports (with
+    a patience that large) and reductions. Expected: the counts stop at 2**53, and every state the
+    schedule writes loads back."""
+    for count, text in [("reports", "plateau(patience=0)"), ("bad_reports", "plateau(patience=1e300)")]:
+        sched = lrdsl.compile(text)
+        sched.report(1.0)
+        state = sched.state_dict()
+        state["nodes"][0][count] = 2**53
+        sched.load_state_dict(state)
+        attempt(TARGET, "report", lambda s=sched: s.report(2.0), f"{count} = 2**53")
+        fresh = lrdsl.compile(text)
+        reloaded = attempt(TARGET, "load own state", lambda f=fresh, s=sched: f.load_state_dict(s.state_dict()), count)
+        assert reloaded.ok, reloaded.describe()
+
+
+def test_a_history_entry_is_the_same_after_a_save_and_a_load():
+    """A schedule resumed with on_change="smooth" records {"text", "at", "policy", "total", "time"} in its
+    history; loading its own state_dict() back reordered that entry to {"text", "at", "total", "time",
+    "policy"} (the order of lrdsl.resume.HISTORY_ENTRY), so the checkpoint written next differed from
+    the one loaded. Expected: loading a schedule's own state changes nothing, the order of keys included."""
+    saved = lrdsl.compile("warmup(T=5) then cosine(T=95)")
+    saved(20)
+    sched = lrdsl.compile("warmup(T=5) then cosine(T=95, end=1e-5)", on_change="smooth")
+    with pytest.warns(lrdsl.errors.ScheduleChangeWarning):
+        sched.load_state_dict(saved.state_dict())
+    before = json.dumps(sched.state_dict())
+    sched.load_state_dict(json.loads(before))
+    assert json.dumps(sched.state_dict()) == before

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 import lrdsl
 
-from .contract import attempt, check_unchanged, fail, short, snapshot, tried
+from .contract import attempt, check_unchanged, fail, reload_own_state, short, snapshot, tried
 from .profiles import fuzz_settings
 from .strategies import realize, tampered
 from .test_text import exercise_schedule
@@ -78,23 +78,7 @@ def exercise_schedule_state(index: int, on_change: str, state: Any) -> None:
         check_unchanged(TARGET, before, snapshot(sched), f"Schedule.load_state_dict of {short(shown, 300)}")
         return
     exercise_schedule(TARGET, sched, [0, 5, 11, 12, 50, 99, 1000], 0.25, shown)
-    reload_own_state(sched, lambda: build_schedule(index, on_change), shown)
-
-
-def reload_own_state(obj: Any, fresh: Any, shown: Any) -> None:
-    """``obj``'s ``state_dict()`` loads into ``fresh()``: an accepted state never makes a dead checkpoint."""
-    saved = attempt(TARGET, "state_dict()", obj.state_dict, shown)
-    if not saved.ok:
-        fail(TARGET, f"after loading {short(shown, 300)}, state_dict() raised {saved.describe()}")
-        return
-    target = fresh()
-    again = attempt(TARGET, "load_state_dict(own state)", lambda: target.load_state_dict(saved.value), shown)
-    if not again.ok:
-        fail(
-            TARGET,
-            f"a state was accepted ({short(shown, 300)}), but the checkpoint made after it cannot be loaded: "
-            f"{again.describe()}",
-        )
+    reload_own_state(TARGET, sched.state_dict, lambda: build_schedule(index, on_change), shown)
 
 
 @fuzz_settings(60)
@@ -205,7 +189,7 @@ def exercise_optimizer_state(index: int, on_change: str, state: Any) -> None:
         lr = attempt(TARGET, "lr", lambda: opt.lr, shown)
         if lr.ok and not (isinstance(lr.value, float) and np.isfinite(lr.value) and lr.value >= 0):
             fail(TARGET, f"after loading {short(shown, 300)}, the optimizer's lr is {lr.value!r}")
-    reload_own_state(opt, lambda: build_optimizer(index, on_change)[0], shown)
+    reload_own_state(TARGET, opt.state_dict, lambda: build_optimizer(index, on_change)[0], shown)
 
 
 @fuzz_settings(80)

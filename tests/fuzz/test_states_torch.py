@@ -45,7 +45,7 @@ torch = pytest.importorskip("torch")
 
 from lrdsl.bridges.torch import ScheduleLR, read_value
 
-from .contract import attempt, check_unchanged, fail, first_difference, short, snapshot, tried
+from .contract import attempt, check_unchanged, fail, first_difference, reload_own_state, short, snapshot, tried
 from .profiles import fuzz_settings
 from .strategies import (
     BadMapping,
@@ -263,18 +263,7 @@ def saved_and_loaded(scheduler: ScheduleLR, setup: Setup, resolve: bool, shown: 
         buffer.seek(0)
         return torch.load(buffer, weights_only=True)
 
-    saved = attempt(TARGET, "state_dict() through torch.save", through_torch_save, shown)
-    if not saved.ok:
-        fail(TARGET, f"after loading {short(shown, 300)}, state_dict() raised {saved.describe()}")
-        return
-    fresh, _ = run(setup, "checkpoint", resolve=resolve)
-    again = attempt(TARGET, "load_state_dict(own state)", lambda: fresh.load_state_dict(saved.value), shown)
-    if not again.ok:
-        fail(
-            TARGET,
-            f"a state was accepted ({short(shown, 300)}), but the checkpoint made after it cannot be loaded: "
-            f"{again.describe()}",
-        )
+    reload_own_state(TARGET, through_torch_save, lambda: run(setup, "checkpoint", resolve=resolve)[0], shown)
 
 
 def exercise_state(index: int, on_change: str, resolve: bool, state: Any) -> None:
