@@ -15,7 +15,6 @@ compiler must fold, so the :class:`Binder` is given the compiler's functions.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional
 
 from . import ast
@@ -150,7 +149,7 @@ class Binder:
         if isinstance(node, ast.Neg) and isinstance(node.operand, ast.Duration):
             return -self.length(node.operand, ctx, what)
         if isinstance(node, (ast.Number, ast.BinOp, ast.Neg, ast.Name)) and not _is_inf(node):
-            curve = self.expression(node, replace(ctx, phase_length=None))
+            curve = self.expression(node, ctx.but(phase_length=None))
             if curve.constant is not None:
                 return ctx.clock.convert(curve.constant, "it", what)
         raise ParameterError(f"{what} expects a duration (500, 500it, 5ep or 10%), got {_kind_of(node)}: {label(node)}")

@@ -10,7 +10,6 @@ phase k's value at its end. Arguments are bound by :mod:`lrdsl.binding`, which c
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Optional
 
 from . import ast, curves
@@ -45,6 +44,8 @@ class _Lazy:
 def compile_expr(node: ast.Expr, ctx: Context) -> curves.Curve:
     """A numeric expression as a Curve of local time; an error is placed at the innermost node
     with a position."""
+    if type(node) is ast.Number:  # the commonest node, which cannot fail: no error to place
+        return curves.constant(float(node.value), node)
     with positioned(node, inside=isinstance(node, ast.Variable)):
         return _compile_expr(node, ctx)
 
@@ -88,9 +89,11 @@ def compile_call(node: ast.Call, ctx: Context) -> curves.Curve:
         return compile_where(node, ctx, compile_expr)
     if node.name == "recur":
         return compile_recur(node, ctx, compile_expr, BINDER.length)
-    spec = ctx.registry.get(
-        node.name, kinds=("schedule", "function"), where=f"at {located(node)[2:-1]}: " if node.pos else ""
-    )
+    spec = ctx.registry.find(node.name)
+    if spec is None or spec.kind not in ("schedule", "function"):  # the error (and its message) only when there is one
+        spec = ctx.registry.get(
+            node.name, kinds=("schedule", "function"), where=f"at {located(node)[2:-1]}: " if node.pos else ""
+        )
     bound = BINDER.arguments(node, spec)
     if isinstance(spec, FunctionSpec):
         if spec.of_quotient is not None:
@@ -180,7 +183,7 @@ def _identifier(node: ast.Name, ctx: Context) -> curves.Curve:
 def compile_sub(node: ast.Expr, ctx: Context) -> SubSchedule:
     """A schedule given as an argument (``repeat``'s ``x``), compiled over its own natural length."""
     length = natural_length(node, ctx)
-    curve = compile_phases(ast.phases_of(node), replace(ctx, phase_length=length), node)
+    curve = compile_phases(ast.phases_of(node), ctx.but(phase_length=length), node)
     return SubSchedule(
         formula=lambda xp, t: curve.over(t, xp),
         scalar=curve.at,
@@ -264,7 +267,7 @@ def compile_phases(phases, ctx: Context, source) -> curves.Curve:
                 length = math.inf
             curve = compile_expr(
                 phase.body,
-                replace(ctx, base=base, phase_length=length, enclosing=_Lazy(phase.body, f"phase {number} ({{}})")),
+                ctx.but(base=base, phase_length=length, enclosing=_Lazy(phase.body, f"phase {number} ({{}})")),
             )
             compiled.append((start, length, curve))
             next_reached = ctx.phase_length is None or start + length < ctx.phase_length

@@ -3,16 +3,24 @@
 The LALR parser is built once and reused. Nodes are built inline while parsing (no parse
 tree, no recursion), so deep or huge inputs end in an :class:`LRDSLSyntaxError`, never in
 ``RecursionError``.
+
+A text is parsed first by the table driver of :mod:`lrdsl.lalr`, which runs lark's tables
+(kept in the user cache next to lark's own, so that lark is not imported when they are
+there); a text it does not accept is parsed again by lark, whose error is the one reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import marshal
 import os
 import re
-from typing import cast
+import sys
+from typing import Optional, cast
 
-from . import ast
+from . import ast, lalr
+from .builder import ASTBuilder, Located
 from .errors import LRDSLError, LRDSLSyntaxError
 from .usercache import cache_folder
 
@@ -22,6 +30,8 @@ MAX_DEPTH = 100  # nesting levels of the AST
 MAX_NUMBER_LENGTH = 400  # characters in one number literal
 _POSITION = re.compile(r"line (\d+), column (\d+)")
 _LONG_NUMBER = re.compile(rf"[0-9.]{{{MAX_NUMBER_LENGTH + 1}}}")
+_VERSION = re.compile(r"""^__version__\s*(?::\s*str\s*)?=\s*["']([^"']+)["']""", re.MULTILINE)
+_BUILDER = ASTBuilder()
 
 _TERMINAL_NAMES = {
     "NUMBER": "a number",
@@ -55,32 +65,93 @@ def _parser():
     come from a cache file when one is there (:func:`_cache_file`)."""
     from lark import Lark
 
-    from .builder import ASTBuilder
-
     return Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
         maybe_placeholders=True,
-        transformer=ASTBuilder(),
-        cache=_cache_file(),
+        transformer=_BUILDER,
+        cache=_cache_file(".tables") or False,
     )
 
 
-def _cache_file():
-    """Where lark keeps the parse tables between processes: a file of the user's cache folder
-    (:func:`lrdsl.usercache.cache_folder`) named by the grammar's hash and lark's version (lark
-    checks both when it reads it). False (no cache) when that folder cannot be made; lark itself
-    goes on without the cache when the file cannot be read or written."""
-    import hashlib
+@functools.cache
+def _digest() -> str:
+    """The grammar's CRC-32, which names the cache files (lark checks its own hash of the grammar
+    in its file, and the driver's file holds the grammar itself): hashlib would add 3 ms to the
+    first parse."""
+    import zlib
 
-    import lark
+    return f"{zlib.crc32(grammar_text().encode('utf-8')):08x}"
 
+
+def _lark_version() -> Optional[str]:
+    """The installed lark's version, read from its ``__init__.py`` when lark is not imported yet
+    (importing it takes 20-30 ms); None when it cannot be found."""
+    if "lark" in sys.modules:
+        return sys.modules["lark"].__version__
+    import importlib.util
+
+    spec = importlib.util.find_spec("lark")
+    try:
+        with open(spec.origin, encoding="utf-8") as handle:  # type: ignore[union-attr, arg-type]
+            found = _VERSION.search(handle.read())
+    except (OSError, TypeError, AttributeError, ValueError):
+        return None
+    return found[1] if found else None
+
+
+def _cache_file(suffix: str) -> Optional[str]:
+    """A file of the user's cache folder (:func:`lrdsl.usercache.cache_folder`) named by the
+    grammar's hash and lark's version: ``.tables`` for lark's parse tables (lark checks both when
+    it reads them), ``.lalr`` for the driver's (:func:`_driver`). None (no cache) when that folder
+    cannot be made or lark's version cannot be read."""
     folder = cache_folder()
-    if folder is None:
-        return False
-    digest = hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()[:16]
-    return os.path.join(folder, f"grammar-{digest}-lark-{lark.__version__}.tables")
+    version = _lark_version()
+    if folder is None or version is None:
+        return None
+    return os.path.join(folder, f"grammar-{_digest()}-lark-{version}{suffix}")
+
+
+@functools.cache
+def _driver() -> Optional[lalr.Driver]:
+    """The table driver (:mod:`lrdsl.lalr`): its tables are read from the user cache, else copied
+    from lark's parser and written there. None when lark's parser has tables the driver cannot
+    run; a cache file that cannot be read or written is no error."""
+    path = _cache_file(".lalr")
+    data = None
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                data = marshal.loads(handle.read())  # marshal.load(handle) reads it piecewise: 10x slower
+            current = isinstance(data, dict) and data.get("format") == lalr.FORMAT
+            if not (current and data.get("grammar") == grammar_text()):
+                data = None
+        except (OSError, EOFError, ValueError, TypeError):
+            data = None
+    if data is None:
+        data = lalr.tables(_parser(), _BUILDER, grammar_text())
+        if data is None:
+            return None
+        if path is not None:
+            with contextlib.suppress(ValueError):  # a value marshal cannot store: no cache file
+                _write(path, marshal.dumps(data))
+    try:
+        return lalr.Driver(data, _BUILDER)
+    except (KeyError, TypeError, ValueError, IndexError, re.error):  # a damaged file: lark parses
+        return None
+
+
+def _write(path: str, content: bytes) -> None:
+    """Replace ``path`` by ``content`` atomically; a folder that cannot be written is no error."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
 
 
 def _line_column(text: str, offset: int):
@@ -181,10 +252,21 @@ def parse(text: str) -> ast.Expr:
             line,
             column,
         )
+    driver = _driver()
+    if driver is not None:
+        try:
+            tree = cast(ast.Expr, driver.parse(text))
+        except (lalr.Refused, Located, LRDSLError):
+            pass  # lark parses it again and reports the error
+        else:
+            return _checked_depth(tree)
+    return _checked_depth(_lark_parse(text))
+
+
+def _lark_parse(text: str) -> ast.Expr:
+    """``text`` parsed by lark: its tree, or the LRDSLSyntaxError that says what is wrong."""
     parser = _parser()
     from lark.exceptions import UnexpectedInput  # loaded with the parser
-
-    from .builder import Located
 
     try:
         tree = cast(ast.Expr, parser.parse(text))  # the builder transforms while parsing
@@ -197,6 +279,10 @@ def parse(text: str) -> ast.Expr:
         ) from None
     except LRDSLError:
         raise
+    return tree
+
+
+def _checked_depth(tree: ast.Expr) -> ast.Expr:
     if _deeper_than(tree, MAX_DEPTH):
         raise LRDSLSyntaxError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)")
     return tree

@@ -238,9 +238,16 @@ def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
 
 
 def load_plugins(
-    policy: Optional[PluginPolicy] = None, plugins: Optional[Mapping[str, object]] = None
+    policy: Optional[PluginPolicy] = None,
+    plugins: Optional[Mapping[str, object]] = None,
+    entry_points: Optional[List[importlib.metadata.EntryPoint]] = None,
 ) -> LoadedPlugins:
-    """The built-in plugins, then ``plugins`` (source name -> module or object), then entry points."""
+    """The built-in plugins, then ``plugins`` (source name -> module or object), then entry points
+    (``entry_points`` when the caller has read them already).
+
+    The built-in modules' ``lrdsl_nodes`` are marked ``@lrdsl.hookimpl`` here, not where they are
+    written, so that the built-in nodes load without pluggy when no plugin needs it
+    (:func:`build_registry`)."""
     import pluggy
 
     from . import hookspecs
@@ -249,14 +256,16 @@ def load_plugins(
     manager = pluggy.PluginManager("lrdsl")
     manager.add_hookspecs(hookspecs)
     loaded = LoadedPlugins(manager)
-    for module in BUILTIN_PLUGINS:
-        loaded.register(importlib.import_module(module), module, BUILTIN_SOURCE)
+    for name in BUILTIN_PLUGINS:
+        module = importlib.import_module(name)
+        hookspecs.hookimpl(module.lrdsl_nodes)
+        loaded.register(module, name, BUILTIN_SOURCE)
     for source, plugin in (plugins or {}).items():
         if not policy.blocks(source):
             loaded.register(plugin, source, source)
     if not policy.entry_points:
         return loaded
-    for ep in _entry_points():
+    for ep in _entry_points() if entry_points is None else entry_points:
         source = _dist_name(ep)
         if policy.blocks(source, ep.name):
             continue
@@ -278,10 +287,10 @@ def plugin_manager(entry_points: bool = True) -> pluggy.PluginManager:
 # -- the registry ------------------------------------------------------------------------------
 
 
-def _hook_specs(impl, source: str) -> Tuple:
+def _hook_specs(function, plugin_name: str, source: str) -> Tuple:
     """What one plugin's ``lrdsl_nodes`` returned; a third party's failure is a warning and no nodes."""
     try:
-        specs = impl.function()
+        specs = function()
         if specs is None or isinstance(specs, (str, bytes)) or not hasattr(specs, "__iter__"):
             raise PluginError(f"its lrdsl_nodes hook returned {type(specs).__name__}, not a list of nodes")
         return tuple(specs)
@@ -289,7 +298,7 @@ def _hook_specs(impl, source: str) -> Tuple:
         if source == BUILTIN_SOURCE:
             raise
         reason = str(error) if isinstance(error, PluginError) else f"its lrdsl_nodes hook raised {failure(error)}"
-        _warn(source, f"skipped {impl.plugin_name!r}: {reason}")
+        _warn(source, f"skipped {plugin_name!r}: {reason}")
         return ()
 
 
@@ -331,11 +340,18 @@ def build_registry(
     """
     policy = plugin_policy()
     policy = PluginPolicy(entry_points and policy.entry_points, policy.block | {normalise(b) for b in block})
-    loaded = load_plugins(policy, plugins)
+    installed = _entry_points() if policy.entry_points else []
+    if plugins or installed:
+        loaded = load_plugins(policy, plugins, installed)
+        hooks = [  # in registration order
+            (impl.function, impl.plugin_name, loaded.sources[impl.plugin_name])
+            for impl in loaded.manager.hook.lrdsl_nodes.get_hookimpls()
+        ]
+    else:  # the built-ins alone: their hooks, in the same order, without loading pluggy (2-3 ms)
+        hooks = [(importlib.import_module(name).lrdsl_nodes, name, BUILTIN_SOURCE) for name in BUILTIN_PLUGINS]
     registry = Registry()
-    for impl in loaded.manager.hook.lrdsl_nodes.get_hookimpls():  # in registration order
-        source = loaded.sources[impl.plugin_name]
-        for spec in _hook_specs(impl, source):
+    for function, plugin_name, source in hooks:
+        for spec in _hook_specs(function, plugin_name, source):
             _add(registry, spec, source)
     return registry
 

@@ -21,7 +21,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lrdsl"
 SUBCOMMAND = "each subcommand imports what only it needs when it runs (--help stays fast)"
 DEFERRED = {
     ("lrdsl.ast", "lrdsl.printer"): "Expr.__str__ prints through the printer, which reads the AST",
-    ("lrdsl.parser", "lrdsl.builder"): "the builder subclasses lark's Transformer: lark loads with the first parse",
     ("lrdsl", "lrdsl.optim.optimizer"): "lrdsl.optimizer loads the optimizers on first use (PEP 562)",
     ("lrdsl", "lrdsl.hookspecs"): "lrdsl.hookimpl loads pluggy on first use (PEP 562)",
     ("lrdsl.plugins", "lrdsl.hookspecs"): "pluggy loads with the plugins, not with lrdsl",

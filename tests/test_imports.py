@@ -80,6 +80,26 @@ def test_import_lrdsl_leaves_the_plugins_the_parser_and_the_optimizers_for_later
     assert not imported & {"pluggy", "importlib.metadata", "lark", "lrdsl.optim", "lrdsl.hookspecs"}
 
 
+def test_a_first_compile_leaves_the_optimizer_machinery_and_pluggy_for_later():
+    imported = _imported_by("import lrdsl; lrdsl.compile('warmup(T=5) then cosine(T=95)')")
+    assert "lrdsl.builtin.optimizers" in imported and "lrdsl.optim.kernels" in imported  # the registry is built
+    assert not imported & {"lrdsl.optim.optimizer", "lrdsl.optim.expression", "pluggy", "lrdsl.hookspecs"}
+
+
+def test_lrdsl_optim_names_load_on_first_use_as_they_did_eagerly():
+    shown = "import lrdsl.optim as o; print(o.optimizer.__module__, o.Optimizer.__name__, o.ParamState.__name__)"
+    for first in ("import lrdsl.optim", "import lrdsl.optim.optimizer", "import lrdsl.optim.kernels"):
+        done = subprocess.run(
+            [sys.executable, "-c", f"{first}; {shown}"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.stdout == "lrdsl.optim.optimizer Optimizer ParamState\n", (first, done.stderr)
+
+
 def test_the_cli_imports_a_subcommands_modules_only_when_it_runs():
     imported = _imported_by("import lrdsl.cli; lrdsl.cli.build_parser().format_help()")
     assert "lrdsl.cli" in imported

@@ -9,7 +9,7 @@ from pathlib import Path
 import lark
 import pytest
 
-from lrdsl import LRDSLError, parse
+from lrdsl import LRDSLError, lalr, parse, parser
 from lrdsl.ast import (
     BinOp,
     Boolean,
@@ -25,7 +25,9 @@ from lrdsl.ast import (
     TupleExpr,
     Variable,
     depth,
+    walk,
 )
+from lrdsl.builder import Located
 from lrdsl.errors import LRDSLSyntaxError
 from lrdsl.parser import MAX_DEPTH
 
@@ -215,18 +217,21 @@ def test_long_operator_chain_within_the_limit_is_rejected_cleanly():
     assert "nested too deeply" in _rejected("1" + " + 1" * 5_000)
 
 
-def _parse_in_a_fresh_process(cache_dir: str) -> subprocess.CompletedProcess:
-    code = "import lrdsl; print(lrdsl.parse('warmup(T=5) then cosine(T=95)'))"
+def _parse_in_a_fresh_process(cache_dir: str, then: str = "") -> subprocess.CompletedProcess:
+    code = f"import lrdsl; print(lrdsl.parse('warmup(T=5) then cosine(T=95)')); {then}"
     env = {**os.environ, "LRDSL_CACHE_DIR": cache_dir}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_the_parse_tables_are_cached_per_grammar_and_lark_version(tmp_path):
     first = _parse_in_a_fresh_process(str(tmp_path))
-    (cached,) = tmp_path.iterdir()
-    assert cached.name.startswith("grammar-") and cached.name.endswith(f"-lark-{lark.__version__}.tables")
+    driver, tables = sorted(tmp_path.iterdir())  # the table driver's (lrdsl.lalr) and lark's own
+    assert tables.name.startswith("grammar-") and tables.name.endswith(f"-lark-{lark.__version__}.tables")
+    assert driver.name == tables.name.replace(".tables", ".lalr")
     again = _parse_in_a_fresh_process(str(tmp_path))  # read from the cache
     assert first.stdout == again.stdout == "warmup(T=5) then cosine(T=95)\n"
+    lark_loaded = _parse_in_a_fresh_process(str(tmp_path), "import sys; print('lark' in sys.modules)")
+    assert lark_loaded.stdout.endswith("\nFalse\n"), lark_loaded.stderr  # the driver's tables suffice
 
 
 def test_a_cache_folder_that_cannot_be_made_or_read_is_no_error(tmp_path):
@@ -247,3 +252,43 @@ def test_the_depth_limit_is_exact():
     deepest = "-(" * (MAX_DEPTH - 1) + "x" + ")" * (MAX_DEPTH - 1)  # a Neg per level, then the name
     assert depth(parse(deepest)) == MAX_DEPTH
     assert "nested too deeply" in _rejected("-(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH)
+
+
+DRIVER_TEXTS = [
+    "warmup(T=500, base=3e-4) then cosine(T=9500, end=1e-5) then constant(value=1e-5)",
+    "[1,2,]",
+    "(1,)",
+    "(1,2,3)",
+    "f()",
+    "f(1,)",
+    "[]",
+    "(1)",
+    "f(g(1), h=[1,(2,3)],)",
+    "x for 10ep then y",
+    "where(t < 5 and not x or y, 1, 2)",
+    "-2 ** -3",
+    '$a.b * 2 # c\n + "s"',
+    "10%",
+    "1e5tok",
+    ".5e3sp + 5.ep",
+    "x\n\n  + y(z=\n w)",
+    "true or false",
+    "a >= b",
+    "f(forx=1, thenx=2)",
+]
+REFUSED_TEXTS = ["a if", "then", "f(then=1)", "f(a=1, a=2)", "f(a=1, 2)", "1 < 2 < 3", "f(", "", "1e999", "@"]
+
+
+@pytest.mark.parametrize("text", DRIVER_TEXTS)
+def test_the_table_driver_builds_what_lark_builds(text):
+    ours, theirs = parser._driver().parse(text), parser._lark_parse(text)
+    assert ours == theirs and repr(ours) == repr(theirs)
+    assert [getattr(n, "pos", None) for n in walk(ours)] == [getattr(n, "pos", None) for n in walk(theirs)]
+
+
+@pytest.mark.parametrize("text", REFUSED_TEXTS)
+def test_the_table_driver_leaves_every_error_to_lark(text):
+    with pytest.raises((lalr.Refused, Located, LRDSLError)):
+        parser._driver().parse(text)
+    with pytest.raises(LRDSLError):
+        parse(text)

@@ -7,6 +7,8 @@ tests/test_plugin_distribution.py does the same with pip and a virtual environme
 
 import importlib
 import itertools
+import os
+import subprocess
 import sys
 import warnings
 from dataclasses import replace
@@ -125,12 +127,36 @@ def test_an_installed_entry_point_is_discovered_and_its_nodes_compile(site):
 
 def test_the_builtins_are_registered_through_the_same_hook():
     registry = build_registry(entry_points=False)
+    implementations = plugin_manager(entry_points=False).hook.lrdsl_nodes.get_hookimpls()
+    assert [impl.plugin_name for impl in implementations] == list(BUILTIN_PLUGINS)
     for module in BUILTIN_PLUGINS:
         hook = importlib.import_module(module).lrdsl_nodes
         assert hasattr(hook, "lrdsl_impl"), f"{module}.lrdsl_nodes is not an @lrdsl.hookimpl"
         for node in hook():
             assert registry.find(spec_of(node).name).source == "lrdsl"
     assert {"cosine", "min", "warmup"} <= set(registry.names())
+
+
+def _listing(registry):
+    return [(spec.name, spec.names, spec.kind, spec.source) for spec in registry], registry.names()
+
+
+def test_the_builtins_alone_make_the_same_registry_without_pluggy():
+    alone = build_registry(entry_points=False)  # no plugin: the built-in hooks are called directly
+    through_pluggy = build_registry(entry_points=False, plugins={"no-nodes": _NoNodes()})
+    assert _listing(alone) == _listing(through_pluggy)
+    code = "import sys, lrdsl; lrdsl.compile('cosine(T=5)'); print('pluggy' in sys.modules)"
+    env = {**os.environ, "LRDSL_NO_PLUGINS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout == "False\n", done.stderr
+
+
+class _NoNodes:
+    """A plugin that provides no node (so that the registry is built through pluggy)."""
+
+    @lrdsl.hookimpl
+    def lrdsl_nodes(self):
+        return []
 
 
 @schedule_node(checks={"value": nonnegative})

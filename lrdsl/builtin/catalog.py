@@ -13,7 +13,6 @@ import itertools
 from ..authoring import BASE, Built, Duration, built_schedule_node, nonnegative, positive, schedule_node
 from ..errors import ParameterError
 from ..exact import poly_between
-from ..hookspecs import hookimpl
 from .cyclical import cyclic, onecycle, repeat, sgdr
 from .nodeutil import describe_call
 from .plateau import plateau
@@ -99,6 +98,5 @@ def rsqrt(xp, t, warmup: Duration, base: float = BASE):
     return base * xp.where(t < warmup, ramp, decay)
 
 
-@hookimpl
-def lrdsl_nodes():
+def lrdsl_nodes():  # the hook: marked @lrdsl.hookimpl when pluggy loads (lrdsl.plugins.load_plugins)
     return [multistep, piecewise, poly, sgdr, cyclic, onecycle, rsqrt, repeat, plateau]

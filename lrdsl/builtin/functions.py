@@ -2,7 +2,6 @@
 
 from ..authoring import function_node
 from ..exact import ceil_div, floor_div
-from ..hookspecs import hookimpl
 
 
 def _extremum(name: str, ufunc: str, doc: str):
@@ -55,6 +54,5 @@ MATH = [
 ]
 
 
-@hookimpl
-def lrdsl_nodes():
+def lrdsl_nodes():  # the hook: marked @lrdsl.hookimpl when pluggy loads (lrdsl.plugins.load_plugins)
     return [minimum, maximum, clip, *MATH]

@@ -25,7 +25,6 @@ import math
 import numpy as np
 
 from ..authoring import Check, StateEntry, between, nonnegative, optimizer_node, positive
-from ..hookspecs import hookimpl
 from ..optim.kernels import add_scaled, add_scaled_into, add_scaled_ratio_into, ema_into, ema_square_into, sqrt_plus
 from ..optim.staged import staged
 
@@ -447,6 +446,5 @@ def lion(param, grad, plan, lr: float = 1e-4, betas: tuple[float, float] = (0.9,
     return new_state, new_param
 
 
-@hookimpl
-def lrdsl_nodes():
+def lrdsl_nodes():  # the hook: marked @lrdsl.hookimpl when pluggy loads (lrdsl.plugins.load_plugins)
     return [sgd, adagrad, rmsprop, adadelta, adam, adamw, adamax, nadam, radam, lion]

@@ -7,7 +7,6 @@ arithmetic on one float, its parameters bound, for ``sched(i)``.
 
 from ..authoring import BASE, Duration, nonnegative, positive, schedule_node
 from ..exact import cosine_at, cosine_between, floor_div, linear_at, linear_between
-from ..hookspecs import hookimpl
 from ..scalarmath import scalar_form
 
 
@@ -144,6 +143,5 @@ def _cosine_at(T, end, base, scale=None):
     return cosine_at(base, end, T, scale)
 
 
-@hookimpl
-def lrdsl_nodes():
+def lrdsl_nodes():  # the hook: marked @lrdsl.hookimpl when pluggy loads (lrdsl.plugins.load_plugins)
     return [constant, power, inverse_time, exponential, step, linear, warmup, cosine]
