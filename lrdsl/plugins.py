@@ -193,7 +193,7 @@ def _note_name() -> str:
 
 def _path_folders() -> Optional[str]:
     """What the installed distributions' entry points depend on, one line each: every ``sys.path``
-    folder and every ``*.dist-info``/``*.egg-info`` in it, with the modification time (ns) of
+    folder and every distribution's metadata folder in it (:func:`_metadata`), with the modification time (ns) of
     the folder and of its ``entry_points.txt`` (-1: none). None when that cannot vouch for them:
     a finder other than the standard path finder reports distributions, or a file or folder
     changed in the last :data:`SETTLED_SECONDS` (it may change again within the same timestamp)."""
@@ -216,10 +216,17 @@ def _path_folders() -> Optional[str]:
 
 
 def _metadata(folder: str) -> List[str]:
-    """The names of the distributions' metadata folders in ``folder`` (none if it is not a folder)."""
+    """The names of the distributions' metadata folders in ``folder`` (none if it is not a folder),
+    found as ``importlib.metadata`` finds them: ``*.dist-info`` and ``*.egg-info`` in any case,
+    and the ``EGG-INFO`` of a folder that is an egg (``name.egg``)."""
+    is_egg = folder.lower().endswith(".egg")
     try:
         with os.scandir(folder) as entries:
-            return sorted(e.name for e in entries if e.name.endswith((".dist-info", ".egg-info")))
+            return sorted(
+                e.name
+                for e in entries
+                if e.name.lower().endswith((".dist-info", ".egg-info")) or (is_egg and e.name.lower() == "egg-info")
+            )
     except OSError:
         return []
 

@@ -110,3 +110,29 @@ def test_an_entry_point_added_in_place_to_a_distribution_invalidates_the_note(si
     settle(entry_points, at=AN_HOUR_AGO + 60)
     importlib.invalidate_caches()
     assert [ep.name for ep in plugins._entry_points()] == ["nodes"]
+
+
+@pytest.mark.parametrize("layout", ["egg", "upper-case"])
+def test_an_entry_point_added_to_any_metadata_folder_importlib_reads_invalidates_the_note(site, monkeypatch, layout):
+    """importlib.metadata also reads an egg on sys.path (``name.egg/EGG-INFO``) and metadata folders
+    whose suffix is not lower case; the note must stamp their entry_points.txt too, or a plugin
+    added to one in place would be missed."""
+    if layout == "egg":
+        egg = site / "fake-1.0-py3.egg"
+        info = egg / "EGG-INFO"
+        monkeypatch.setattr(sys, "path", [str(site), str(egg)])
+    else:
+        egg, info = site, site / "fake-1.0.EGG-INFO"
+    info.mkdir(parents=True)
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: fake\nVersion: 1.0\n")
+    entry_points = info / "entry_points.txt"
+    entry_points.write_text("[console_scripts]\nfake = fake:main\n")
+    settle(site, egg, info, entry_points)
+    importlib.invalidate_caches()
+    assert plugins._entry_points() == []  # noted
+    entry_points.write_text("[lrdsl]\nnodes = fake\n")
+    settle(site, egg, info)
+    settle(entry_points, at=AN_HOUR_AGO + 60)
+    importlib.invalidate_caches()
+    assert [ep.name for ep in importlib.metadata.entry_points(group="lrdsl")] == ["nodes"]  # what importlib reads
+    assert [ep.name for ep in plugins._entry_points()] == ["nodes"]
