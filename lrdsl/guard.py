@@ -117,6 +117,8 @@ class _Fence:
     def _read(self, value: Any, xp, args: tuple) -> Any:
         if isinstance(value, np.ndarray):
             value = np.asarray(value)  # a subclass (a masked array) as its plain array
+            if value.dtype.kind not in "iuf":  # both evaluators: an object array holding 0.5 is refused alike
+                raise self.error(f"returned {describe(value)}, not an array of real numbers")
             if xp is SCALAR and value.ndim == 0:
                 value = value[()]
         if xp is SCALAR:
@@ -125,8 +127,6 @@ class _Fence:
             return value  # jax.numpy, Keras: traced, not checked
         if not isinstance(value, np.ndarray):
             return self._number(value, "a number or an array of real numbers")
-        if value.dtype.kind not in "iuf":
-            raise self.error(f"returned {describe(value)}, not an array of real numbers")
         shape = _common_shape(args)
         if shape is not None and not _broadcasts(value.shape, shape):
             raise self.error(f"returned {describe(value)} where its arguments have the shape {shape}")

@@ -181,3 +181,25 @@ def test_periods_that_shrink_below_the_smallest_float_are_refused_at_compile():
             lrdsl.compile(text)
     sched = lrdsl.compile("sgdr(T=1, mult=0.5, times=30)")
     assert sched(2) == sched.values([2])[0]
+
+
+def test_a_formula_returning_an_object_array_is_refused_by_both_evaluators():
+    """A plugin function returning np.full(np.shape(x), 0.5, dtype=object): sched(0) read the 0-d
+    object array as 0.5, while values([0]) refused the object array of shape (1,). Both refuse it."""
+    from lrdsl.authoring import function_node
+
+    @function_node("as_objects")
+    def as_objects(xp, x: float):
+        """as_objects(x) = 0.5, as an object array of x's shape."""
+        return np.full(np.shape(x), 0.5, dtype=object)
+
+    class _Plugin:
+        @lrdsl.hookimpl
+        def lrdsl_nodes(self):
+            return [as_objects]
+
+    registry = build_registry(entry_points=False, plugins={"objects-plugin": _Plugin()})
+    sched = lrdsl.compile("as_objects(cosine(T=10) - 0.5)", registry=registry)
+    for evaluate in (lambda: sched(0), lambda: sched.values([0])):
+        with pytest.raises(lrdsl.errors.PluginError, match="not an array of real numbers"):
+            evaluate()
