@@ -15,7 +15,7 @@ compiler must fold, so the :class:`Binder` is given the compiler's functions.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import ast
 from .context import Context, located
@@ -90,6 +90,21 @@ def _is_inf(node: ast.Expr) -> bool:
 # -- the binder --------------------------------------------------------------------------------
 
 
+def by_name(call: ast.Call, names: Sequence[str], where: str, signature: str) -> Dict[str, ast.Expr]:
+    """``call``'s arguments by parameter name: positional ones in the order of ``names`` (the caller
+    has checked there are not more), then keyword ones; an unknown name or one given twice is an
+    error that starts with ``where`` and shows ``signature``."""
+    bound = dict(zip(names, call.args))
+    for key, value in call.kwargs:
+        if key not in names:
+            suggestion = did_you_mean(key, names)
+            raise UnknownNameError(f"{where}unknown parameter {key!r}{suggestion}; parameters: {signature}")
+        if key in bound:
+            raise ParameterError(f"{where}{key} is given both by position and by name")
+        bound[key] = value
+    return bound
+
+
 class Binder:
     """Binds calls to nodes. ``expression(node, ctx) -> Curve`` and ``sub_schedule(node, ctx)``
     are the compiler's; ``schedule(node, label)``, when given, turns a number that varies in
@@ -110,16 +125,7 @@ class Binder:
                 f"{where}takes at most {len(spec.params)} positional arguments "
                 f"({spec.signature()}), got {len(call.args)}"
             )
-        bound = {param.name: arg for param, arg in zip(spec.params, call.args)}
-        names = [p.name for p in spec.params]
-        for key, value in call.kwargs:
-            if key not in names:
-                raise UnknownNameError(
-                    f"{where}unknown parameter {key!r}{did_you_mean(key, names)}; parameters: {spec.signature()}"
-                )
-            if key in bound:
-                raise ParameterError(f"{where}{key} is given both by position and by name")
-            bound[key] = value
+        bound = by_name(call, [p.name for p in spec.params], where, spec.signature())
         horizon = spec.horizon if isinstance(spec, ScheduleSpec) else None
         for param in spec.params:
             if param.default is REQUIRED and param.name not in bound and param.name != horizon:

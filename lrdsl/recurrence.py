@@ -34,9 +34,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import ast, curves
-from .binding import label, variable_tree
+from .binding import by_name, label, variable_tree
 from .context import Context, located
-from .errors import EvaluationError, LRDSLError, ParameterError, UnknownNameError, did_you_mean
+from .errors import EvaluationError, LRDSLError, ParameterError, UnknownNameError
 from .exact import floor_div
 from .scalarmath import SCALAR
 
@@ -93,15 +93,7 @@ def _arguments(node: ast.Call) -> dict:
     where = f"recur(){located(node)}: "
     if len(node.args) > len(PARAMS):
         raise ParameterError(f"{where}takes at most 3 arguments: {_SIGNATURE}")
-    bound = dict(zip(PARAMS, node.args))
-    for key, value in node.kwargs:
-        if key not in PARAMS:
-            raise UnknownNameError(
-                f"{where}unknown parameter {key!r}{did_you_mean(key, PARAMS)}; parameters: {_SIGNATURE}"
-            )
-        if key in bound:
-            raise ParameterError(f"{where}{key} is given both by position and by name")
-        bound[key] = value
+    bound = by_name(node, PARAMS, where, _SIGNATURE)
     if "update" not in bound:
         raise ParameterError(f"{where}missing required parameter 'update': {_SIGNATURE}")
     return bound
